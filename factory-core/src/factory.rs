@@ -1,0 +1,58 @@
+//! The trait every `#[derive(Factory)]` implements.
+
+use crate::error::FactoryError;
+use crate::insert::InsertRows;
+
+/// A factory for one Diesel model: what `#[derive(Factory)]` generates as `<Model>Factory`.
+///
+/// The derive also gives each factory inherent methods of the same names, so calling code needs
+/// no import; the trait is for code generic over factories.
+pub trait Factory: Clone + Sized {
+    /// The model the factory makes, e.g. `User`.
+    type Model;
+    /// The insertable values of one row (`attributes()`), e.g. `UserFactoryAttributes`.
+    type Attributes;
+    /// The Diesel table, e.g. `users::table`.
+    type Table: diesel::Table;
+    /// One row as a tuple of column assignments, the form Diesel batch-inserts.
+    type Row;
+
+    /// The factory's name, for messages: `"UserFactory"`.
+    const NAME: &'static str;
+    /// The table's name, for messages: `"users"`.
+    const TABLE_NAME: &'static str;
+    /// How many columns an insert binds (fields that are not `db_generated`).
+    const COLUMNS: usize;
+
+    /// The Diesel table value.
+    fn table() -> Self::Table;
+    /// Builds the model in memory; never touches a database.
+    fn build(self) -> Self::Model;
+    /// The values an insert would write (every field but the `db_generated` ones).
+    fn attributes(self) -> Self::Attributes;
+    /// Turns attributes into the tuple Diesel inserts.
+    fn row(attributes: Self::Attributes) -> Self::Row;
+
+    /// Inserts one row and returns it as stored.
+    fn try_create<C: InsertRows<Self>>(self, conn: &mut C) -> Result<Self::Model, FactoryError> {
+        let row = Self::row(self.attributes());
+        conn.insert_one(row)
+            .map_err(|e| FactoryError::from_diesel(Self::NAME, Self::TABLE_NAME, e))
+    }
+
+    /// Inserts `n` rows, the `i`th customised by `customise(i, factory)`, in one transaction
+    /// and as few multi-row `INSERT`s as the backend's bind limit allows. On error no row of the
+    /// batch remains.
+    fn try_create_batch_with<C: InsertRows<Self>>(
+        self,
+        n: usize,
+        mut customise: impl FnMut(usize, Self) -> Self,
+        conn: &mut C,
+    ) -> Result<Vec<Self::Model>, FactoryError> {
+        let rows: Vec<Self::Row> = (0..n)
+            .map(|i| Self::row(customise(i, self.clone()).attributes()))
+            .collect();
+        conn.insert_batch(rows, Self::COLUMNS)
+            .map_err(|e| FactoryError::from_diesel(Self::NAME, Self::TABLE_NAME, e))
+    }
+}

@@ -1,0 +1,91 @@
+//! Test data factories for Diesel models.
+//!
+//! Put `#[derive(Factory)]` on a Diesel model and get a typed `<Model>Factory`: build values in
+//! memory, insert rows, insert batches, with sequences, seeded fake data, lazy fields and traits.
+//! Misuse of the attributes is a compile error at the offending token.
+//!
+//! ```
+//! use factory_core::prelude::*;
+//! use diesel::prelude::*;
+//!
+//! diesel::table! {
+//!     users (id) {
+//!         id -> Integer,
+//!         email -> Text,
+//!         username -> Text,
+//!         first_name -> Text,
+//!         is_staff -> Bool,
+//!         role -> Text,
+//!     }
+//! }
+//!
+//! #[derive(Debug, Clone, Queryable, Selectable, Factory)]
+//! #[diesel(table_name = users)]
+//! #[factory(traits(admin(is_staff = true, role = "admin")))]
+//! pub struct User {
+//!     #[factory(db_generated)]
+//!     pub id: i32,
+//!     #[factory(sequence = "user<n>@example.com")]
+//!     pub email: String,
+//!     #[factory(lazy = |u| u.email.split('@').next().unwrap().to_owned())]
+//!     pub username: String,
+//!     #[factory(faker = FirstName())]
+//!     pub first_name: String,
+//!     pub is_staff: bool,
+//!     #[factory(default = "customer")]
+//!     pub role: String,
+//! }
+//!
+//! let user = User::factory().admin().build();
+//! assert!(user.is_staff);
+//! assert_eq!(user.role, "admin");
+//! assert_eq!(user.username, user.email.split('@').next().unwrap());
+//!
+//! let mut conn = SqliteConnection::establish(":memory:").unwrap();
+//! diesel::sql_query(
+//!     "CREATE TABLE users (id INTEGER PRIMARY KEY, email TEXT NOT NULL UNIQUE,
+//!      username TEXT NOT NULL, first_name TEXT NOT NULL, is_staff BOOLEAN NOT NULL,
+//!      role TEXT NOT NULL)",
+//! )
+//! .execute(&mut conn)
+//! .unwrap();
+//! let stored = User::factory().create(&mut conn);
+//! assert!(stored.id > 0);
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod error;
+pub mod factory;
+pub mod fake;
+pub mod insert;
+pub mod sequence;
+pub mod stub;
+
+pub use error::{ConstraintKind, FactoryError};
+pub use factory::Factory;
+pub use factory_derive::Factory;
+pub use insert::InsertRows;
+pub use sequence::Sequence;
+pub use stub::Stub;
+
+/// Everything a test file needs: `use factory_core::prelude::*;`.
+///
+/// Brings the derive, the [`Factory`] trait, [`FactoryError`], and the `fake` crate's fakers in
+/// English (`FirstName()`, `SafeEmail()`, ...) plus their locale-taking forms under `raw` and the
+/// locales (`fake::locales::FR_FR`).
+pub mod prelude {
+    pub use crate::{Factory, FactoryError, InsertRows, Sequence};
+    pub use ::fake::faker::address::en::*;
+    pub use ::fake::faker::boolean::en::*;
+    pub use ::fake::faker::company::en::*;
+    pub use ::fake::faker::internet::en::*;
+    pub use ::fake::faker::lorem::en::*;
+    pub use ::fake::faker::name::en::*;
+    pub use ::fake::faker::phone_number::en::*;
+    pub use ::fake::{self, locales, Dummy, Fake, Faker};
+}
+
+/// Support for the derive's generated code. Not a public API: it changes without notice.
+#[doc(hidden)]
+pub mod __private;

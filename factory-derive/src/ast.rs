@@ -1,0 +1,224 @@
+//! Parsing: the `#[factory(..)]` and `#[diesel(..)]` attributes as written, spans kept.
+//!
+//! Nothing here judges whether the attributes make sense together; `valid.rs` does.
+
+use darling::util::Flag;
+use darling::{FromDeriveInput, FromField, FromMeta};
+use proc_macro2::Span;
+use syn::parse::{Parse, ParseStream};
+use syn::punctuated::Punctuated;
+use syn::spanned::Spanned;
+use syn::{Attribute, Expr, Ident, Meta, Path, Token, Type};
+
+/// `key = <expression>`, kept as written. (darling would parse a string literal's contents as
+/// code, turning `default = "admin"` into the identifier `admin`.)
+#[derive(Clone)]
+pub struct Verbatim {
+    /// The key's span, for errors about the key itself (`default` in `default = 1`).
+    pub key: Span,
+    pub expr: Expr,
+}
+
+impl FromMeta for Verbatim {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        match item {
+            Meta::NameValue(nv) => Ok(Self {
+                key: nv.path.span(),
+                expr: nv.value.clone(),
+            }),
+            _ => {
+                let key = path_text(item.path());
+                Err(darling::Error::custom(format!("expected `{key} = ...`")).with_span(item))
+            }
+        }
+    }
+}
+
+/// `#[factory(..)]` on a field.
+#[derive(FromField)]
+#[darling(attributes(factory), forward_attrs(diesel))]
+pub struct FieldInput {
+    pub ident: Option<Ident>,
+    pub ty: Type,
+    pub attrs: Vec<Attribute>,
+    pub default: Option<Verbatim>,
+    pub sequence: Option<Verbatim>,
+    pub faker: Option<Verbatim>,
+    pub locale: Option<Verbatim>,
+    pub lazy: Option<Verbatim>,
+    pub db_generated: Flag,
+}
+
+/// `#[factory(..)]` on the struct.
+#[derive(FromDeriveInput)]
+#[darling(attributes(factory), forward_attrs(diesel), supports(struct_named))]
+pub struct ModelInput {
+    pub ident: Ident,
+    pub vis: syn::Visibility,
+    pub generics: syn::Generics,
+    pub data: darling::ast::Data<darling::util::Ignored, FieldInput>,
+    pub attrs: Vec<Attribute>,
+    pub traits: Option<TraitList>,
+    pub transient: Option<TransientList>,
+    pub after_build: Option<Verbatim>,
+}
+
+/// `traits(admin(includes(staff), role = "admin"), inactive(is_active = false))`
+pub struct TraitList(pub Vec<TraitDef>);
+
+pub struct TraitDef {
+    pub name: Ident,
+    pub includes: Vec<Ident>,
+    pub sets: Vec<(Ident, Expr)>,
+}
+
+/// `transient(with_items: usize = 0, shout: bool)`
+pub struct TransientList(pub Vec<TransientDef>);
+
+pub struct TransientDef {
+    pub name: Ident,
+    pub ty: Type,
+    pub default: Option<Expr>,
+}
+
+fn parse_list<T: Parse>(item: &Meta) -> darling::Result<T> {
+    match item {
+        Meta::List(list) => Ok(syn::parse2(list.tokens.clone())?),
+        _ => {
+            let key = path_text(item.path());
+            Err(darling::Error::custom(format!("expected `{key}(...)`")).with_span(item))
+        }
+    }
+}
+
+impl FromMeta for TraitList {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        parse_list(item)
+    }
+}
+
+impl FromMeta for TransientList {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        parse_list(item)
+    }
+}
+
+impl Parse for TraitList {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let defs = Punctuated::<TraitDef, Token![,]>::parse_terminated(input)?;
+        Ok(Self(defs.into_iter().collect()))
+    }
+}
+
+impl Parse for TraitDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        let mut def = TraitDef {
+            name,
+            includes: Vec::new(),
+            sets: Vec::new(),
+        };
+        if !input.peek(syn::token::Paren) {
+            return Err(syn::Error::new(
+                def.name.span(),
+                format!(
+                    "expected `{}(field = value, ...)`: a trait lists the fields it sets",
+                    def.name
+                ),
+            ));
+        }
+        let body;
+        syn::parenthesized!(body in input);
+        while !body.is_empty() {
+            let key: Ident = body.parse()?;
+            if key == "includes" && body.peek(syn::token::Paren) {
+                let names;
+                syn::parenthesized!(names in body);
+                let names = Punctuated::<Ident, Token![,]>::parse_terminated(&names)?;
+                def.includes.extend(names);
+            } else {
+                body.parse::<Token![=]>().map_err(|_| {
+                    syn::Error::new(
+                        key.span(),
+                        format!("expected `{key} = <value>` or `includes(<trait>, ...)`"),
+                    )
+                })?;
+                def.sets.push((key, body.parse()?));
+            }
+            if body.is_empty() {
+                break;
+            }
+            body.parse::<Token![,]>()?;
+        }
+        Ok(def)
+    }
+}
+
+impl Parse for TransientList {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let defs = Punctuated::<TransientDef, Token![,]>::parse_terminated(input)?;
+        Ok(Self(defs.into_iter().collect()))
+    }
+}
+
+impl Parse for TransientDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        input.parse::<Token![:]>().map_err(|_| {
+            syn::Error::new(
+                name.span(),
+                format!("expected `{name}: <type>` or `{name}: <type> = <default>`"),
+            )
+        })?;
+        let ty: Type = input.parse()?;
+        let default = if input.peek(Token![=]) {
+            input.parse::<Token![=]>()?;
+            Some(input.parse()?)
+        } else {
+            None
+        };
+        Ok(Self { name, ty, default })
+    }
+}
+
+/// What Diesel's own attribute says that the factory needs.
+#[derive(Default)]
+pub struct DieselAttrs {
+    pub table_name: Option<Path>,
+    pub column_name: Option<Ident>,
+}
+
+/// Reads `#[diesel(table_name = .., column_name = ..)]`, skipping every other Diesel option.
+pub fn diesel_attrs(attrs: &[Attribute]) -> darling::Result<DieselAttrs> {
+    let mut out = DieselAttrs::default();
+    let mut errors = darling::Error::accumulator();
+    for attr in attrs.iter().filter(|a| a.path().is_ident("diesel")) {
+        let parsed = attr.parse_nested_meta(|meta| {
+            if meta.path.is_ident("table_name") {
+                out.table_name = Some(meta.value()?.parse()?);
+            } else if meta.path.is_ident("column_name") {
+                let value = meta.value()?;
+                out.column_name = Some(if value.peek(syn::LitStr) {
+                    value.parse::<syn::LitStr>()?.parse()?
+                } else {
+                    value.call(syn::ext::IdentExt::parse_any)?
+                });
+            } else if meta.input.peek(Token![=]) {
+                meta.value()?.parse::<Expr>()?;
+            } else if meta.input.peek(syn::token::Paren) {
+                meta.input.parse::<proc_macro2::Group>()?;
+            }
+            Ok(())
+        });
+        errors.handle(parsed.map_err(darling::Error::from));
+    }
+    errors.finish_with(out)
+}
+
+pub fn path_text(path: &Path) -> String {
+    path.segments
+        .iter()
+        .map(|s| s.ident.to_string())
+        .collect::<Vec<_>>()
+        .join("::")
+}

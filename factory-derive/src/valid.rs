@@ -1,0 +1,448 @@
+//! Validation: turns the parsed attributes into a [`Model`] the expansion can trust, collecting
+//! every mistake with the span of the token that made it.
+
+use crate::ast::{self, FieldInput, ModelInput, TraitDef, TransientDef, Verbatim};
+use proc_macro2::Span;
+use std::collections::{BTreeMap, HashMap, HashSet};
+use syn::spanned::Spanned;
+use syn::{Expr, ExprClosure, Ident, LitStr, Path, Type};
+
+/// Names the factory generates itself; a field, transient or trait cannot take them.
+pub const RESERVED: &[&str] = &[
+    "new",
+    "build",
+    "build_list",
+    "build_list_with",
+    "attributes",
+    "create",
+    "try_create",
+    "create_batch",
+    "try_create_batch",
+    "create_batch_with",
+    "try_create_batch_with",
+    "reset_sequences",
+    "clone",
+    "default",
+];
+
+pub struct Model {
+    pub ident: Ident,
+    pub vis: syn::Visibility,
+    pub table: Path,
+    pub fields: Vec<Field>,
+    pub traits: Vec<TraitDef>,
+    pub transients: Vec<TransientDef>,
+    pub after_build: Option<Callback>,
+}
+
+pub struct Field {
+    pub ident: Ident,
+    pub ty: Type,
+    pub column: Ident,
+    pub source: Source,
+}
+
+pub enum Source {
+    /// No attribute: `Default::default()`.
+    TypeDefault,
+    Default(Expr),
+    /// `sequence = "user<n>@x"`: the `format!` string with `<n>` as `{0}`.
+    Template(LitStr),
+    SequenceFn(ExprClosure),
+    Faker(Expr),
+    Lazy(Callback),
+    DbGenerated,
+}
+
+/// A user closure (or, for hooks, a path) and whether it also takes the transients.
+pub struct Callback {
+    pub expr: Expr,
+    pub with_transients: bool,
+}
+
+impl Field {
+    pub fn is_inserted(&self) -> bool {
+        !matches!(self.source, Source::DbGenerated)
+    }
+}
+
+pub fn validate(input: ModelInput) -> darling::Result<Model> {
+    let mut errors = darling::Error::accumulator();
+
+    if let Some(param) = input.generics.params.first() {
+        errors.push(
+            darling::Error::custom(
+                "#[derive(Factory)] does not support generic models: a Diesel model maps one table",
+            )
+            .with_span(param),
+        );
+    }
+
+    let diesel = errors.handle(ast::diesel_attrs(&input.attrs)).unwrap_or_default();
+    if diesel.table_name.is_none() {
+        errors.push(
+            darling::Error::custom(format!(
+                "#[derive(Factory)] needs the table to insert into: add `#[diesel(table_name = ...)]` to `{}`",
+                input.ident
+            ))
+            .with_span(&input.ident),
+        );
+    }
+
+    let inputs = input
+        .data
+        .take_struct()
+        .map(|f| f.fields)
+        .unwrap_or_default();
+    let mut fields = Vec::with_capacity(inputs.len());
+    for field in inputs {
+        if let Some(field) = errors.handle(validate_field(field)) {
+            fields.push(field);
+        }
+    }
+
+    let transients = input.transient.map(|t| t.0).unwrap_or_default();
+    let traits = input.traits.map(|t| t.0).unwrap_or_default();
+    let field_names: HashMap<String, &Field> =
+        fields.iter().map(|f| (f.ident.to_string(), f)).collect();
+
+    let mut seen = HashSet::new();
+    for t in &transients {
+        let name = t.name.to_string();
+        if !seen.insert(name.clone()) {
+            errors.push(
+                darling::Error::custom(format!("transient `{name}` is declared twice"))
+                    .with_span(&t.name),
+            );
+        } else if field_names.contains_key(&name) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "transient `{name}` has the name of a field; transients are values that are not columns"
+                ))
+                .with_span(&t.name),
+            );
+        } else if RESERVED.contains(&name.as_str()) {
+            errors.push(reserved(&t.name, "a transient"));
+        }
+    }
+
+    check_traits(&traits, &field_names, &transients, &mut errors);
+
+    let after_build = input
+        .after_build
+        .and_then(|hook| errors.handle(callback(hook, "after_build", "|model| ...", true)));
+
+    errors.finish_with(Model {
+        ident: input.ident,
+        vis: input.vis,
+        table: diesel.table_name.unwrap_or_else(|| syn::parse_quote!(missing)),
+        fields,
+        traits,
+        transients,
+        after_build,
+    })
+}
+
+fn reserved(ident: &Ident, what: &str) -> darling::Error {
+    darling::Error::custom(format!(
+        "`{ident}` cannot be {what}: the factory has a method of that name"
+    ))
+    .with_span(ident)
+}
+
+fn validate_field(input: FieldInput) -> darling::Result<Field> {
+    let mut errors = darling::Error::accumulator();
+    let Some(ident) = input.ident else {
+        return Err(darling::Error::custom("expected a named field").with_span(&input.ty));
+    };
+    if RESERVED.contains(&ident.to_string().as_str()) {
+        errors.push(darling::Error::custom(format!(
+            "a field named `{ident}` would clash with the factory's `{ident}` method; rename the field and keep the column with `#[diesel(column_name = {ident})]`"
+        )).with_span(&ident));
+    }
+    let diesel = errors.handle(ast::diesel_attrs(&input.attrs)).unwrap_or_default();
+
+    // Every value source given, in the order written, with the span of its key.
+    let mut sources: Vec<(&str, Span)> = Vec::new();
+    if let Some(v) = &input.default {
+        sources.push(("default", v.key));
+    }
+    if let Some(v) = &input.sequence {
+        sources.push(("sequence", v.key));
+    }
+    if let Some(v) = &input.faker {
+        sources.push(("faker", v.key));
+    }
+    if let Some(v) = &input.lazy {
+        sources.push(("lazy", v.key));
+    }
+    if input.db_generated.is_present() {
+        for (name, span) in &sources {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`{ident}` is `db_generated`: the database assigns it and inserts leave it out, so `{name}` can never apply; remove one of them"
+                ))
+                .with_span(span),
+            );
+        }
+    } else if sources.len() > 1 {
+        let (first, _) = sources[0];
+        for (name, span) in &sources[1..] {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`{ident}` already gets its value from `{first}`; a field takes one value source, so remove `{name}`"
+                ))
+                .with_span(span),
+            );
+        }
+    }
+
+    if let Some(locale) = &input.locale {
+        match &input.faker {
+            None => errors.push(
+                darling::Error::custom("`locale` applies to a `faker`; add `faker = <Faker>` or remove `locale`")
+                    .with_span(&locale.key),
+            ),
+            Some(faker) if !matches!(faker.expr, Expr::Path(_)) => errors.push(
+                darling::Error::custom(
+                    "with `locale`, name the faker without arguments (`faker = FirstName, locale = FR_FR`); the locale becomes its argument",
+                )
+                .with_span(&faker.expr),
+            ),
+            Some(_) => {}
+        }
+    }
+
+    let source = if input.db_generated.is_present() {
+        Source::DbGenerated
+    } else if let Some(v) = input.default {
+        Source::Default(v.expr)
+    } else if let Some(v) = input.sequence {
+        errors.handle(sequence(v)).unwrap_or(Source::TypeDefault)
+    } else if let Some(v) = input.faker {
+        Source::Faker(match input.locale {
+            Some(locale) => {
+                let (faker, locale) = (v.expr, locale.expr);
+                syn::parse_quote_spanned!(faker.span()=> #faker(#locale))
+            }
+            None => v.expr,
+        })
+    } else if let Some(v) = input.lazy {
+        errors
+            .handle(callback(v, "lazy", "|model| ...", false))
+            .map(Source::Lazy)
+            .unwrap_or(Source::TypeDefault)
+    } else {
+        Source::TypeDefault
+    };
+
+    errors.finish_with(Field {
+        column: diesel.column_name.unwrap_or_else(|| ident.clone()),
+        ident,
+        ty: input.ty,
+        source,
+    })
+}
+
+fn sequence(v: Verbatim) -> darling::Result<Source> {
+    match v.expr {
+        Expr::Lit(syn::ExprLit {
+            lit: syn::Lit::Str(lit),
+            ..
+        }) => {
+            if lit.value().contains("<n>") {
+                Ok(Source::Template(lit))
+            } else {
+                Err(darling::Error::custom(format!(
+                    "sequence template {:?} has no `<n>`: every value would be the same; write e.g. \"user<n>@example.com\"",
+                    lit.value()
+                ))
+                .with_span(&lit))
+            }
+        }
+        Expr::Closure(closure) if closure.inputs.len() == 1 => Ok(Source::SequenceFn(closure)),
+        Expr::Closure(closure) => Err(darling::Error::custom(format!(
+            "a sequence closure takes one argument, the number: `|n| ...`, not {}",
+            arguments(closure.inputs.len())
+        ))
+        .with_span(&closure.inputs_span())),
+        other => Err(darling::Error::custom(
+            "expected a template with `<n>` (\"user<n>@example.com\") or a closure `|n| ...`",
+        )
+        .with_span(&other)),
+    }
+}
+
+trait ClosureSpan {
+    fn inputs_span(&self) -> Span;
+}
+
+impl ClosureSpan for ExprClosure {
+    /// `|a, b, c|`: where a wrong argument count is written.
+    fn inputs_span(&self) -> Span {
+        self.or1_token
+            .span
+            .join(self.or2_token.span)
+            .unwrap_or(self.or1_token.span)
+    }
+}
+
+fn arguments(n: usize) -> String {
+    match n {
+        1 => "1 argument".into(),
+        n => format!("{n} arguments"),
+    }
+}
+
+/// `lazy` / hook closures: `|model|` or `|model, transients|`; hooks may also be a path.
+fn callback(v: Verbatim, key: &str, shape: &str, path_ok: bool) -> darling::Result<Callback> {
+    match v.expr {
+        Expr::Closure(closure) if matches!(closure.inputs.len(), 1 | 2) => Ok(Callback {
+            with_transients: closure.inputs.len() == 2,
+            expr: Expr::Closure(closure),
+        }),
+        Expr::Closure(closure) => Err(darling::Error::custom(format!(
+            "a `{key}` closure takes the model, and optionally the transients: `{shape}` or `|model, transients| ...`, not {}",
+            arguments(closure.inputs.len())
+        ))
+        .with_span(&closure.inputs_span())),
+        Expr::Path(path) if path_ok => Ok(Callback {
+            expr: Expr::Path(path),
+            with_transients: false,
+        }),
+        other => Err(darling::Error::custom(format!(
+            "`{key}` expects a closure: `{key} = {shape}`"
+        ))
+        .with_span(&other)),
+    }
+}
+
+fn check_traits(
+    traits: &[TraitDef],
+    fields: &HashMap<String, &Field>,
+    transients: &[TransientDef],
+    errors: &mut darling::error::Accumulator,
+) {
+    let transient_names: HashSet<String> = transients.iter().map(|t| t.name.to_string()).collect();
+    let mut by_name: BTreeMap<String, &TraitDef> = BTreeMap::new();
+    for t in traits {
+        let name = t.name.to_string();
+        if by_name.contains_key(&name) {
+            errors.push(
+                darling::Error::custom(format!("trait `{name}` is defined twice"))
+                    .with_span(&t.name),
+            );
+            continue;
+        }
+        if fields.contains_key(&name) || transient_names.contains(&name) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "trait `{name}` has the name of a field or transient, whose setter is already called `{name}`"
+                ))
+                .with_span(&t.name),
+            );
+        } else if RESERVED.contains(&name.as_str()) {
+            errors.push(reserved(&t.name, "a trait"));
+        }
+        by_name.insert(name, t);
+    }
+
+    for t in traits {
+        let mut set = HashSet::new();
+        for (key, _) in &t.sets {
+            let name = key.to_string();
+            if !set.insert(name.clone()) {
+                errors.push(
+                    darling::Error::custom(format!("trait `{}` sets `{name}` twice", t.name))
+                        .with_span(key),
+                );
+                continue;
+            }
+            match fields.get(&name) {
+                Some(field) if !field.is_inserted() => errors.push(
+                    darling::Error::custom(format!(
+                        "trait `{}` sets `{name}`, which is `db_generated`: the database assigns it",
+                        t.name
+                    ))
+                    .with_span(key),
+                ),
+                Some(_) => {}
+                None if transient_names.contains(&name) => {}
+                None => {
+                    let known = fields.keys().chain(transient_names.iter());
+                    errors.push(
+                        darling::Error::custom(format!(
+                            "trait `{}` sets `{name}`, which is not a field or transient of this model",
+                            t.name
+                        ))
+                        .with_span(key)
+                        .note_alternative(&name, known),
+                    );
+                }
+            }
+        }
+        for inc in &t.includes {
+            if !by_name.contains_key(&inc.to_string()) {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "trait `{}` includes `{inc}`, which is not a trait of this factory",
+                        t.name
+                    ))
+                    .with_span(inc)
+                    .note_alternative(&inc.to_string(), by_name.keys()),
+                );
+            } else if let Some(path) = cycle_from(inc, &t.name, &by_name) {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "traits include each other in a cycle: {path}; calling `.{}()` would never end",
+                        t.name
+                    ))
+                    .with_span(inc),
+                );
+            }
+        }
+    }
+}
+
+/// If following includes from `start` leads back to `target`, the cycle as text.
+fn cycle_from(start: &Ident, target: &Ident, traits: &BTreeMap<String, &TraitDef>) -> Option<String> {
+    let mut stack = vec![(start.to_string(), vec![target.to_string(), start.to_string()])];
+    let mut visited = HashSet::new();
+    while let Some((name, path)) = stack.pop() {
+        if name == target.to_string() {
+            return Some(path.join(" -> "));
+        }
+        if !visited.insert(name.clone()) {
+            continue;
+        }
+        if let Some(def) = traits.get(&name) {
+            for inc in &def.includes {
+                let mut next = path.clone();
+                next.push(inc.to_string());
+                stack.push((inc.to_string(), next));
+            }
+        }
+    }
+    None
+}
+
+trait NoteAlternative {
+    fn note_alternative<'a>(self, name: &str, known: impl Iterator<Item = &'a String>) -> Self;
+}
+
+impl NoteAlternative for darling::Error {
+    /// Appends "did you mean `x`?" when a known name is close to the misspelt one.
+    fn note_alternative<'a>(self, name: &str, known: impl Iterator<Item = &'a String>) -> Self {
+        let best = known
+            .map(|k| (strsim::jaro_winkler(name, k), k))
+            .filter(|(score, _)| *score > 0.8)
+            .max_by(|a, b| a.0.total_cmp(&b.0));
+        match best {
+            Some((_, k)) => {
+                let span = self.span();
+                darling::Error::custom(format!("{self}; did you mean `{k}`?")).with_span(&span)
+            }
+            None => self,
+        }
+    }
+}
