@@ -87,7 +87,9 @@ pub fn model(m: &Model) -> TokenStream {
     let transient_values = m.transients.iter().map(|t| {
         let (ident, ty) = (&t.name, &t.ty);
         let fallback = match &t.default {
-            Some(expr) => quote_spanned!(expr.span()=> #rt::core::convert::Into::<#ty>::into(#expr)),
+            Some(expr) => {
+                quote_spanned!(expr.span()=> #rt::core::convert::Into::<#ty>::into(#expr))
+            }
             None => quote_spanned!(ty.span()=> <#ty as #rt::core::default::Default>::default()),
         };
         quote! {
@@ -227,8 +229,9 @@ pub fn model(m: &Model) -> TokenStream {
         "The values a [`{factory}`] inserts into `{table_name}`: every field of [`{model}`] but the \
          `db_generated` ones. Implements Diesel's `Insertable`."
     );
-    let transients_doc =
-        format!("Transient parameters of [`{factory}`]: inputs to lazy fields and hooks, not columns.");
+    let transients_doc = format!(
+        "Transient parameters of [`{factory}`]: inputs to lazy fields and hooks, not columns."
+    );
     let fn_doc = format!("A [`{factory}`] with every field at its declared source.");
 
     quote! {

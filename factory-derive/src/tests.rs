@@ -15,40 +15,232 @@ fn errors_of(input: proc_macro2::TokenStream) -> String {
 #[test]
 fn malformed_attributes_are_errors_not_panics() {
     let cases = [
-        quote!(#[diesel(table_name = users)] struct U { #[factory()] a: i32, #[factory(=)] b: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(default)] a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(default = )] a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(sequence = 1)] a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(sequence = "x")] a: String }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(sequence = || 1)] a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(lazy = 3)] a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(lazy = |a, b, c| 1)] a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(db_generated = 1)] a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(db_generated, default = 1)] a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(locale = FR_FR)] a: String }),
-        quote!(#[diesel(table_name = users)] struct U { #[factory(faker = X(), locale = FR_FR)] a: String }),
-        quote!(#[diesel(table_name = users)] #[factory(traits)] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(traits = 1)] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(traits(x))] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(traits(x(y)))] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(traits(x(a = )))] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(traits(x(includes(1))))] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(traits(x(includes(x))))] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(transient)] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(transient(n))] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(transient(n: ))] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(transient(n: u8 = ))] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] #[factory(after_build = 5)] struct U { a: i32 }),
-        quote!(#[diesel(table_name)] struct U { a: i32 }),
-        quote!(#[diesel(table_name = )] struct U { a: i32 }),
-        quote!(#[diesel(column_name)] struct U { a: i32 }),
-        quote!(#[diesel] struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U { #[diesel(column_name = 1)] a: i32 }),
-        quote!(struct U { a: i32 }),
-        quote!(#[diesel(table_name = users)] struct U<T> { a: T }),
-        quote!(#[diesel(table_name = users)] struct U(i32);),
-        quote!(#[diesel(table_name = users)] struct U;),
-        quote!(#[diesel(table_name = users)] enum U { A }),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory()]
+                a: i32,
+                #[factory(=)]
+                b: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(default)]
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(default = )]
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(sequence = 1)]
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(sequence = "x")]
+                a: String,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(sequence = || 1)]
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(lazy = 3)]
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(lazy = |a, b, c| 1)]
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(db_generated = 1)]
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(db_generated, default = 1)]
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(locale = FR_FR)]
+                a: String,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[factory(faker = X(), locale = FR_FR)]
+                a: String,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(traits)]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(traits = 1)]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(traits(x))]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(traits(x(y)))]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(traits(x(a = )))]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(traits(x(includes(1))))]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(traits(x(includes(x))))]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(transient)]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(transient(n))]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(transient(n: ))]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(transient(n: u8 = ))]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            #[factory(after_build = 5)]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name)]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = )]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(column_name)]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel]
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U {
+                #[diesel(column_name = 1)]
+                a: i32,
+            }
+        ),
+        quote!(
+            struct U {
+                a: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U<T> {
+                a: T,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U(i32);
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            struct U;
+        ),
+        quote!(
+            #[diesel(table_name = users)]
+            enum U {
+                A,
+            }
+        ),
         quote!(#[diesel(table_name = users)] union U { a: i32 }),
         quote!(struct),
         quote!(),
@@ -59,7 +251,10 @@ fn malformed_attributes_are_errors_not_panics() {
         .filter(|(_, out)| !out.contains("compile_error"))
         .map(|(case, _)| case)
         .collect();
-    assert!(accepted.is_empty(), "accepted without an error: {accepted:#?}");
+    assert!(
+        accepted.is_empty(),
+        "accepted without an error: {accepted:#?}"
+    );
 }
 
 #[test]

@@ -78,7 +78,9 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         );
     }
 
-    let diesel = errors.handle(ast::diesel_attrs(&input.attrs)).unwrap_or_default();
+    let diesel = errors
+        .handle(ast::diesel_attrs(&input.attrs))
+        .unwrap_or_default();
     if diesel.table_name.is_none() {
         errors.push(
             darling::Error::custom(format!(
@@ -135,7 +137,9 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
     errors.finish_with(Model {
         ident: input.ident,
         vis: input.vis,
-        table: diesel.table_name.unwrap_or_else(|| syn::parse_quote!(missing)),
+        table: diesel
+            .table_name
+            .unwrap_or_else(|| syn::parse_quote!(missing)),
         fields,
         traits,
         transients,
@@ -160,7 +164,9 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
             "a field named `{ident}` would clash with the factory's `{ident}` method; rename the field and keep the column with `#[diesel(column_name = {ident})]`"
         )).with_span(&ident));
     }
-    let diesel = errors.handle(ast::diesel_attrs(&input.attrs)).unwrap_or_default();
+    let diesel = errors
+        .handle(ast::diesel_attrs(&input.attrs))
+        .unwrap_or_default();
 
     // Every value source given, in the order written, with the span of its key.
     let mut sources: Vec<(&str, Span)> = Vec::new();
@@ -405,8 +411,15 @@ fn check_traits(
 }
 
 /// If following includes from `start` leads back to `target`, the cycle as text.
-fn cycle_from(start: &Ident, target: &Ident, traits: &BTreeMap<String, &TraitDef>) -> Option<String> {
-    let mut stack = vec![(start.to_string(), vec![target.to_string(), start.to_string()])];
+fn cycle_from(
+    start: &Ident,
+    target: &Ident,
+    traits: &BTreeMap<String, &TraitDef>,
+) -> Option<String> {
+    let mut stack = vec![(
+        start.to_string(),
+        vec![target.to_string(), start.to_string()],
+    )];
     let mut visited = HashSet::new();
     while let Some((name, path)) = stack.pop() {
         if name == target.to_string() {

@@ -17,9 +17,13 @@ where
     F::Row: Insertable<F::Table>,
     Vec<F::Row>: Insertable<F::Table>,
     F::Table: diesel::Table + diesel::query_builder::QueryId + 'static,
-    <F::Model as diesel::Selectable<Sqlite>>::SelectExpression: diesel::query_builder::QueryId
-        + diesel::expression::SelectableExpression<F::Table>
-        + diesel::expression::ValidGrouping<(), IsAggregate = diesel::expression::is_aggregate::No>,
+    <F::Model as diesel::Selectable<Sqlite>>::SelectExpression:
+        diesel::query_builder::QueryId
+            + diesel::expression::SelectableExpression<F::Table>
+            + diesel::expression::ValidGrouping<
+                (),
+                IsAggregate = diesel::expression::is_aggregate::No,
+            >,
     for<'q> Returning<Values<insert_into<F::Table>, F::Row>, AsSelect<F::Model, Sqlite>>:
         LoadQuery<'q, SqliteConnection, F::Model>,
     for<'q> Returning<Values<insert_into<F::Table>, Vec<F::Row>>, AsSelect<F::Model, Sqlite>>:

@@ -1,0 +1,32 @@
+CREATE TABLE users (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    email TEXT NOT NULL UNIQUE,
+    username TEXT NOT NULL,
+    first_name TEXT NOT NULL,
+    last_name TEXT NOT NULL,
+    is_active BOOLEAN NOT NULL DEFAULT 1,
+    is_staff BOOLEAN NOT NULL DEFAULT 0,
+    role TEXT NOT NULL DEFAULT 'customer'
+);
+
+CREATE TABLE products (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL UNIQUE,
+    price_cents INTEGER NOT NULL CONSTRAINT price_positive CHECK (price_cents > 0),
+    stock INTEGER NOT NULL CHECK (stock >= 0),
+    category TEXT NOT NULL
+);
+
+CREATE TABLE orders (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    user_id INTEGER NOT NULL REFERENCES users (id),
+    status TEXT NOT NULL,
+    total_cents INTEGER NOT NULL CHECK (total_cents >= 0)
+);
+
+CREATE TABLE order_items (
+    order_id INTEGER NOT NULL REFERENCES orders (id),
+    product_id INTEGER NOT NULL REFERENCES products (id),
+    quantity INTEGER NOT NULL CHECK (quantity > 0),
+    PRIMARY KEY (order_id, product_id)
+);
