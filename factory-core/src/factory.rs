@@ -16,6 +16,8 @@ pub trait Factory: Clone + Sized {
     type Table: diesel::Table;
     /// One row as a tuple of column assignments, the form Diesel batch-inserts.
     type Row;
+    /// The primary key's value (a tuple for a composite key).
+    type Key;
 
     /// The factory's name, for messages: `"UserFactory"`.
     const NAME: &'static str;
@@ -32,11 +34,16 @@ pub trait Factory: Clone + Sized {
     fn attributes(self) -> Self::Attributes;
     /// Turns attributes into the tuple Diesel inserts.
     fn row(attributes: Self::Attributes) -> Self::Row;
+    /// The primary key a row will have, when its attributes hold it (`None` when the database
+    /// assigns it).
+    fn key(attributes: &Self::Attributes) -> Option<Self::Key>;
+    /// The primary key of a row whose auto-increment id the database reported (MySQL's
+    /// `LAST_INSERT_ID()`); `None` when the key is not a database-assigned integer.
+    fn key_from_insert_id(id: u64) -> Option<Self::Key>;
 
     /// Inserts one row and returns it as stored.
     fn try_create<C: InsertRows<Self>>(self, conn: &mut C) -> Result<Self::Model, FactoryError> {
-        let row = Self::row(self.attributes());
-        conn.insert_one(row)
+        conn.insert_one(self.attributes())
             .map_err(|e| FactoryError::from_diesel(Self::NAME, Self::TABLE_NAME, e))
     }
 
@@ -49,8 +56,8 @@ pub trait Factory: Clone + Sized {
         mut customise: impl FnMut(usize, Self) -> Self,
         conn: &mut C,
     ) -> Result<Vec<Self::Model>, FactoryError> {
-        let rows: Vec<Self::Row> = (0..n)
-            .map(|i| Self::row(customise(i, self.clone()).attributes()))
+        let rows: Vec<Self::Attributes> = (0..n)
+            .map(|i| customise(i, self.clone()).attributes())
             .collect();
         conn.insert_batch(rows, Self::COLUMNS)
             .map_err(|e| FactoryError::from_diesel(Self::NAME, Self::TABLE_NAME, e))

@@ -52,6 +52,49 @@
 //! let stored = User::factory().create(&mut conn);
 //! assert!(stored.id > 0);
 //! ```
+//!
+//! # Attributes
+//!
+//! The struct needs `#[diesel(table_name = ...)]` and named fields. On a field, at most one
+//! value source:
+//!
+//! | attribute | value when the field is not set |
+//! |---|---|
+//! | *(none)* | the type's `Default` |
+//! | `default = <expr>` | `<expr>.into()`; a string literal works for `String` |
+//! | `sequence = "user<n>@example.com"` | the template with `<n>` = 1, 2, 3, ... (one counter per field, shared by all threads) |
+//! | `sequence = \|n\| <expr>` | the closure's value for `n` = 1, 2, 3, ... |
+//! | `faker = <faker>` | a value from any `fake` faker or range (`FirstName()`, `18..65`), drawn from the seeded stream ([`fake`]) |
+//! | `faker = <Faker>, locale = <LOCALE>` | the same with a locale: `faker = raw::FirstName, locale = FR_FR` |
+//! | `lazy = \|m\| <expr>` or `\|m, t\| <expr>` | computed from the model's other fields (and the transients `t`) |
+//! | `db_generated` | left out of inserts (the database assigns it); `build()` gives a distinct stub ([`Stub`]) |
+//!
+//! On the struct:
+//!
+//! - `traits(admin(includes(staff), role = "admin"), ...)`: a method `.admin()` that applies
+//!   the included traits, then sets the listed fields or transients.
+//! - `transient(with_items: usize = 0, ...)`: parameters that are not columns, with setters of
+//!   their own, readable by `lazy` closures and hooks (`t.with_items`).
+//! - `after_build = |m| ...` or `|m, t| ...` (or a path to a function taking `&mut Model`):
+//!   runs last in `build()`, and so also before every insert.
+//!
+//! Mistakes (an unknown key, a template without `<n>`, two sources on a field, a trait naming
+//! an unknown field, ...) are compile errors at the offending token.
+//!
+//! # The order values are resolved in
+//!
+//! `build()` (and so `attributes()`, `create()` and each item of a batch) resolves:
+//!
+//! 1. transients: the value set, else the declared default, else `Default`;
+//! 2. every field that is not `lazy`, in declaration order: the value set by a setter or trait,
+//!    else its source (a sequence takes its next number only here, when it is used);
+//! 3. `lazy` fields, in declaration order: the value set, else the closure, which sees the
+//!    model with every earlier step's values (a lazy field declared later still holds its
+//!    type's `Default`);
+//! 4. the `after_build` hook.
+//!
+//! Setters and traits apply in call order, so the last call wins: `.admin().role("owner")`
+//! ends with role `owner`, `.role("owner").admin()` with `admin`.
 
 #![warn(missing_docs)]
 

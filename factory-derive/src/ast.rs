@@ -186,6 +186,7 @@ impl Parse for TransientDef {
 pub struct DieselAttrs {
     pub table_name: Option<Path>,
     pub column_name: Option<Ident>,
+    pub primary_key: Option<Vec<Ident>>,
 }
 
 /// Reads `#[diesel(table_name = .., column_name = ..)]`, skipping every other Diesel option.
@@ -203,6 +204,11 @@ pub fn diesel_attrs(attrs: &[Attribute]) -> darling::Result<DieselAttrs> {
                 } else {
                     value.call(syn::ext::IdentExt::parse_any)?
                 });
+            } else if meta.path.is_ident("primary_key") {
+                let keys;
+                syn::parenthesized!(keys in meta.input);
+                let keys = Punctuated::<Ident, Token![,]>::parse_terminated(&keys)?;
+                out.primary_key = Some(keys.into_iter().collect());
             } else if meta.input.peek(Token![=]) {
                 meta.value()?.parse::<Expr>()?;
             } else if meta.input.peek(syn::token::Paren) {

@@ -30,6 +30,9 @@ pub struct Model {
     pub vis: syn::Visibility,
     pub table: Path,
     pub fields: Vec<Field>,
+    /// Indexes into `fields` of the primary key (Diesel's `primary_key(..)`, else `id`); empty
+    /// when the model does not hold its key.
+    pub primary_key: Vec<usize>,
     pub traits: Vec<TraitDef>,
     pub transients: Vec<TransientDef>,
     pub after_build: Option<Callback>,
@@ -134,7 +137,18 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         .after_build
         .and_then(|hook| errors.handle(callback(hook, "after_build", "|model| ...", true)));
 
+    let key_names: Vec<String> = match &diesel.primary_key {
+        Some(keys) => keys.iter().map(ToString::to_string).collect(),
+        None => vec!["id".to_owned()],
+    };
+    let found: Vec<usize> = key_names
+        .iter()
+        .filter_map(|k| fields.iter().position(|f| f.ident == k))
+        .collect();
+    let primary_key = if found.len() == key_names.len() { found } else { Vec::new() };
+
     errors.finish_with(Model {
+        primary_key,
         ident: input.ident,
         vis: input.vis,
         table: diesel

@@ -3,6 +3,12 @@
 use crate::factory::Factory;
 use diesel::QueryResult;
 
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(any(feature = "sqlite", feature = "postgres"))]
+mod returning;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
@@ -13,11 +19,15 @@ mod sqlite;
 /// back as inserted: check that it derives `Queryable` and `Selectable` for the same table.
 pub trait InsertRows<F: Factory> {
     /// Inserts one row and returns it as stored (generated keys and defaults filled in).
-    fn insert_one(&mut self, row: F::Row) -> QueryResult<F::Model>;
+    fn insert_one(&mut self, row: F::Attributes) -> QueryResult<F::Model>;
 
     /// Inserts `rows` inside one transaction, in chunks that stay under the backend's bind
     /// parameter limit (`columns` binds per row), and returns them as stored, in order.
-    fn insert_batch(&mut self, rows: Vec<F::Row>, columns: usize) -> QueryResult<Vec<F::Model>>;
+    fn insert_batch(
+        &mut self,
+        rows: Vec<F::Attributes>,
+        columns: usize,
+    ) -> QueryResult<Vec<F::Model>>;
 }
 
 /// How many rows fit in one statement with `columns` binds each under `limit` binds.
@@ -26,7 +36,7 @@ pub(crate) fn rows_per_statement(limit: usize, columns: usize) -> usize {
 }
 
 /// Splits `rows` into owned chunks of at most `size`, keeping order.
-pub(crate) fn chunks<T>(rows: Vec<T>, size: usize) -> impl Iterator<Item = Vec<T>> {
+pub(crate) fn chunks<T>(rows: impl IntoIterator<Item = T>, size: usize) -> impl Iterator<Item = Vec<T>> {
     let mut rows = rows.into_iter().peekable();
     std::iter::from_fn(move || {
         rows.peek()?;

@@ -1,0 +1,111 @@
+//! MySQL and MariaDB: no `RETURNING`, so rows are inserted, then read back by primary key.
+//!
+//! A key the attributes hold (a UUID made by the factory, a composite key of two foreign keys)
+//! is known before the insert. A database-assigned integer key comes from `LAST_INSERT_ID()`,
+//! which for a multi-row `INSERT` is the first row's id; the others follow it consecutively
+//! (InnoDB guarantees this for inserts whose row count is known in advance, with the default
+//! `auto_increment_increment` of 1).
+
+use super::{chunks, rows_per_statement, InsertRows};
+use crate::factory::Factory;
+use diesel::dsl::{insert_into, AsSelect, Find, Select, Values};
+use diesel::mysql::{Mysql, MysqlConnection};
+use diesel::query_dsl::methods::{ExecuteDsl, FindDsl, SelectDsl};
+use diesel::query_dsl::LoadQuery;
+use diesel::result::Error;
+use diesel::sql_types::{BigInt, Unsigned};
+use diesel::{Connection, Insertable, QueryResult, RunQueryDsl, SelectableHelper};
+
+/// The client protocol counts placeholders in a u16.
+const BIND_LIMIT: usize = 65_535;
+
+impl<F> InsertRows<F> for MysqlConnection
+where
+    F: Factory,
+    F::Key: Clone,
+    F::Model: diesel::Selectable<Mysql>,
+    <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
+    F::Row: Insertable<F::Table>,
+    Vec<F::Row>: Insertable<F::Table>,
+    F::Table: diesel::Table + diesel::query_builder::QueryId + FindDsl<F::Key> + 'static,
+    Find<F::Table, F::Key>: SelectDsl<AsSelect<F::Model, Mysql>>,
+    Values<insert_into<F::Table>, F::Row>: ExecuteDsl<MysqlConnection>,
+    Values<insert_into<F::Table>, Vec<F::Row>>: ExecuteDsl<MysqlConnection>,
+    for<'q> Select<Find<F::Table, F::Key>, AsSelect<F::Model, Mysql>>:
+        LoadQuery<'q, MysqlConnection, F::Model>,
+{
+    fn insert_one(&mut self, row: F::Attributes) -> QueryResult<F::Model> {
+        self.transaction(|conn| {
+            let key = F::key(&row);
+            diesel::insert_into(F::table())
+                .values(F::row(row))
+                .execute(conn)?;
+            let key = match key {
+                Some(key) => key,
+                None => generated_key::<F>(conn, 0)?,
+            };
+            read_back::<F>(conn, key)
+        })
+    }
+
+    fn insert_batch(
+        &mut self,
+        rows: Vec<F::Attributes>,
+        columns: usize,
+    ) -> QueryResult<Vec<F::Model>> {
+        let size = rows_per_statement(BIND_LIMIT, columns);
+        self.transaction(|conn| {
+            let mut stored = Vec::with_capacity(rows.len());
+            for chunk in chunks(rows, size) {
+                let keys: Option<Vec<F::Key>> = chunk.iter().map(F::key).collect();
+                let count = chunk.len();
+                diesel::insert_into(F::table())
+                    .values(chunk.into_iter().map(F::row).collect::<Vec<_>>())
+                    .execute(conn)?;
+                let keys = match keys {
+                    Some(keys) => keys,
+                    None => (0..count as u64)
+                        .map(|i| generated_key::<F>(conn, i))
+                        .collect::<QueryResult<_>>()?,
+                };
+                for key in keys {
+                    stored.push(read_back::<F>(conn, key)?);
+                }
+            }
+            Ok(stored)
+        })
+    }
+}
+
+/// The key of the `offset`th row of the last `INSERT`.
+fn generated_key<F: Factory>(conn: &mut MysqlConnection, offset: u64) -> QueryResult<F::Key> {
+    let first: u64 = diesel::select(diesel::dsl::sql::<Unsigned<BigInt>>("LAST_INSERT_ID()"))
+        .get_result(conn)?;
+    F::key_from_insert_id(first + offset).ok_or_else(|| {
+        Error::QueryBuilderError(
+            format!(
+                "{} cannot read its row back from `{}`: MySQL has no RETURNING, and the primary \
+                 key is neither in the attributes nor a database-assigned integer",
+                F::NAME,
+                F::TABLE_NAME
+            )
+            .into(),
+        )
+    })
+}
+
+fn read_back<F>(conn: &mut MysqlConnection, key: F::Key) -> QueryResult<F::Model>
+where
+    F: Factory,
+    F::Table: FindDsl<F::Key>,
+    Find<F::Table, F::Key>: SelectDsl<AsSelect<F::Model, Mysql>>,
+    F::Model: diesel::Selectable<Mysql>,
+    <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
+    for<'q> Select<Find<F::Table, F::Key>, AsSelect<F::Model, Mysql>>:
+        LoadQuery<'q, MysqlConnection, F::Model>,
+{
+    F::table()
+        .find(key)
+        .select(F::Model::as_select())
+        .get_result(conn)
+}

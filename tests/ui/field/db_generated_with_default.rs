@@ -1,0 +1,27 @@
+// A `db_generated` field also given a `default`.
+
+use diesel::prelude::*;
+use factory_core::prelude::*;
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        is_active -> Bool,
+    }
+}
+
+#[derive(Queryable, Selectable, Factory)]
+#[diesel(table_name = users)]
+pub struct User {
+    #[factory(db_generated, default = 1)]
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+}
+
+fn main() {}

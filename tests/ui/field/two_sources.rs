@@ -1,0 +1,28 @@
+// Two value sources on one field: `default` and `faker`.
+
+use diesel::prelude::*;
+use factory_core::prelude::*;
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        is_active -> Bool,
+    }
+}
+
+#[derive(Queryable, Selectable, Factory)]
+#[diesel(table_name = users)]
+pub struct User {
+    #[factory(db_generated)]
+    pub id: i32,
+    pub email: String,
+    #[factory(default = "Ann", faker = FirstName())]
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+}
+
+fn main() {}

@@ -1,0 +1,28 @@
+// A lazy closure takes the model and optionally the transients, not three arguments.
+
+use diesel::prelude::*;
+use factory_core::prelude::*;
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        is_active -> Bool,
+    }
+}
+
+#[derive(Queryable, Selectable, Factory)]
+#[diesel(table_name = users)]
+pub struct User {
+    #[factory(db_generated)]
+    pub id: i32,
+    pub email: String,
+    #[factory(lazy = |u, t, x| u.email.clone())]
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+}
+
+fn main() {}

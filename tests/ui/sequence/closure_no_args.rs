@@ -1,0 +1,28 @@
+// A sequence closure without its argument.
+
+use diesel::prelude::*;
+use factory_core::prelude::*;
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        is_active -> Bool,
+    }
+}
+
+#[derive(Queryable, Selectable, Factory)]
+#[diesel(table_name = users)]
+pub struct User {
+    #[factory(db_generated)]
+    pub id: i32,
+    #[factory(sequence = || "user@example.com".to_owned())]
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+}
+
+fn main() {}

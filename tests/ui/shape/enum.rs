@@ -1,0 +1,23 @@
+// #[derive(Factory)] on an enum.
+
+use diesel::prelude::*;
+use factory_core::prelude::*;
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        is_active -> Bool,
+    }
+}
+
+#[derive(Factory)]
+#[diesel(table_name = users)]
+pub enum Role {
+    Customer,
+    Admin,
+}
+
+fn main() {}

@@ -1,0 +1,27 @@
+// The table name as a string literal instead of a path.
+
+use diesel::prelude::*;
+use factory_core::prelude::*;
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        is_active -> Bool,
+    }
+}
+
+#[derive(Factory)]
+#[diesel(table_name = "users")]
+pub struct User {
+    #[factory(db_generated)]
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+}
+
+fn main() {}

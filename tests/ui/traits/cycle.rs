@@ -1,0 +1,28 @@
+// Two traits include each other.
+
+use diesel::prelude::*;
+use factory_core::prelude::*;
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        is_active -> Bool,
+    }
+}
+
+#[derive(Queryable, Selectable, Factory)]
+#[diesel(table_name = users)]
+#[factory(traits(a(includes(b), role = "a"), b(includes(a), role = "b")))]
+pub struct User {
+    #[factory(db_generated)]
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+}
+
+fn main() {}

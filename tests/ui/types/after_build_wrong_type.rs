@@ -1,0 +1,28 @@
+// An after_build closure assigning a string to a `bool` field.
+
+use diesel::prelude::*;
+use factory_core::prelude::*;
+
+diesel::table! {
+    users (id) {
+        id -> Integer,
+        email -> Text,
+        name -> Text,
+        role -> Text,
+        is_active -> Bool,
+    }
+}
+
+#[derive(Queryable, Selectable, Factory)]
+#[diesel(table_name = users)]
+#[factory(after_build = |u| u.is_active = "no")]
+pub struct User {
+    #[factory(db_generated)]
+    pub id: i32,
+    pub email: String,
+    pub name: String,
+    pub role: String,
+    pub is_active: bool,
+}
+
+fn main() {}
