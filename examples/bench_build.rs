@@ -216,9 +216,7 @@ fn main() {
         (manual.is_active, manual.is_staff, manual.role.as_str())
     );
 
-    println!(
-        "build {USERS} users in memory: best of {RUNS} runs after a warm-up, release build\n"
-    );
+    println!("build {USERS} users in memory: best of {RUNS} runs after a warm-up, release build\n");
     println!(
         "{:<52} {:>10} {:>10} {:>12}",
         "variant", "ms", "ns/user", "vs by hand"

@@ -72,7 +72,10 @@ fn traits_chain_and_the_last_call_wins() {
 #[test]
 fn hand_written_factory_methods_compose_with_generated_ones() {
     let u = User::factory().admin().named("Ada", "Lovelace").build();
-    assert_eq!((u.first_name.as_str(), u.last_name.as_str()), ("Ada", "Lovelace"));
+    assert_eq!(
+        (u.first_name.as_str(), u.last_name.as_str()),
+        ("Ada", "Lovelace")
+    );
     assert_eq!(u.role, "admin");
 }
 
@@ -89,10 +92,16 @@ fn factories_are_values_setters_return_new_ones() {
 fn transients_reach_the_after_build_hook() {
     let p = Product::factory().price_cents(1000).build();
     assert_eq!(p.price_cents, 1000);
-    let p = Product::factory().price_cents(1000).discount_percent(25).build();
+    let p = Product::factory()
+        .price_cents(1000)
+        .discount_percent(25)
+        .build();
     assert_eq!(p.price_cents, 750);
     let mut conn = db();
-    let stored = Product::factory().price_cents(2000).discount_percent(50).create(&mut conn);
+    let stored = Product::factory()
+        .price_cents(2000)
+        .discount_percent(50)
+        .create(&mut conn);
     assert_eq!(stored.price_cents, 1000, "the hook runs before the insert");
 }
 
@@ -125,8 +134,14 @@ fn create_batch_inserts_every_row_in_order_with_per_item_overrides() {
     assert_eq!(count_users(&mut conn), 10_000);
     let ids: HashSet<_> = users.iter().map(|u| u.id).collect();
     assert_eq!(ids.len(), 10_000);
-    assert!(users.windows(2).all(|w| w[0].id < w[1].id), "returned in insert order");
-    assert!(users.iter().enumerate().all(|(i, u)| u.is_staff == (i % 2 == 0)));
+    assert!(
+        users.windows(2).all(|w| w[0].id < w[1].id),
+        "returned in insert order"
+    );
+    assert!(users
+        .iter()
+        .enumerate()
+        .all(|(i, u)| u.is_staff == (i % 2 == 0)));
     let staff: i64 = users::table
         .filter(users::is_staff.eq(true))
         .count()
@@ -166,7 +181,13 @@ impl BatchProbe for UserFactory {
     ) -> Result<Vec<User>, FactoryError> {
         self.try_create_batch_with(
             n,
-            |i, f| if i == bad { f.email("taken@example.com") } else { f },
+            |i, f| {
+                if i == bad {
+                    f.email("taken@example.com")
+                } else {
+                    f
+                }
+            },
             conn,
         )
     }
@@ -182,7 +203,10 @@ fn unique_violation_names_factory_table_and_constraint() {
         .unwrap_err();
     assert_eq!(err.constraint_kind(), Some(ConstraintKind::Unique));
     let text = err.to_string();
-    assert!(text.starts_with("UserFactory could not insert into `users`"), "{text}");
+    assert!(
+        text.starts_with("UserFactory could not insert into `users`"),
+        "{text}"
+    );
     assert!(text.contains("unique constraint `users.email`"), "{text}");
 }
 
@@ -195,7 +219,10 @@ fn check_violation_names_the_constraint() {
         .unwrap_err();
     assert_eq!(err.constraint_kind(), Some(ConstraintKind::Check));
     let text = err.to_string();
-    assert!(text.contains("ProductFactory could not insert into `products`"), "{text}");
+    assert!(
+        text.contains("ProductFactory could not insert into `products`"),
+        "{text}"
+    );
     assert!(text.contains("`price_positive`"), "{text}");
 }
 
@@ -208,13 +235,18 @@ fn foreign_key_violation_is_reported_as_such() {
         .unwrap_err();
     assert_eq!(err.constraint_kind(), Some(ConstraintKind::ForeignKey));
     let text = err.to_string();
-    assert!(text.contains("OrderFactory could not insert into `orders`: foreign key constraint"), "{text}");
+    assert!(
+        text.contains("OrderFactory could not insert into `orders`: foreign key constraint"),
+        "{text}"
+    );
     let orders: i64 = orders::table.count().get_result(&mut conn).unwrap();
     assert_eq!(orders, 0);
 }
 
 #[test]
-#[should_panic(expected = "UserFactory could not insert into `users`: unique constraint `users.email`")]
+#[should_panic(
+    expected = "UserFactory could not insert into `users`: unique constraint `users.email`"
+)]
 fn create_panics_with_the_full_message() {
     let mut conn = db();
     User::factory().email("twice@example.com").create(&mut conn);

@@ -4,6 +4,8 @@ pub use ::core;
 pub use ::diesel;
 pub use ::fake;
 
+pub use crate::create::Create;
+pub use crate::error::ConstraintKind;
 pub use crate::factory::Factory;
 pub use crate::fake::value as fake_value;
 pub use crate::insert::InsertRows;
@@ -22,6 +24,23 @@ pub fn lazy<M, T>(f: impl FnOnce(&M) -> T, model: &M) -> T {
 #[inline(always)]
 pub fn lazy_with<M, P, T>(f: impl FnOnce(&M, &P) -> T, model: &M, transients: &P) -> T {
     f(model, transients)
+}
+
+/// Calls an `after_create = |model, conn| ..` hook.
+#[inline(always)]
+pub fn after_create<M, C>(f: impl FnOnce(&M, &mut C), model: &M, conn: &mut C) {
+    f(model, conn)
+}
+
+/// Calls an `after_create = |model, transients, conn| ..` hook.
+#[inline(always)]
+pub fn after_create_with<M, P, C>(
+    f: impl FnOnce(&M, &P, &mut C),
+    model: &M,
+    transients: &P,
+    conn: &mut C,
+) {
+    f(model, transients, conn)
 }
 
 /// Calls a `sequence = |n| ..` closure.
@@ -47,4 +66,40 @@ pub fn after_build_with<M, P>(f: impl FnOnce(&mut M, &P), model: &mut M, transie
 #[cold]
 pub fn create_failed(error: FactoryError) -> ! {
     panic!("{error}")
+}
+
+/// Inserts one row, naming the factory and table in the error.
+pub fn insert_one<F: Factory, C: InsertRows<F>>(
+    conn: &mut C,
+    attributes: F::Attributes,
+) -> Result<F::Model, FactoryError> {
+    conn.insert_one(attributes)
+        .map_err(|e| FactoryError::from_diesel(F::NAME, F::TABLE_NAME, e))
+}
+
+/// Inserts rows as multi-row statements in one transaction, naming the factory and table in
+/// the error.
+pub fn insert_batch<F: Factory, C: InsertRows<F>>(
+    conn: &mut C,
+    rows: Vec<F::Attributes>,
+) -> Result<Vec<F::Model>, FactoryError> {
+    conn.insert_batch(rows, F::COLUMNS)
+        .map_err(|e| FactoryError::from_diesel(F::NAME, F::TABLE_NAME, e))
+}
+
+/// Runs `f` in a transaction (a savepoint inside an open one) when `atomic`, else directly:
+/// a single insert is atomic by itself, and a transaction around it would only add round trips.
+pub fn in_transaction<C, T>(
+    atomic: bool,
+    conn: &mut C,
+    f: impl FnOnce(&mut C) -> Result<T, FactoryError>,
+) -> Result<T, FactoryError>
+where
+    C: diesel::Connection,
+{
+    if atomic {
+        conn.transaction(f)
+    } else {
+        f(conn)
+    }
 }

@@ -59,6 +59,16 @@ pub enum FactoryError {
         #[source]
         source: DieselError,
     },
+    /// The transaction around a row and its parents or related rows could not begin or end.
+    #[error("a factory's transaction failed: {source}")]
+    Transaction {
+        /// The underlying error.
+        #[from]
+        source: DieselError,
+    },
+    /// The factory was used in a way it does not support.
+    #[error("{0}")]
+    Usage(&'static str),
     /// Any other database error.
     #[error("{factory} could not insert into `{table}`: {source}")]
     Database {
@@ -115,7 +125,7 @@ impl FactoryError {
     pub fn constraint_kind(&self) -> Option<ConstraintKind> {
         match self {
             Self::Constraint { kind, .. } => Some(*kind),
-            Self::Database { .. } => None,
+            _ => None,
         }
     }
 }

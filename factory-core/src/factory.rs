@@ -1,8 +1,5 @@
 //! The trait every `#[derive(Factory)]` implements.
 
-use crate::error::FactoryError;
-use crate::insert::InsertRows;
-
 /// A factory for one Diesel model: what `#[derive(Factory)]` generates as `<Model>Factory`.
 ///
 /// The derive also gives each factory inherent methods of the same names, so calling code needs
@@ -34,32 +31,12 @@ pub trait Factory: Clone + Sized {
     fn attributes(self) -> Self::Attributes;
     /// Turns attributes into the tuple Diesel inserts.
     fn row(attributes: Self::Attributes) -> Self::Row;
+    /// The primary key of a model (a stub for a built one).
+    fn key_of(model: &Self::Model) -> Self::Key;
     /// The primary key a row will have, when its attributes hold it (`None` when the database
     /// assigns it).
     fn key(attributes: &Self::Attributes) -> Option<Self::Key>;
     /// The primary key of a row whose auto-increment id the database reported (MySQL's
     /// `LAST_INSERT_ID()`); `None` when the key is not a database-assigned integer.
     fn key_from_insert_id(id: u64) -> Option<Self::Key>;
-
-    /// Inserts one row and returns it as stored.
-    fn try_create<C: InsertRows<Self>>(self, conn: &mut C) -> Result<Self::Model, FactoryError> {
-        conn.insert_one(self.attributes())
-            .map_err(|e| FactoryError::from_diesel(Self::NAME, Self::TABLE_NAME, e))
-    }
-
-    /// Inserts `n` rows, the `i`th customised by `customise(i, factory)`, in one transaction
-    /// and as few multi-row `INSERT`s as the backend's bind limit allows. On error no row of the
-    /// batch remains.
-    fn try_create_batch_with<C: InsertRows<Self>>(
-        self,
-        n: usize,
-        mut customise: impl FnMut(usize, Self) -> Self,
-        conn: &mut C,
-    ) -> Result<Vec<Self::Model>, FactoryError> {
-        let rows: Vec<Self::Attributes> = (0..n)
-            .map(|i| customise(i, self.clone()).attributes())
-            .collect();
-        conn.insert_batch(rows, Self::COLUMNS)
-            .map_err(|e| FactoryError::from_diesel(Self::NAME, Self::TABLE_NAME, e))
-    }
 }

@@ -98,6 +98,7 @@
 
 #![warn(missing_docs)]
 
+pub mod create;
 pub mod error;
 pub mod factory;
 pub mod fake;
@@ -105,6 +106,7 @@ pub mod insert;
 pub mod sequence;
 pub mod stub;
 
+pub use create::Create;
 pub use error::{ConstraintKind, FactoryError};
 pub use factory::Factory;
 pub use factory_derive::Factory;
@@ -118,7 +120,7 @@ pub use stub::Stub;
 /// English (`FirstName()`, `SafeEmail()`, ...) plus their locale-taking forms under `raw` and the
 /// locales (`fake::locales::FR_FR`).
 pub mod prelude {
-    pub use crate::{Factory, FactoryError, InsertRows, Sequence};
+    pub use crate::{Create, Factory, FactoryError, InsertRows, Sequence};
     pub use ::fake::faker::address::en::*;
     pub use ::fake::faker::boolean::en::*;
     pub use ::fake::faker::company::en::*;

@@ -47,6 +47,7 @@ pub struct FieldInput {
     pub locale: Option<Verbatim>,
     pub lazy: Option<Verbatim>,
     pub db_generated: Flag,
+    pub sub: Option<Verbatim>,
 }
 
 /// `#[factory(..)]` on the struct.
@@ -61,6 +62,75 @@ pub struct ModelInput {
     pub traits: Option<TraitList>,
     pub transient: Option<TransientList>,
     pub after_build: Option<Verbatim>,
+    pub after_create: Option<Verbatim>,
+    pub related: Option<RelatedList>,
+    pub get_or_create: Option<darling::util::PathList>,
+}
+
+/// `related(items(factory = OrderItemFactory, key = order_id, count = 2), ...)`
+pub struct RelatedList(pub Vec<RelatedDef>);
+
+pub struct RelatedDef {
+    pub name: Ident,
+    pub factory: Option<Path>,
+    pub key: Option<Ident>,
+    pub count: Option<Expr>,
+}
+
+impl FromMeta for RelatedList {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        parse_list(item)
+    }
+}
+
+impl Parse for RelatedList {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let defs = Punctuated::<RelatedDef, Token![,]>::parse_terminated(input)?;
+        Ok(Self(defs.into_iter().collect()))
+    }
+}
+
+impl Parse for RelatedDef {
+    fn parse(input: ParseStream) -> syn::Result<Self> {
+        let name: Ident = input.parse()?;
+        let mut def = RelatedDef {
+            name,
+            factory: None,
+            key: None,
+            count: None,
+        };
+        if !input.peek(syn::token::Paren) {
+            return Err(syn::Error::new(
+                def.name.span(),
+                format!(
+                    "expected `{}(factory = <ChildFactory>, key = <child's foreign key field>)`",
+                    def.name
+                ),
+            ));
+        }
+        let body;
+        syn::parenthesized!(body in input);
+        let items = Punctuated::<syn::MetaNameValue, Token![,]>::parse_terminated(&body)?;
+        for item in items {
+            let value = item.value;
+            if item.path.is_ident("factory") {
+                def.factory = Some(syn::parse2(quote::ToTokens::to_token_stream(&value))?);
+            } else if item.path.is_ident("key") {
+                def.key = Some(syn::parse2(quote::ToTokens::to_token_stream(&value))?);
+            } else if item.path.is_ident("count") {
+                def.count = Some(value);
+            } else {
+                return Err(syn::Error::new(
+                    item.path.span(),
+                    format!(
+                        "unknown key `{}` in `related`: expected `factory`, `key` or `count`",
+                        path_text(&item.path)
+                    ),
+                ));
+            }
+        }
+        Ok(def)
+    }
 }
 
 /// `traits(admin(includes(staff), role = "admin"), inactive(is_active = false))`

@@ -1,293 +1,80 @@
 //! Expansion: generated code for a validated [`Model`].
+//!
+//! Everything the generated code names goes through `::factory_core::__private`, so it works
+//! whatever the user imported. Code that involves a user's tokens carries their span, so a
+//! type error lands on the attribute that caused it.
 
 use crate::valid::{Callback, Field, Model, Source};
-use proc_macro2::{Span, TokenStream};
+use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
+use syn::Ident;
 
-/// Paths into the runtime crate; generated code names nothing the user must import.
+/// Paths into the runtime crate.
 fn rt() -> TokenStream {
     quote!(::factory_core::__private)
 }
 
+/// The names of the generated items for a model.
+struct Names {
+    model: Ident,
+    factory: Ident,
+    attributes: Ident,
+    transients: Ident,
+    table_name: String,
+}
+
+impl Names {
+    fn new(m: &Model) -> Self {
+        Self {
+            model: m.ident.clone(),
+            factory: format_ident!("{}Factory", m.ident),
+            attributes: format_ident!("{}FactoryAttributes", m.ident),
+            transients: format_ident!("{}FactoryTransients", m.ident),
+            table_name: m
+                .table
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default(),
+        }
+    }
+}
+
+fn sub_state(name: &Ident) -> Ident {
+    format_ident!("__factory_sub_{}", name)
+}
+
+fn related_state(name: &Ident) -> Ident {
+    format_ident!("__factory_related_{}", name)
+}
+
+fn sequence_static(m: &Model, f: &Field) -> Ident {
+    format_ident!("__FACTORY_SEQ_{}_{}", m.ident, f.ident)
+}
+
 pub fn model(m: &Model) -> TokenStream {
+    let names = Names::new(m);
+    let declarations = declarations(m, &names);
+    let builder = builder_methods(m, &names);
+    let build = build_methods(m, &names);
+    let create = create_methods(m, &names);
+    let factory_impl = factory_impl(m, &names);
+    let create_impls = create_impls(m, &names);
     let rt = rt();
-    let model = &m.ident;
-    let vis = &m.vis;
-    let table = &m.table;
-    let factory = format_ident!("{}Factory", model);
-    let attributes = format_ident!("{}FactoryAttributes", model);
-    let transients = format_ident!("{}FactoryTransients", model);
-    let factory_name = factory.to_string();
-    let table_name = m
-        .table
-        .segments
-        .last()
-        .map(|s| s.ident.to_string())
-        .unwrap_or_default();
-
-    let settable: Vec<&Field> = m.fields.iter().filter(|f| f.is_inserted()).collect();
-    let inserted = &settable;
-    let columns = inserted.len();
-
-    // The factory: one optional override per settable field and per transient.
-    let override_fields = settable.iter().map(|f| {
-        let (ident, ty) = (&f.ident, &f.ty);
-        quote!(#ident: #rt::core::option::Option<#ty>)
-    });
-    let transient_overrides = m.transients.iter().map(|t| {
-        let (ident, ty) = (&t.name, &t.ty);
-        quote!(#ident: #rt::core::option::Option<#ty>)
-    });
-    let all_override_idents: Vec<&syn::Ident> = settable
-        .iter()
-        .map(|f| &f.ident)
-        .chain(m.transients.iter().map(|t| &t.name))
-        .collect();
-
-    let setters = settable.iter().map(|f| {
-        let (ident, ty) = (&f.ident, &f.ty);
-        let doc = format!("Sets `{ident}`, replacing the value the factory would give it.");
-        quote! {
-            #[doc = #doc]
-            #[must_use]
-            pub fn #ident(mut self, value: impl #rt::core::convert::Into<#ty>) -> Self {
-                self.#ident = #rt::core::option::Option::Some(value.into());
-                self
-            }
-        }
-    });
-    let transient_setters = m.transients.iter().map(|t| {
-        let (ident, ty) = (&t.name, &t.ty);
-        let doc = format!("Sets the transient parameter `{ident}` (not a column).");
-        quote! {
-            #[doc = #doc]
-            #[must_use]
-            pub fn #ident(mut self, value: impl #rt::core::convert::Into<#ty>) -> Self {
-                self.#ident = #rt::core::option::Option::Some(value.into());
-                self
-            }
-        }
-    });
-    let trait_methods = m.traits.iter().map(|t| {
-        let name = &t.name;
-        let includes = &t.includes;
-        let sets = t.sets.iter().map(|(k, v)| quote!(.#k(#v)));
-        let doc = format!("Applies the `{name}` trait (later calls override it).");
-        quote! {
-            #[doc = #doc]
-            #[must_use]
-            pub fn #name(self) -> Self {
-                self #(.#includes())* #(#sets)*
-            }
-        }
-    });
-
-    // Transients: the value given, else the declared default, else Default.
-    let transient_values = m.transients.iter().map(|t| {
-        let (ident, ty) = (&t.name, &t.ty);
-        let fallback = match &t.default {
-            Some(expr) => {
-                quote_spanned!(expr.span()=> #rt::core::convert::Into::<#ty>::into(#expr))
-            }
-            None => quote_spanned!(ty.span()=> <#ty as #rt::core::default::Default>::default()),
-        };
-        quote! {
-            #ident: match #ident {
-                #rt::core::option::Option::Some(value) => value,
-                #rt::core::option::Option::None => #fallback,
-            }
-        }
-    });
-    let transient_fields = m.transients.iter().map(|t| {
-        let (ident, ty) = (&t.name, &t.ty);
-        quote!(pub #ident: #ty)
-    });
-
-    // Sequences: one static per sequence field and per db_generated field (for stubs).
-    let seq_ident = |f: &Field| format_ident!("__FACTORY_SEQ_{}_{}", model, f.ident);
-    let sequenced: Vec<&Field> = m
-        .fields
-        .iter()
-        .filter(|f| {
-            matches!(
-                f.source,
-                Source::Template(_) | Source::SequenceFn(_) | Source::DbGenerated
-            )
-        })
-        .collect();
-    let seq_statics = sequenced.iter().map(|f| {
-        let s = seq_ident(f);
+    let (model, factory) = (&names.model, &names.factory);
+    let statics = m.fields.iter().filter(|f| has_sequence(f)).map(|f| {
+        let s = sequence_static(m, f);
         quote!(#[allow(non_upper_case_globals)] static #s: #rt::Sequence = #rt::Sequence::new();)
     });
-    let seq_resets = sequenced.iter().map(|f| {
-        let s = seq_ident(f);
-        quote!(#s.reset();)
-    });
-
-    // Build: first every non-lazy field, then lazy ones in declaration order, then the hook.
-    let field_values = m.fields.iter().map(|f| {
-        let (ident, ty) = (&f.ident, &f.ty);
-        let ty_span = ty.span();
-        let generated = match &f.source {
-            Source::DbGenerated => {
-                let s = seq_ident(f);
-                return quote_spanned!(ty_span=> #ident: <#ty as #rt::Stub>::stub(#s.next()));
-            }
-            Source::TypeDefault | Source::Lazy(_) => {
-                quote_spanned!(ty_span=> <#ty as #rt::core::default::Default>::default())
-            }
-            Source::Default(expr) => {
-                quote_spanned!(expr.span()=> #rt::core::convert::Into::<#ty>::into(#expr))
-            }
-            Source::Template(lit) => {
-                let s = seq_ident(f);
-                let fmt = syn::LitStr::new(
-                    &lit.value().replace('{', "{{").replace('}', "}}").replace("<n>", "{0}"),
-                    lit.span(),
-                );
-                quote_spanned!(lit.span()=> #rt::core::convert::Into::<#ty>::into(::std::format!(#fmt, #s.next())))
-            }
-            Source::SequenceFn(closure) => {
-                let s = seq_ident(f);
-                quote_spanned!(closure.span()=> #rt::sequence::<#ty>(#closure, #s.next()))
-            }
-            Source::Faker(expr) => {
-                quote_spanned!(expr.span()=> #rt::fake_value::<#ty, _>(&(#expr)))
-            }
-        };
-        let pending = format_ident!("__factory_lazy_{}", ident);
-        if matches!(f.source, Source::Lazy(_)) {
-            quote! {
-                #ident: match #ident {
-                    #rt::core::option::Option::Some(value) => value,
-                    #rt::core::option::Option::None => { #pending = true; #generated }
-                }
-            }
-        } else {
-            quote! {
-                #ident: match #ident {
-                    #rt::core::option::Option::Some(value) => value,
-                    #rt::core::option::Option::None => #generated,
-                }
-            }
-        }
-    });
-    let lazy_fields: Vec<(&Field, &Callback)> = m
-        .fields
-        .iter()
-        .filter_map(|f| match &f.source {
-            Source::Lazy(cb) => Some((f, cb)),
-            _ => None,
-        })
-        .collect();
-    let lazy_flags = lazy_fields.iter().map(|(f, _)| {
-        let pending = format_ident!("__factory_lazy_{}", f.ident);
-        quote!(let mut #pending = false;)
-    });
-    let lazy_evals = lazy_fields.iter().map(|(f, cb)| {
-        let (ident, ty) = (&f.ident, &f.ty);
-        let pending = format_ident!("__factory_lazy_{}", ident);
-        let expr = &cb.expr;
-        let call = if cb.with_transients {
-            quote_spanned!(expr.span()=> #rt::lazy_with::<#model, #transients, #ty>(#expr, &__factory_model, &__factory_transients))
-        } else {
-            quote_spanned!(expr.span()=> #rt::lazy::<#model, #ty>(#expr, &__factory_model))
-        };
-        quote!(if #pending { __factory_model.#ident = #call; })
-    });
-    let after_build = m.after_build.as_ref().map(|cb| {
-        let expr = &cb.expr;
-        if cb.with_transients {
-            quote_spanned!(expr.span()=> #rt::after_build_with::<#model, #transients>(#expr, &mut __factory_model, &__factory_transients);)
-        } else {
-            quote_spanned!(expr.span()=> #rt::after_build::<#model>(#expr, &mut __factory_model);)
-        }
-    });
-
-    // Insert: attributes struct, its row tuple, and Diesel's Insertable.
-    let attr_fields = inserted.iter().map(|f| {
-        let (ident, ty) = (&f.ident, &f.ty);
-        let doc = format!("The value for column `{}`.", f.column);
-        quote!(#[doc = #doc] pub #ident: #ty)
-    });
-    let attr_idents: Vec<&syn::Ident> = inserted.iter().map(|f| &f.ident).collect();
-    let row_types = inserted.iter().map(|f| {
-        let (column, ty) = (&f.column, &f.ty);
-        quote_spanned!(ty.span()=> #rt::diesel::dsl::Eq<#table::#column, #ty>)
-    });
-    let row_values = inserted.iter().map(|f| {
-        let (ident, column) = (&f.ident, &f.column);
-        quote!(#rt::diesel::ExpressionMethods::eq(#table::#column, attributes.#ident))
-    });
-
-    // The primary key, for backends that must read a row back by key (MySQL).
-    let key_fields: Vec<&Field> = m.primary_key.iter().map(|&i| &m.fields[i]).collect();
-    let key_types = key_fields.iter().map(|f| &f.ty);
-    let key_type = match key_fields.as_slice() {
-        [one] => {
-            let ty = &one.ty;
-            quote!(#ty)
-        }
-        _ => quote!((#(#key_types,)*)),
-    };
-    let key_of_attributes = if key_fields.is_empty() || key_fields.iter().any(|f| !f.is_inserted()) {
-        quote!(#rt::core::option::Option::None)
-    } else {
-        let parts = key_fields.iter().map(|f| {
-            let ident = &f.ident;
-            quote!(#rt::core::clone::Clone::clone(&attributes.#ident))
-        });
-        match key_fields.as_slice() {
-            [_] => quote!(#rt::core::option::Option::Some(#(#parts)*)),
-            _ => quote!(#rt::core::option::Option::Some((#(#parts,)*))),
-        }
-    };
-    let key_from_insert_id = match key_fields.as_slice() {
-        [one] if !one.is_inserted() && is_integer(&one.ty) => {
-            let ty = &one.ty;
-            quote!(<#ty as #rt::core::convert::TryFrom<u64>>::try_from(id).ok())
-        }
-        _ => quote!({ let _ = id; #rt::core::option::Option::None }),
-    };
-
-    let factory_doc = format!(
-        "Factory for [`{model}`] rows in `{table_name}`, generated by `#[derive(Factory)]`.\n\n\
-         Start one with [`{model}::factory()`]; every setter and trait returns a new factory."
-    );
-    let attributes_doc = format!(
-        "The values a [`{factory}`] inserts into `{table_name}`: every field of [`{model}`] but the \
-         `db_generated` ones. Implements Diesel's `Insertable`."
-    );
-    let transients_doc = format!(
-        "Transient parameters of [`{factory}`]: inputs to lazy fields and hooks, not columns."
-    );
     let fn_doc = format!("A [`{factory}`] with every field at its declared source.");
 
     quote! {
-        #[doc = #factory_doc]
-        #[derive(Clone, Debug)]
-        #[must_use]
-        #vis struct #factory {
-            #(#override_fields,)*
-            #(#transient_overrides,)*
-        }
-
-        #[doc = #attributes_doc]
-        #[derive(Clone, Debug)]
-        #vis struct #attributes {
-            #(#attr_fields,)*
-        }
-
-        #[doc = #transients_doc]
-        #[derive(Clone, Debug)]
-        #vis struct #transients {
-            #(#transient_fields,)*
-        }
+        #declarations
 
         #[allow(clippy::all, clippy::pedantic, unused_qualifications)]
         const _: () = {
-            #(#seq_statics)*
+            #(#statics)*
 
             #[automatically_derived]
             impl #model {
@@ -306,163 +93,903 @@ pub fn model(m: &Model) -> TokenStream {
 
             #[automatically_derived]
             impl #factory {
-                /// A factory with no overrides: every field comes from its declared source.
-                pub fn new() -> Self {
-                    Self { #(#all_override_idents: #rt::core::option::Option::None,)* }
-                }
-
-                #(#setters)*
-                #(#transient_setters)*
-                #(#trait_methods)*
-
-                /// Builds the model in memory. Never touches a database; `db_generated`
-                /// fields get distinct stub values.
-                pub fn build(self) -> #model {
-                    let Self { #(#all_override_idents,)* } = self;
-                    let __factory_transients = #transients { #(#transient_values,)* };
-                    #(#lazy_flags)*
-                    #[allow(unused_mut)]
-                    let mut __factory_model = #model { #(#field_values,)* };
-                    #(#lazy_evals)*
-                    #after_build
-                    let _ = &__factory_transients;
-                    __factory_model
-                }
-
-                /// Builds `n` models in memory, each with its own sequence numbers and fake data.
-                pub fn build_list(self, n: usize) -> ::std::vec::Vec<#model> {
-                    (0..n).map(|_| self.clone().build()).collect()
-                }
-
-                /// Builds `n` models, the `i`th from `customise(i, factory)`.
-                pub fn build_list_with(
-                    self,
-                    n: usize,
-                    mut customise: impl FnMut(usize, Self) -> Self,
-                ) -> ::std::vec::Vec<#model> {
-                    (0..n).map(|i| customise(i, self.clone()).build()).collect()
-                }
-
-                /// The values an insert would write: the built model without its
-                /// `db_generated` fields.
-                pub fn attributes(self) -> #attributes {
-                    let #model { #(#attr_idents,)* .. } = self.build();
-                    #attributes { #(#attr_idents,)* }
-                }
-
-                /// Inserts the row and returns it as stored.
-                ///
-                /// # Panics
-                /// If the insert fails; the message names the factory, the table and the
-                /// constraint. Use `try_create` to get the error instead.
-                #[track_caller]
-                pub fn create<C: #rt::InsertRows<Self>>(self, conn: &mut C) -> #model {
-                    match <Self as #rt::Factory>::try_create(self, conn) {
-                        #rt::core::result::Result::Ok(model) => model,
-                        #rt::core::result::Result::Err(error) => #rt::create_failed(error),
-                    }
-                }
-
-                /// Inserts the row and returns it as stored, or why the database refused it.
-                pub fn try_create<C: #rt::InsertRows<Self>>(
-                    self,
-                    conn: &mut C,
-                ) -> #rt::core::result::Result<#model, #rt::FactoryError> {
-                    <Self as #rt::Factory>::try_create(self, conn)
-                }
-
-                /// Inserts `n` rows in one transaction, as multi-row `INSERT`s.
-                ///
-                /// # Panics
-                /// If the insert fails (no row of the batch remains).
-                #[track_caller]
-                pub fn create_batch<C: #rt::InsertRows<Self>>(
-                    self,
-                    n: usize,
-                    conn: &mut C,
-                ) -> ::std::vec::Vec<#model> {
-                    self.create_batch_with(n, |_, f| f, conn)
-                }
-
-                /// Inserts `n` rows, the `i`th from `customise(i, factory)`, in one transaction.
-                ///
-                /// # Panics
-                /// If the insert fails (no row of the batch remains).
-                #[track_caller]
-                pub fn create_batch_with<C: #rt::InsertRows<Self>>(
-                    self,
-                    n: usize,
-                    customise: impl FnMut(usize, Self) -> Self,
-                    conn: &mut C,
-                ) -> ::std::vec::Vec<#model> {
-                    match <Self as #rt::Factory>::try_create_batch_with(self, n, customise, conn) {
-                        #rt::core::result::Result::Ok(models) => models,
-                        #rt::core::result::Result::Err(error) => #rt::create_failed(error),
-                    }
-                }
-
-                /// Inserts `n` rows in one transaction, or says why none were kept.
-                pub fn try_create_batch<C: #rt::InsertRows<Self>>(
-                    self,
-                    n: usize,
-                    conn: &mut C,
-                ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError> {
-                    <Self as #rt::Factory>::try_create_batch_with(self, n, |_, f| f, conn)
-                }
-
-                /// Starts every sequence of this factory again at 1.
-                pub fn reset_sequences() {
-                    #(#seq_resets)*
-                }
+                #builder
+                #build
+                #create
             }
 
-            #[automatically_derived]
-            impl #rt::Factory for #factory {
-                type Model = #model;
-                type Attributes = #attributes;
-                type Table = #table::table;
-                type Row = (#(#row_types,)*);
-                type Key = #key_type;
+            #factory_impl
+            #create_impls
+        };
+    }
+}
 
-                const NAME: &'static str = #factory_name;
-                const TABLE_NAME: &'static str = #table_name;
-                const COLUMNS: usize = #columns;
+fn has_sequence(f: &Field) -> bool {
+    matches!(
+        f.source,
+        Source::Template(_) | Source::SequenceFn(_) | Source::DbGenerated
+    )
+}
 
-                fn table() -> Self::Table {
-                    #table::table
-                }
+/// The factory, attributes and transients structs.
+fn declarations(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let vis = &m.vis;
+    let Names {
+        model,
+        factory,
+        attributes,
+        transients,
+        table_name,
+    } = n;
 
-                fn build(self) -> #model {
-                    #factory::build(self)
-                }
+    // One optional override per settable field and transient; a customised parent factory per
+    // sub; the children per related.
+    let overrides = m.fields.iter().filter(|f| f.is_inserted()).map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        quote_spanned!(ty.span()=> #ident: #rt::core::option::Option<#ty>)
+    });
+    let transient_overrides = m.transients.iter().map(|t| {
+        let (ident, ty) = (&t.name, &t.ty);
+        quote_spanned!(ty.span()=> #ident: #rt::core::option::Option<#ty>)
+    });
+    let subs = m.fields.iter().filter_map(|f| match &f.source {
+        Source::Sub { factory, name, .. } => {
+            let state = sub_state(name);
+            Some(quote_spanned!(factory.span()=> #state: #rt::core::option::Option<#factory>))
+        }
+        _ => None,
+    });
+    let related = m.related.iter().map(|r| {
+        let (state, child) = (related_state(&r.name), &r.factory);
+        quote_spanned!(child.span()=> #state: #rt::core::option::Option<::std::vec::Vec<#child>>)
+    });
+    let attr_fields = m.fields.iter().filter(|f| f.is_inserted()).map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        let doc = format!("The value for column `{}`.", f.column);
+        quote_spanned!(ty.span()=> #[doc = #doc] pub #ident: #ty)
+    });
+    let transient_fields = m.transients.iter().map(|t| {
+        let (ident, ty) = (&t.name, &t.ty);
+        quote_spanned!(ty.span()=> pub #ident: #ty)
+    });
 
-                fn attributes(self) -> #attributes {
-                    #factory::attributes(self)
-                }
+    let factory_doc = format!(
+        "Factory for [`{model}`] rows in `{table_name}`, generated by `#[derive(Factory)]`.\n\n\
+         Start one with [`{model}::factory()`]; every setter and trait returns a new factory."
+    );
+    let attributes_doc = format!(
+        "The values a [`{factory}`] inserts into `{table_name}`: every field of [`{model}`] but \
+         the `db_generated` ones. Implements Diesel's `Insertable`."
+    );
+    let transients_doc = format!(
+        "Transient parameters of [`{factory}`]: inputs to lazy fields and hooks, not columns."
+    );
+    quote! {
+        #[doc = #factory_doc]
+        #[derive(Clone, Debug)]
+        #[must_use]
+        #vis struct #factory {
+            #(#overrides,)*
+            #(#transient_overrides,)*
+            #(#subs,)*
+            #(#related,)*
+        }
 
-                fn row(attributes: #attributes) -> Self::Row {
-                    (#(#row_values,)*)
-                }
+        #[doc = #attributes_doc]
+        #[derive(Clone, Debug)]
+        #vis struct #attributes {
+            #(#attr_fields,)*
+        }
 
-                fn key(attributes: &#attributes) -> #rt::core::option::Option<Self::Key> {
-                    let _ = attributes;
-                    #key_of_attributes
-                }
+        #[doc = #transients_doc]
+        #[derive(Clone, Debug)]
+        #vis struct #transients {
+            #(#transient_fields,)*
+        }
+    }
+}
 
-                fn key_from_insert_id(id: u64) -> #rt::core::option::Option<Self::Key> {
-                    #key_from_insert_id
+/// Every name in the factory struct, for `new()`.
+fn state_idents(m: &Model) -> Vec<Ident> {
+    let mut out: Vec<Ident> = m
+        .fields
+        .iter()
+        .filter(|f| f.is_inserted())
+        .map(|f| f.ident.clone())
+        .collect();
+    out.extend(m.transients.iter().map(|t| t.name.clone()));
+    out.extend(m.fields.iter().filter_map(|f| match &f.source {
+        Source::Sub { name, .. } => Some(sub_state(name)),
+        _ => None,
+    }));
+    out.extend(m.related.iter().map(|r| related_state(&r.name)));
+    out
+}
+
+/// `new`, setters, trait methods, sub and related methods.
+fn builder_methods(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let state = state_idents(m);
+    let setters = m
+        .fields
+        .iter()
+        .filter(|f| f.is_inserted())
+        .map(|f| {
+            (
+                &f.ident,
+                &f.ty,
+                format!(
+                    "Sets `{}`, replacing the value the factory would give it.",
+                    f.ident
+                ),
+            )
+        })
+        .chain(m.transients.iter().map(|t| {
+            (
+                &t.name,
+                &t.ty,
+                format!("Sets the transient parameter `{}` (not a column).", t.name),
+            )
+        }))
+        .map(|(ident, ty, doc)| {
+            quote! {
+                #[doc = #doc]
+                pub fn #ident(mut self, value: impl #rt::core::convert::Into<#ty>) -> Self {
+                    self.#ident = #rt::core::option::Option::Some(value.into());
+                    self
                 }
             }
+        });
+    let traits = m.traits.iter().map(|t| {
+        let name = &t.name;
+        let includes = &t.includes;
+        let sets = t.sets.iter().map(|(k, v)| quote!(.#k(#v)));
+        let doc = format!("Applies the `{name}` trait (later calls override it).");
+        quote! {
+            #[doc = #doc]
+            pub fn #name(self) -> Self {
+                self #(.#includes())* #(#sets)*
+            }
+        }
+    });
+    let subs = m.fields.iter().filter_map(|f| {
+        let Source::Sub { factory, name, .. } = &f.source else {
+            return None;
+        };
+        let (key, state) = (&f.ident, sub_state(name));
+        let with = format_ident!("{}_with", name);
+        let doc = format!("Points `{key}` at an existing row (no parent is created).");
+        let with_doc = format!(
+            "Customises the parent that creating this row creates for `{key}` (when `{key}` is not set)."
+        );
+        Some(quote_spanned! {factory.span()=>
+            #[doc = #doc]
+            pub fn #name(self, parent: &<#factory as #rt::Factory>::Model) -> Self {
+                self.#key(<#factory as #rt::Factory>::key_of(parent))
+            }
 
-            #[automatically_derived]
-            impl #rt::diesel::Insertable<#table::table> for #attributes {
-                type Values = <<#factory as #rt::Factory>::Row as #rt::diesel::Insertable<#table::table>>::Values;
+            #[doc = #with_doc]
+            pub fn #with(mut self, customise: impl #rt::core::ops::FnOnce(#factory) -> #factory) -> Self {
+                let parent = self.#state.take().unwrap_or_default();
+                self.#state = #rt::core::option::Option::Some(customise(parent));
+                self
+            }
+        })
+    });
+    let related = m.related.iter().map(|r| {
+        let (child, state) = (&r.factory, related_state(&r.name));
+        let with = format_ident!("with_{}", r.name);
+        let with_from = format_ident!("with_{}_from", r.name);
+        let doc = format!("Creates `n` {} with the row (replacing the default number).", r.name);
+        let from_doc = format!("Creates these {} with the row, each pointed at it.", r.name);
+        quote_spanned! {child.span()=>
+            #[doc = #doc]
+            pub fn #with(mut self, n: usize) -> Self {
+                self.#state = #rt::core::option::Option::Some(
+                    (0..n).map(|_| <#child as #rt::core::default::Default>::default()).collect(),
+                );
+                self
+            }
 
-                fn values(self) -> Self::Values {
-                    #rt::diesel::Insertable::values(<#factory as #rt::Factory>::row(self))
+            #[doc = #from_doc]
+            pub fn #with_from(mut self, children: impl #rt::core::iter::IntoIterator<Item = #child>) -> Self {
+                self.#state = #rt::core::option::Option::Some(children.into_iter().collect());
+                self
+            }
+        }
+    });
+    let seq_resets = m.fields.iter().filter(|f| has_sequence(f)).map(|f| {
+        let s = sequence_static(m, f);
+        quote!(#s.reset();)
+    });
+    let transients = &n.transients;
+    let transient_values = m.transients.iter().map(|t| {
+        let (ident, ty) = (&t.name, &t.ty);
+        let fallback = match &t.default {
+            Some(expr) => {
+                quote_spanned!(expr.span()=> #rt::core::convert::Into::<#ty>::into(#expr))
+            }
+            None => quote_spanned!(ty.span()=> <#ty as #rt::core::default::Default>::default()),
+        };
+        quote! {
+            #ident: match &self.#ident {
+                #rt::core::option::Option::Some(value) => #rt::core::clone::Clone::clone(value),
+                #rt::core::option::Option::None => #fallback,
+            }
+        }
+    });
+    quote! {
+        /// A factory with no overrides: every field comes from its declared source.
+        pub fn new() -> Self {
+            Self { #(#state: #rt::core::option::Option::None,)* }
+        }
+
+        #(#setters)*
+        #(#traits)*
+        #(#subs)*
+        #(#related)*
+
+        /// Starts every sequence of this factory again at 1.
+        pub fn reset_sequences() {
+            #(#seq_resets)*
+        }
+
+        /// The transient parameters: the values set, else their defaults.
+        fn __factory_transients(&self) -> #transients {
+            #transients { #(#transient_values,)* }
+        }
+    }
+}
+
+/// `build`, `build_list`, `build_list_with`, `attributes`.
+fn build_methods(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let Names {
+        model, attributes, ..
+    } = n;
+    let lazy_flag = |f: &Field| format_ident!("__factory_lazy_{}", f.ident);
+
+    // Every field but the lazy ones, in declaration order; lazy fields hold a placeholder.
+    let values = m.fields.iter().map(|f| {
+        let (ident, ty) = (&f.ident, &f.ty);
+        let generated = match &f.source {
+            Source::DbGenerated => {
+                let s = sequence_static(m, f);
+                return quote_spanned!(ty.span()=> #ident: <#ty as #rt::Stub>::stub(#s.next()));
+            }
+            Source::TypeDefault | Source::Lazy(_) => {
+                quote_spanned!(ty.span()=> <#ty as #rt::core::default::Default>::default())
+            }
+            Source::Default(expr) => {
+                quote_spanned!(expr.span()=> #rt::core::convert::Into::<#ty>::into(#expr))
+            }
+            Source::Template(lit) => {
+                let s = sequence_static(m, f);
+                let fmt = syn::LitStr::new(
+                    &lit.value()
+                        .replace('{', "{{")
+                        .replace('}', "}}")
+                        .replace("<n>", "{0}"),
+                    lit.span(),
+                );
+                quote_spanned!(lit.span()=> #rt::core::convert::Into::<#ty>::into(::std::format!(#fmt, #s.next())))
+            }
+            Source::SequenceFn(func) => {
+                let s = sequence_static(m, f);
+                quote_spanned!(func.span()=> #rt::sequence(#func, #s.next()))
+            }
+            Source::Faker(expr) => quote_spanned!(expr.span()=> #rt::fake_value(&(#expr))),
+            Source::Sub {
+                factory,
+                name,
+                nullable,
+            } => {
+                // In memory the parent is built, never inserted; its key is a stub.
+                let state = sub_state(name);
+                let parent = quote_spanned! {factory.span()=>
+                    #rt::core::convert::Into::into(<#factory as #rt::Factory>::key_of(
+                        &<#factory as #rt::Factory>::build(#state.unwrap_or_default()),
+                    ))
+                };
+                if *nullable {
+                    quote!(if #state.is_some() { #parent } else { #rt::core::option::Option::None })
+                } else {
+                    parent
                 }
             }
         };
+        if matches!(f.source, Source::Lazy(_)) {
+            let flag = lazy_flag(f);
+            quote! {
+                #ident: match self.#ident {
+                    #rt::core::option::Option::Some(value) => value,
+                    #rt::core::option::Option::None => { #flag = true; #generated }
+                }
+            }
+        } else {
+            quote! {
+                #ident: match self.#ident {
+                    #rt::core::option::Option::Some(value) => value,
+                    #rt::core::option::Option::None => #generated,
+                }
+            }
+        }
+    });
+    let sub_bindings = m.fields.iter().filter_map(|f| match &f.source {
+        Source::Sub { name, .. } => {
+            let state = sub_state(name);
+            Some(quote!(#[allow(unused_variables)] let #state = self.#state;))
+        }
+        _ => None,
+    });
+    let lazy: Vec<(&Field, &Callback)> = m
+        .fields
+        .iter()
+        .filter_map(|f| match &f.source {
+            Source::Lazy(cb) => Some((f, cb)),
+            _ => None,
+        })
+        .collect();
+    let lazy_flags = lazy.iter().map(|(f, _)| {
+        let flag = lazy_flag(f);
+        quote!(let mut #flag = false;)
+    });
+    let transients = &n.transients;
+    let lazy_evals = lazy.iter().map(|(f, cb)| {
+        let (ident, ty, flag, expr) = (&f.ident, &f.ty, lazy_flag(f), &cb.expr);
+        let call = if cb.with_transients {
+            quote_spanned!(expr.span()=> #rt::lazy_with::<#model, #transients, #ty>(#expr, &__factory_model, &__factory_transients))
+        } else {
+            quote_spanned!(expr.span()=> #rt::lazy::<#model, #ty>(#expr, &__factory_model))
+        };
+        quote!(if #flag { __factory_model.#ident = #call; })
+    });
+    let after_build = m.after_build.as_ref().map(|cb| {
+        let expr = &cb.expr;
+        if cb.with_transients {
+            quote_spanned!(expr.span()=> #rt::after_build_with::<#model, #transients>(#expr, &mut __factory_model, &__factory_transients);)
+        } else {
+            quote_spanned!(expr.span()=> #rt::after_build::<#model>(#expr, &mut __factory_model);)
+        }
+    });
+    let inserted: Vec<&Ident> = m
+        .fields
+        .iter()
+        .filter(|f| f.is_inserted())
+        .map(|f| &f.ident)
+        .collect();
+
+    quote! {
+        /// Builds the model in memory. Never touches a database: `db_generated` fields get
+        /// distinct stub values, and parents are built, not inserted.
+        pub fn build(self) -> #model {
+            let __factory_transients = self.__factory_transients();
+            #(#sub_bindings)*
+            #(#lazy_flags)*
+            #[allow(unused_mut)]
+            let mut __factory_model = #model { #(#values,)* };
+            #(#lazy_evals)*
+            #after_build
+            let _ = &__factory_transients;
+            __factory_model
+        }
+
+        /// Builds `n` models in memory, each with its own sequence numbers and fake data.
+        pub fn build_list(self, n: usize) -> ::std::vec::Vec<#model> {
+            (0..n).map(|_| self.clone().build()).collect()
+        }
+
+        /// Builds `n` models, the `i`th from `customise(i, factory)`.
+        pub fn build_list_with(
+            self,
+            n: usize,
+            mut customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
+        ) -> ::std::vec::Vec<#model> {
+            (0..n).map(|i| customise(i, self.clone()).build()).collect()
+        }
+
+        /// The values an insert would write: the built model without its `db_generated`
+        /// fields, foreign keys included (a parent that is not given is built, not created).
+        pub fn attributes(self) -> #attributes {
+            let #model { #(#inserted,)* .. } = self.build();
+            #attributes { #(#inserted,)* }
+        }
+    }
+}
+
+/// `create` and friends: thin wrappers over `Create<C>`, so the caller needs no import.
+fn create_methods(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let model = &n.model;
+    let get_or_create = (!m.get_or_create.is_empty()).then(|| {
+        let columns = m
+            .get_or_create
+            .iter()
+            .map(|&i| format!("`{}`", m.fields[i].ident))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let doc = format!(
+            "Returns the row with the same {columns} as this factory would build, creating it if \
+             there is none: running a seed twice changes nothing.\n\n# Panics\nIf the insert fails."
+        );
+        let try_doc = format!(
+            "Returns the row with the same {columns}, creating it if there is none, or the error."
+        );
+        quote! {
+            #[doc = #doc]
+            #[track_caller]
+            pub fn get_or_create<C>(self, conn: &mut C) -> #model
+            where
+                Self: #rt::Create<C>,
+            {
+                match <Self as #rt::Create<C>>::try_get_or_create(self, conn) {
+                    #rt::core::result::Result::Ok(model) => model,
+                    #rt::core::result::Result::Err(error) => #rt::create_failed(error),
+                }
+            }
+
+            #[doc = #try_doc]
+            pub fn try_get_or_create<C>(
+                self,
+                conn: &mut C,
+            ) -> #rt::core::result::Result<#model, #rt::FactoryError>
+            where
+                Self: #rt::Create<C>,
+            {
+                <Self as #rt::Create<C>>::try_get_or_create(self, conn)
+            }
+        }
+    });
+    quote! {
+        /// Inserts the row (after any parent it needs) and returns it as stored.
+        ///
+        /// # Panics
+        /// If the insert fails; the message names the factory, the table and the constraint.
+        /// `try_create` returns the error instead.
+        #[track_caller]
+        pub fn create<C>(self, conn: &mut C) -> #model
+        where
+            Self: #rt::Create<C>,
+        {
+            match <Self as #rt::Create<C>>::try_create(self, conn) {
+                #rt::core::result::Result::Ok(model) => model,
+                #rt::core::result::Result::Err(error) => #rt::create_failed(error),
+            }
+        }
+
+        /// Inserts the row and returns it as stored, or why the database refused it.
+        pub fn try_create<C>(
+            self,
+            conn: &mut C,
+        ) -> #rt::core::result::Result<#model, #rt::FactoryError>
+        where
+            Self: #rt::Create<C>,
+        {
+            <Self as #rt::Create<C>>::try_create(self, conn)
+        }
+
+        /// Inserts `n` rows in one transaction, as multi-row `INSERT`s.
+        ///
+        /// # Panics
+        /// If the insert fails (no row of the batch remains).
+        #[track_caller]
+        pub fn create_batch<C>(self, n: usize, conn: &mut C) -> ::std::vec::Vec<#model>
+        where
+            Self: #rt::Create<C>,
+        {
+            self.create_batch_with(n, |_, f| f, conn)
+        }
+
+        /// Inserts `n` rows, the `i`th from `customise(i, factory)`, in one transaction.
+        ///
+        /// # Panics
+        /// If the insert fails (no row of the batch remains).
+        #[track_caller]
+        pub fn create_batch_with<C>(
+            self,
+            n: usize,
+            customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
+            conn: &mut C,
+        ) -> ::std::vec::Vec<#model>
+        where
+            Self: #rt::Create<C>,
+        {
+            match <Self as #rt::Create<C>>::try_create_batch_with(self, n, customise, conn) {
+                #rt::core::result::Result::Ok(models) => models,
+                #rt::core::result::Result::Err(error) => #rt::create_failed(error),
+            }
+        }
+
+        /// Inserts `n` rows in one transaction, or says why none were kept.
+        pub fn try_create_batch<C>(
+            self,
+            n: usize,
+            conn: &mut C,
+        ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError>
+        where
+            Self: #rt::Create<C>,
+        {
+            <Self as #rt::Create<C>>::try_create_batch_with(self, n, |_, f| f, conn)
+        }
+
+        /// Inserts `n` rows, the `i`th from `customise(i, factory)`, or says why none were kept.
+        pub fn try_create_batch_with<C>(
+            self,
+            n: usize,
+            customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
+            conn: &mut C,
+        ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError>
+        where
+            Self: #rt::Create<C>,
+        {
+            <Self as #rt::Create<C>>::try_create_batch_with(self, n, customise, conn)
+        }
+
+        #get_or_create
+    }
+}
+
+/// `impl Factory`, and Diesel's `Insertable` for the attributes.
+fn factory_impl(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let table = &m.table;
+    let Names {
+        model,
+        factory,
+        attributes,
+        table_name,
+        ..
+    } = n;
+    let factory_name = factory.to_string();
+    let inserted: Vec<&Field> = m.fields.iter().filter(|f| f.is_inserted()).collect();
+    let columns = inserted.len();
+    let row_types = inserted.iter().map(|f| {
+        let (column, ty) = (&f.column, &f.ty);
+        quote_spanned!(ty.span()=> #rt::diesel::dsl::Eq<#table::#column, #ty>)
+    });
+    let row_values = inserted.iter().map(|f| {
+        let (ident, column) = (&f.ident, &f.column);
+        quote_spanned!(f.ty.span()=> #rt::diesel::ExpressionMethods::eq(#table::#column, attributes.#ident))
+    });
+
+    // The primary key, for foreign keys pointing here and for backends that read a row back
+    // by key (MySQL).
+    let key_fields: Vec<&Field> = m.primary_key.iter().map(|&i| &m.fields[i]).collect();
+    let key_types = key_fields.iter().map(|f| &f.ty);
+    let clone_from = |from: TokenStream| {
+        let parts: Vec<TokenStream> = key_fields
+            .iter()
+            .map(|f| {
+                let ident = &f.ident;
+                quote!(#rt::core::clone::Clone::clone(&#from.#ident))
+            })
+            .collect();
+        match parts.as_slice() {
+            [one] => one.clone(),
+            _ => quote!((#(#parts,)*)),
+        }
+    };
+    let key_type = match key_fields.as_slice() {
+        [one] => {
+            let ty = &one.ty;
+            quote!(#ty)
+        }
+        _ => quote!((#(#key_types,)*)),
+    };
+    let key_of_model = clone_from(quote!(model));
+    let key_of_attributes = if key_fields.iter().all(|f| f.is_inserted()) && !key_fields.is_empty()
+    {
+        let key = clone_from(quote!(attributes));
+        quote!(#rt::core::option::Option::Some(#key))
+    } else {
+        quote!({ let _ = attributes; #rt::core::option::Option::None })
+    };
+    let key_from_insert_id = match key_fields.as_slice() {
+        [one] if !one.is_inserted() && is_integer(&one.ty) => {
+            let ty = &one.ty;
+            quote!(<#ty as #rt::core::convert::TryFrom<u64>>::try_from(id).ok())
+        }
+        _ => quote!({ let _ = id; #rt::core::option::Option::None }),
+    };
+
+    quote! {
+        #[automatically_derived]
+        impl #rt::Factory for #factory {
+            type Model = #model;
+            type Attributes = #attributes;
+            type Table = #table::table;
+            type Row = (#(#row_types,)*);
+            type Key = #key_type;
+
+            const NAME: &'static str = #factory_name;
+            const TABLE_NAME: &'static str = #table_name;
+            const COLUMNS: usize = #columns;
+
+            fn table() -> Self::Table {
+                #table::table
+            }
+
+            fn build(self) -> #model {
+                #factory::build(self)
+            }
+
+            fn attributes(self) -> #attributes {
+                #factory::attributes(self)
+            }
+
+            fn row(attributes: #attributes) -> Self::Row {
+                (#(#row_values,)*)
+            }
+
+            fn key_of(model: &#model) -> Self::Key {
+                let _ = model;
+                #key_of_model
+            }
+
+            fn key(attributes: &#attributes) -> #rt::core::option::Option<Self::Key> {
+                #key_of_attributes
+            }
+
+            fn key_from_insert_id(id: u64) -> #rt::core::option::Option<Self::Key> {
+                #key_from_insert_id
+            }
+        }
+
+        #[automatically_derived]
+        impl #rt::diesel::Insertable<#table::table> for #attributes {
+            type Values = <<#factory as #rt::Factory>::Row as #rt::diesel::Insertable<#table::table>>::Values;
+
+            fn values(self) -> Self::Values {
+                #rt::diesel::Insertable::values(<#factory as #rt::Factory>::row(self))
+            }
+        }
+    }
+}
+
+/// `Create<Conn>` for each connection type `factory-core` was built with.
+///
+/// The impls are per concrete connection, generated through the runtime's
+/// `__for_each_connection!`: an order that creates its items while an item creates its order
+/// then never asks the compiler to prove `Create<C>` for a generic `C` in a cycle, and hooks
+/// type-check against a real connection.
+fn create_impls(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let Names {
+        model,
+        factory,
+        transients,
+        ..
+    } = n;
+    let callback = format_ident!("__factory_create_impl_{}", factory);
+
+    // Parents first: a sub-factory runs only when its key was not given.
+    let parents = m.fields.iter().filter_map(|f| {
+        let Source::Sub {
+            factory: parent,
+            name,
+            nullable,
+        } = &f.source
+        else {
+            return None;
+        };
+        let (key, state) = (&f.ident, sub_state(name));
+        let needed = if *nullable {
+            quote!(factory.#state.is_some())
+        } else {
+            quote!(true)
+        };
+        Some(quote_spanned! {parent.span()=>
+            if factory.#key.is_none() && #needed {
+                let parent = <#parent as #rt::Create<__C>>::try_create(
+                    factory.#state.take().unwrap_or_default(),
+                    conn,
+                )?;
+                factory.#key = #rt::core::option::Option::Some(
+                    #rt::core::convert::Into::into(<#parent as #rt::Factory>::key_of(&parent)),
+                );
+            }
+        })
+    });
+    let related_take = m.related.iter().map(|r| {
+        let (state, child) = (related_state(&r.name), &r.factory);
+        let count = match &r.count {
+            Some(count) => quote_spanned!(count.span()=> #count),
+            None => quote!(0),
+        };
+        quote_spanned! {child.span()=>
+            factory.#state.take().unwrap_or_else(|| {
+                (0..#count).map(|_| <#child as #rt::core::default::Default>::default()).collect()
+            })
+        }
+    });
+    let related_types: Vec<TokenStream> = m
+        .related
+        .iter()
+        .map(|r| {
+            let child = &r.factory;
+            quote!(::std::vec::Vec<#child>)
+        })
+        .collect();
+    let related_idents: Vec<Ident> = (0..m.related.len())
+        .map(|i| format_ident!("__factory_related_{}", i))
+        .collect();
+    let related_create = m.related.iter().zip(&related_idents).map(|(r, local)| {
+        let (child, key) = (&r.factory, &r.key);
+        quote_spanned! {child.span()=>
+            for child in #local {
+                <#child as #rt::Create<__C>>::try_create(
+                    child.#key(<Self as #rt::Factory>::key_of(model)),
+                    conn,
+                )?;
+            }
+        }
+    });
+    let after_create = m.after_create.as_ref().map(|cb| {
+        let expr = &cb.expr;
+        if cb.with_transients {
+            quote_spanned!(expr.span()=> #rt::after_create_with::<#model, #transients, $conn>(#expr, model, transients, conn);)
+        } else {
+            quote_spanned!(expr.span()=> #rt::after_create::<#model, $conn>(#expr, model, conn);)
+        }
+    });
+    let lookup = get_or_create_lookup(m, n);
+    let parent_bounds = m.fields.iter().filter_map(|f| match &f.source {
+        Source::Sub { factory, .. } => {
+            Some(quote_spanned!(factory.span()=> #factory: #rt::Create<__C>))
+        }
+        _ => None,
+    });
+    let child_bounds = m.related.iter().map(|r| {
+        let child = &r.factory;
+        quote_spanned!(child.span()=> #child: #rt::Create<__C>)
+    });
+    // Several statements make one row: they succeed or fail together.
+    let atomic = m
+        .fields
+        .iter()
+        .any(|f| matches!(f.source, Source::Sub { .. }))
+        || !m.related.is_empty()
+        || m.after_create.is_some();
+
+    quote! {
+        /// The parts of a factory a row's creation needs beyond its attributes.
+        #[allow(non_camel_case_types)]
+        type __FactoryPrepared = (#factory, #transients, (#(#related_types,)*));
+
+        #[automatically_derived]
+        impl #factory {
+            /// Creates the parents whose keys were not given, then splits off what is created
+            /// after the row.
+            #[allow(unused_mut, unused_variables)]
+            fn __factory_prepare<__C>(
+                mut factory: Self,
+                conn: &mut __C,
+            ) -> #rt::core::result::Result<__FactoryPrepared, #rt::FactoryError>
+            where
+                #(#parent_bounds,)*
+            {
+                #(#parents)*
+                let transients = factory.__factory_transients();
+                let related = (#(#related_take,)*);
+                #rt::core::result::Result::Ok((factory, transients, related))
+            }
+
+            /// Creates the related rows of one created row.
+            #[allow(unused_variables)]
+            fn __factory_related<__C>(
+                model: &#model,
+                related: (#(#related_types,)*),
+                conn: &mut __C,
+            ) -> #rt::core::result::Result<(), #rt::FactoryError>
+            where
+                #(#child_bounds,)*
+            {
+                let (#(#related_idents,)*) = related;
+                #(#related_create)*
+                #rt::core::result::Result::Ok(())
+            }
+        }
+
+        macro_rules! #callback {
+            ($conn:ty) => {
+                #[automatically_derived]
+                impl #rt::Create<$conn> for #factory {
+                    fn try_create(self, conn: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
+                        #rt::in_transaction(#atomic, conn, |conn| {
+                            let (factory, transients, related) = Self::__factory_prepare(self, conn)?;
+                            let model = #rt::insert_one::<Self, $conn>(conn, factory.attributes())?;
+                            Self::__factory_related(&model, related, conn)?;
+                            { let model = &model; let transients = &transients; #after_create }
+                            #rt::core::result::Result::Ok(model)
+                        })
+                    }
+
+                    fn try_create_batch_with(
+                        self,
+                        n: usize,
+                        mut customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
+                        conn: &mut $conn,
+                    ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError> {
+                        #rt::in_transaction(#atomic, conn, |conn| {
+                            let mut rows = ::std::vec::Vec::with_capacity(n);
+                            let mut after = ::std::vec::Vec::with_capacity(n);
+                            for i in 0..n {
+                                let (factory, transients, related) =
+                                    Self::__factory_prepare(customise(i, self.clone()), conn)?;
+                                rows.push(factory.attributes());
+                                after.push((transients, related));
+                            }
+                            let models = #rt::insert_batch::<Self, $conn>(conn, rows)?;
+                            for (model, (transients, related)) in models.iter().zip(after) {
+                                Self::__factory_related(model, related, conn)?;
+                                let transients = &transients;
+                                #after_create
+                            }
+                            #rt::core::result::Result::Ok(models)
+                        })
+                    }
+
+                    fn try_get_or_create(self, conn: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
+                        #lookup
+                    }
+                }
+            };
+        }
+
+        ::factory_core::__for_each_connection!(#callback);
+    }
+}
+
+/// The body of `try_get_or_create`: look the row up by the `get_or_create` columns, else
+/// create it with exactly the values looked up (a concurrent insert of the same row is found on
+/// the retry).
+fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let (model, factory_name) = (&n.model, n.factory.to_string());
+    if m.get_or_create.is_empty() {
+        let msg = format!(
+            "{factory_name} has no `get_or_create(..)` columns to look a row up by; add \
+             `#[factory(get_or_create(<unique column>, ...))]`"
+        );
+        return quote!({
+            let _ = (self, conn);
+            #rt::core::result::Result::Err(#rt::FactoryError::Usage(#msg))
+        });
+    }
+    let table = &m.table;
+    let fields: Vec<&Field> = m.get_or_create.iter().map(|&i| &m.fields[i]).collect();
+    let filters = fields.iter().map(|f| {
+        let (ident, column) = (&f.ident, &f.column);
+        quote!(.filter(#rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(&probe.#ident))))
+    });
+    let pins = fields.iter().map(|f| {
+        let ident = &f.ident;
+        quote!(.#ident(#rt::core::clone::Clone::clone(&probe.#ident)))
+    });
+    quote! {
+        use #rt::diesel::{OptionalExtension, QueryDsl, RunQueryDsl, SelectableHelper};
+        let probe = self.clone().attributes();
+        let find = |conn: &mut $conn| {
+            #table::table
+                #(#filters)*
+                .select(<#model as SelectableHelper<<$conn as #rt::diesel::Connection>::Backend>>::as_select())
+                .first::<#model>(conn)
+                .optional()
+                .map_err(|e| #rt::FactoryError::from_diesel(#factory_name, <Self as #rt::Factory>::TABLE_NAME, e))
+        };
+        if let #rt::core::option::Option::Some(found) = find(conn)? {
+            return #rt::core::result::Result::Ok(found);
+        }
+        let pinned = self #(#pins)*;
+        match <Self as #rt::Create<$conn>>::try_create(pinned, conn) {
+            #rt::core::result::Result::Err(error)
+                if error.constraint_kind() == #rt::core::option::Option::Some(#rt::ConstraintKind::Unique) =>
+            {
+                find(conn)?.ok_or(error)
+            }
+            other => other,
+        }
     }
 }
 
@@ -475,16 +1002,24 @@ fn is_integer(ty: &syn::Type) -> bool {
 
 /// After a compile error: the factory's name still resolves, so the user sees the real error
 /// rather than a screen of "cannot find `UserFactory`".
-pub fn fallback(ident: &syn::Ident, vis: &syn::Visibility) -> TokenStream {
+pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
+    let (ident, vis) = (&input.ident, &input.vis);
     let factory = format_ident!("{}Factory", ident);
-    quote_spanned! {Span::call_site()=>
-        #vis struct #factory;
-        const _: () = {
-            impl #ident {
-                pub fn factory() -> #factory {
-                    #factory
+    // A generic model gets no `factory()`: naming it without its parameters would be one more
+    // error to read.
+    let constructor = input.generics.params.is_empty().then(|| {
+        quote! {
+            const _: () = {
+                impl #ident {
+                    pub fn factory() -> #factory {
+                        #factory
+                    }
                 }
-            }
-        };
+            };
+        }
+    });
+    quote! {
+        #vis struct #factory;
+        #constructor
     }
 }

@@ -30,7 +30,7 @@ fn derive(input: proc_macro2::TokenStream) -> proc_macro2::TokenStream {
         Ok(model) => expand::model(&model),
         Err(errors) => {
             let mut out = errors.write_errors();
-            out.extend(expand::fallback(&input.ident, &input.vis));
+            out.extend(expand::fallback(&input));
             out
         }
     }

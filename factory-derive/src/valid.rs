@@ -1,7 +1,7 @@
 //! Validation: turns the parsed attributes into a [`Model`] the expansion can trust, collecting
 //! every mistake with the span of the token that made it.
 
-use crate::ast::{self, FieldInput, ModelInput, TraitDef, TransientDef, Verbatim};
+use crate::ast::{self, FieldInput, ModelInput, RelatedDef, TraitDef, TransientDef, Verbatim};
 use proc_macro2::Span;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use syn::spanned::Spanned;
@@ -21,6 +21,8 @@ pub const RESERVED: &[&str] = &[
     "create_batch_with",
     "try_create_batch_with",
     "reset_sequences",
+    "get_or_create",
+    "try_get_or_create",
     "clone",
     "default",
 ];
@@ -36,6 +38,19 @@ pub struct Model {
     pub traits: Vec<TraitDef>,
     pub transients: Vec<TransientDef>,
     pub after_build: Option<Callback>,
+    pub after_create: Option<Callback>,
+    pub related: Vec<Related>,
+    /// Indexes into `fields` of the columns `get_or_create` looks a row up by.
+    pub get_or_create: Vec<usize>,
+}
+
+/// `related(items(factory = OrderItemFactory, key = order_id, count = 2))`: rows created after
+/// this one, each with `key` set to this row's primary key.
+pub struct Related {
+    pub name: Ident,
+    pub factory: Path,
+    pub key: Ident,
+    pub count: Option<Expr>,
 }
 
 pub struct Field {
@@ -55,6 +70,12 @@ pub enum Source {
     Faker(Expr),
     Lazy(Callback),
     DbGenerated,
+    /// `sub = UserFactory` on `user_id`: the parent's key; `name` is `user`.
+    Sub {
+        factory: Path,
+        name: Ident,
+        nullable: bool,
+    },
 }
 
 /// A user closure (or, for hooks, a path) and whether it also takes the transients.
@@ -133,9 +154,57 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
 
     check_traits(&traits, &field_names, &transients, &mut errors);
 
-    let after_build = input
-        .after_build
-        .and_then(|hook| errors.handle(callback(hook, "after_build", "|model| ...", true)));
+    let after_build = input.after_build.and_then(|hook| {
+        errors.handle(callback(
+            hook,
+            "after_build",
+            &["model"],
+            &["model", "transients"],
+            true,
+        ))
+    });
+    let after_create = input.after_create.and_then(|hook| {
+        errors.handle(callback(
+            hook,
+            "after_create",
+            &["model", "conn"],
+            &["model", "transients", "conn"],
+            true,
+        ))
+    });
+    let related: Vec<Related> = input
+        .related
+        .map(|r| r.0)
+        .unwrap_or_default()
+        .into_iter()
+        .filter_map(|def| errors.handle(related(def)))
+        .collect();
+    let mut get_or_create = Vec::new();
+    for path in input.get_or_create.iter().flat_map(|list| list.iter()) {
+        match fields.iter().position(|f| path.is_ident(&f.ident)) {
+            Some(i) if matches!(fields[i].source, Source::Sub { .. }) => errors.push(
+                darling::Error::custom(
+                    "`get_or_create` cannot look rows up by a `sub` key: without a given parent the key is not known before the parent is created",
+                )
+                .with_span(path),
+            ),
+            Some(i) if fields[i].is_inserted() => get_or_create.push(i),
+            Some(_) => errors.push(
+                darling::Error::custom(
+                    "`get_or_create` looks rows up by values the factory inserts; this field is `db_generated`",
+                )
+                .with_span(path),
+            ),
+            None => errors.push(
+                darling::Error::custom(format!(
+                    "`get_or_create` names `{}`, which is not a field of this model",
+                    ast::path_text(path)
+                ))
+                .with_span(path),
+            ),
+        }
+    }
+    check_method_names(&fields, &transients, &traits, &related, &mut errors);
 
     let key_names: Vec<String> = match &diesel.primary_key {
         Some(keys) => keys.iter().map(ToString::to_string).collect(),
@@ -145,7 +214,11 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         .iter()
         .filter_map(|k| fields.iter().position(|f| f.ident == k))
         .collect();
-    let primary_key = if found.len() == key_names.len() { found } else { Vec::new() };
+    let primary_key = if found.len() == key_names.len() {
+        found
+    } else {
+        Vec::new()
+    };
 
     errors.finish_with(Model {
         primary_key,
@@ -158,7 +231,88 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         traits,
         transients,
         after_build,
+        after_create,
+        related,
+        get_or_create,
     })
+}
+
+fn related(def: RelatedDef) -> darling::Result<Related> {
+    let mut errors = darling::Error::accumulator();
+    let missing = |what: &str, example: &str| {
+        darling::Error::custom(format!(
+            "related `{}` needs `{what}`: `{}({example}, ...)`",
+            def.name, def.name
+        ))
+        .with_span(&def.name)
+    };
+    if def.factory.is_none() {
+        errors.push(missing("factory", "factory = OrderItemFactory"));
+    }
+    if def.key.is_none() {
+        errors.push(missing("key", "key = order_id"));
+    }
+    errors.finish()?;
+    Ok(Related {
+        name: def.name,
+        factory: def.factory.expect("checked above"),
+        key: def.key.expect("checked above"),
+        count: def.count,
+    })
+}
+
+/// Every method the factory will have, by name, with where it came from: two of one name would
+/// be a confusing error in generated code, so say it here.
+fn check_method_names(
+    fields: &[Field],
+    transients: &[TransientDef],
+    traits: &[TraitDef],
+    related: &[Related],
+    errors: &mut darling::error::Accumulator,
+) {
+    let mut methods: HashMap<String, String> = RESERVED
+        .iter()
+        .map(|r| (r.to_string(), "a method of every factory".to_owned()))
+        .collect();
+    for f in fields.iter().filter(|f| f.is_inserted()) {
+        methods.insert(
+            f.ident.to_string(),
+            format!("the setter of field `{}`", f.ident),
+        );
+    }
+    for t in transients {
+        methods.insert(
+            t.name.to_string(),
+            format!("the setter of transient `{}`", t.name),
+        );
+    }
+    for t in traits {
+        methods.insert(t.name.to_string(), format!("trait `{}`", t.name));
+    }
+    let mut claim = |name: String, span: &dyn Spanned, what: String| {
+        if let Some(owner) = methods.get(&name) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "{what} needs a method `{name}`, but that is already {owner}"
+                ))
+                .with_span(&span.span()),
+            );
+        } else {
+            methods.insert(name, what);
+        }
+    };
+    for f in fields {
+        if let Source::Sub { name, .. } = &f.source {
+            let what = format!("`sub` on `{}`", f.ident);
+            claim(name.to_string(), name, what.clone());
+            claim(format!("{name}_with"), name, what);
+        }
+    }
+    for r in related {
+        let what = format!("related `{}`", r.name);
+        claim(format!("with_{}", r.name), &r.name, what.clone());
+        claim(format!("with_{}_from", r.name), &r.name, what);
+    }
 }
 
 fn reserved(ident: &Ident, what: &str) -> darling::Error {
@@ -195,6 +349,9 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
     }
     if let Some(v) = &input.lazy {
         sources.push(("lazy", v.key));
+    }
+    if let Some(v) = &input.sub {
+        sources.push(("sub", v.key));
     }
     if input.db_generated.is_present() {
         for (name, span) in &sources {
@@ -249,8 +406,18 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
         })
     } else if let Some(v) = input.lazy {
         errors
-            .handle(callback(v, "lazy", "|model| ...", false))
+            .handle(callback(
+                v,
+                "lazy",
+                &["model"],
+                &["model", "transients"],
+                false,
+            ))
             .map(Source::Lazy)
+            .unwrap_or(Source::TypeDefault)
+    } else if let Some(v) = input.sub {
+        errors
+            .handle(sub(v, &ident, &input.ty))
             .unwrap_or(Source::TypeDefault)
     } else {
         Source::TypeDefault
@@ -261,6 +428,30 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
         ident,
         ty: input.ty,
         source,
+    })
+}
+
+/// `sub = UserFactory` on a foreign key `user_id`: the association is `user`.
+fn sub(v: Verbatim, field: &Ident, ty: &Type) -> darling::Result<Source> {
+    let Expr::Path(path) = v.expr else {
+        return Err(darling::Error::custom(
+            "`sub` names the parent's factory: `sub = UserFactory`",
+        )
+        .with_span(&v.expr));
+    };
+    let text = field.to_string();
+    let name = text.strip_suffix("_id").filter(|n| !n.is_empty()).ok_or_else(|| {
+        darling::Error::custom(format!(
+            "`sub` goes on a foreign key field named after its parent, like `user_id`; `{field}` is not one"
+        ))
+        .with_span(&v.key)
+    })?;
+    let nullable = matches!(ty, Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| s.ident == "Option"));
+    Ok(Source::Sub {
+        factory: path.path,
+        name: Ident::new(name.trim_start_matches("r#"), field.span()),
+        nullable,
     })
 }
 
@@ -314,15 +505,29 @@ fn arguments(n: usize) -> String {
     }
 }
 
-/// `lazy` / hook closures: `|model|` or `|model, transients|`; hooks may also be a path.
-fn callback(v: Verbatim, key: &str, shape: &str, path_ok: bool) -> darling::Result<Callback> {
+/// `lazy` and hook closures take the `short` arguments or the `long` ones (the same plus the
+/// transients); hooks may also be a path to a function taking the `short` arguments.
+fn callback(
+    v: Verbatim,
+    key: &str,
+    short: &[&str],
+    long: &[&str],
+    path_ok: bool,
+) -> darling::Result<Callback> {
+    let shape = |args: &[&str]| format!("|{}| ...", args.join(", "));
     match v.expr {
-        Expr::Closure(closure) if matches!(closure.inputs.len(), 1 | 2) => Ok(Callback {
-            with_transients: closure.inputs.len() == 2,
-            expr: Expr::Closure(closure),
-        }),
+        Expr::Closure(closure)
+            if closure.inputs.len() == short.len() || closure.inputs.len() == long.len() =>
+        {
+            Ok(Callback {
+                with_transients: closure.inputs.len() == long.len(),
+                expr: Expr::Closure(closure),
+            })
+        }
         Expr::Closure(closure) => Err(darling::Error::custom(format!(
-            "a `{key}` closure takes the model, and optionally the transients: `{shape}` or `|model, transients| ...`, not {}",
+            "a `{key}` closure is `{}` or `{}`, not one with {}",
+            shape(short),
+            shape(long),
             arguments(closure.inputs.len())
         ))
         .with_span(&closure.inputs_span())),
@@ -331,7 +536,8 @@ fn callback(v: Verbatim, key: &str, shape: &str, path_ok: bool) -> darling::Resu
             with_transients: false,
         }),
         other => Err(darling::Error::custom(format!(
-            "`{key}` expects a closure: `{key} = {shape}`"
+            "`{key}` expects a closure: `{key} = {}`",
+            shape(short)
         ))
         .with_span(&other)),
     }

@@ -36,7 +36,10 @@ pub(crate) fn rows_per_statement(limit: usize, columns: usize) -> usize {
 }
 
 /// Splits `rows` into owned chunks of at most `size`, keeping order.
-pub(crate) fn chunks<T>(rows: impl IntoIterator<Item = T>, size: usize) -> impl Iterator<Item = Vec<T>> {
+pub(crate) fn chunks<T>(
+    rows: impl IntoIterator<Item = T>,
+    size: usize,
+) -> impl Iterator<Item = Vec<T>> {
     let mut rows = rows.into_iter().peekable();
     std::iter::from_fn(move || {
         rows.peek()?;

@@ -1,6 +1,5 @@
 // #[derive(Factory)] on an enum.
 
-use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {

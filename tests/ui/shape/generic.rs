@@ -1,6 +1,5 @@
 // #[derive(Factory)] on a generic struct.
 
-use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {

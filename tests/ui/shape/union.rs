@@ -1,6 +1,5 @@
 // #[derive(Factory)] on a union.
 
-use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {

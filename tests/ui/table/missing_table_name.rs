@@ -1,6 +1,5 @@
 // No `#[diesel(table_name = ...)]`: the factory does not know where to insert.
 
-use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {

@@ -1,6 +1,5 @@
 // The table name as a string literal instead of a path.
 
-use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {

@@ -1,6 +1,5 @@
 // `#[diesel(table_name)]` without the table.
 
-use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {

@@ -1,6 +1,5 @@
 // A field with no column of that name in the table.
 
-use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {

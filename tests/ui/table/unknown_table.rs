@@ -1,6 +1,5 @@
 // A table name that no `table!` declares.
 
-use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {

@@ -6,6 +6,7 @@ use factory_core::prelude::*;
 diesel::table! {
     users (id) {
         id -> Integer,
+        email -> Text,
         is_active -> Bool,
     }
 }
@@ -15,6 +16,7 @@ diesel::table! {
 pub struct User {
     #[factory(db_generated)]
     pub id: i32,
+    pub email: String,
     #[factory(db_generated)]
     pub is_active: bool,
 }

@@ -1,4 +1,4 @@
-// A field type without `Clone`/`Debug`, which the generated factory derives.
+// A field type without `Clone`, which the generated factory (a `#[derive(Clone)]` struct) needs.
 
 use factory_core::prelude::*;
 
@@ -9,8 +9,8 @@ diesel::table! {
     }
 }
 
-/// A column type Diesel can insert, with a `Default` but no `Clone` or `Debug`.
-#[derive(Default, diesel::AsExpression)]
+/// A column type Diesel can insert, with a `Default` but no `Clone`.
+#[derive(Debug, Default, diesel::expression::AsExpression)]
 #[diesel(sql_type = diesel::sql_types::Text)]
 pub struct Email(String);
 

@@ -10,7 +10,7 @@ diesel::table! {
 }
 
 /// A column type Diesel can insert, without a `Default`.
-#[derive(Debug, Clone, diesel::AsExpression)]
+#[derive(Debug, Clone, diesel::expression::AsExpression)]
 #[diesel(sql_type = diesel::sql_types::Text)]
 pub struct Email(String);
 
