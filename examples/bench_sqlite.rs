@@ -416,11 +416,11 @@ fn main() {
          per run, {RUNS} rounds after a warm-up, order rotating; release build\n"
     );
     println!(
-        "{:<45} {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7}  within {TARGET_RATIO}x",
+        "{:<50} {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7}  within {TARGET_RATIO}x",
         "scenario", "ours ms", "hand ms", "ratio", "ours ms", "hand ms", "ratio"
     );
-    println!("{:<45} {:^27} | {:^27}", "", "best of 5", "median of 5");
-    println!("{}", "-".repeat(113));
+    println!("{:<50} {:^27} | {:^27}", "", "best of 5", "median of 5");
+    println!("{}", "-".repeat(118));
     let mut over = Vec::new();
     for line in &lines {
         let (ob, hb) = (best(&line.ours), best(&line.hand));
@@ -438,7 +438,7 @@ fn main() {
             "NO"
         };
         println!(
-            "{:<45} {:>9.2} {:>9.2} {:>6.2}x | {:>9.2} {:>9.2} {:>6.2}x  {}",
+            "{:<50} {:>9.2} {:>9.2} {:>6.2}x | {:>9.2} {:>9.2} {:>6.2}x  {}",
             line.scenario,
             ms(ob),
             ms(hb),

@@ -54,17 +54,47 @@ pub mod schema {
         }
     }
 
+    diesel::table! {
+        /// Product reviews: two keys to `users` (author, and an optional reviewer).
+        reviews (id) {
+            id -> Integer,
+            product_id -> Integer,
+            author_id -> Integer,
+            reviewer_id -> Nullable<Integer>,
+            rating -> Integer,
+            body -> Nullable<Text>,
+        }
+    }
+
+    diesel::table! {
+        /// Labels.
+        tags (id) {
+            id -> Integer,
+            name -> Text,
+            label -> Text,
+        }
+    }
+
     diesel::joinable!(orders -> users (user_id));
+    diesel::joinable!(reviews -> products (product_id));
     diesel::joinable!(order_items -> orders (order_id));
     diesel::joinable!(order_items -> products (product_id));
-    diesel::allow_tables_to_appear_in_same_query!(users, products, orders, order_items);
+    diesel::allow_tables_to_appear_in_same_query!(
+        users,
+        products,
+        orders,
+        order_items,
+        reviews,
+        tags
+    );
 }
 
-use schema::{order_items, orders, products, users};
+use schema::{order_items, orders, products, reviews, tags, users};
 
 /// A shop user: the seed's `UserFactory`, plus FactoryBot-style traits.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
 #[diesel(table_name = users)]
+#[factory(get_or_create(email))]
 #[factory(traits(
     staff(is_staff = true),
     admin(includes(staff), role = "admin"),
@@ -108,6 +138,7 @@ impl UserFactory {
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
 #[diesel(table_name = products)]
 #[factory(
+    get_or_create(name),
     transient(discount_percent: i32 = 0),
     after_build = |p, t| p.price_cents -= p.price_cents * t.discount_percent / 100
 )]
@@ -129,15 +160,36 @@ pub struct Product {
     pub category: String,
 }
 
-/// An order. Its user must exist: pass `.user_id(user.id)`.
+/// An order: the seed's `OrderFactory`, which creates its user and two order lines (each with
+/// a new product) unless told otherwise. Once its lines exist, an after-create hook makes the
+/// total their sum, the invariant the seed's synthetic orders broke.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Associations, Factory)]
 #[diesel(table_name = orders, belongs_to(User))]
-#[factory(traits(completed(status = "completed")))]
+#[factory(
+    traits(completed(status = "completed")),
+    related(items(factory = OrderItemFactory, key = order_id, count = 2)),
+    after_create = |order, conn| {
+        let lines: Vec<(i32, i32)> = order_items::table
+            .inner_join(products::table)
+            .filter(order_items::order_id.eq(order.id))
+            .select((order_items::quantity, products::price_cents))
+            .load(conn)
+            .expect("read the order's lines");
+        if !lines.is_empty() {
+            order.total_cents = lines.iter().map(|(quantity, price)| quantity * price).sum();
+            diesel::update(orders::table.find(order.id))
+                .set(orders::total_cents.eq(order.total_cents))
+                .execute(conn)
+                .expect("store the order's total");
+        }
+    }
+)]
 pub struct Order {
     /// Assigned by the database.
     #[factory(db_generated)]
     pub id: i32,
-    /// The user who placed the order.
+    /// The user who placed the order: `.user(&u)`, `.user_with(|u| u.admin())`, or a new one.
+    #[factory(sub = UserFactory)]
     pub user_id: i32,
     /// `pending` until something happens to it.
     #[factory(default = "pending")]
@@ -153,12 +205,53 @@ pub struct Order {
 #[diesel(belongs_to(Order), belongs_to(Product))]
 pub struct OrderItem {
     /// The order the line belongs to.
+    #[factory(sub = OrderFactory)]
     pub order_id: i32,
     /// The product ordered.
+    #[factory(sub = ProductFactory)]
     pub product_id: i32,
     /// How many.
     #[factory(faker = 1..5)]
     pub quantity: i32,
+}
+
+/// A review: the author is created unless given; the reviewer is NULL unless given.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
+#[diesel(table_name = reviews)]
+pub struct Review {
+    /// Assigned by the database.
+    #[factory(db_generated)]
+    pub id: i32,
+    /// The product reviewed.
+    #[factory(sub = ProductFactory)]
+    pub product_id: i32,
+    /// Who wrote it.
+    #[factory(sub = UserFactory)]
+    pub author_id: i32,
+    /// Who checked it, if anyone: NULL unless `.reviewer(&u)` or `.reviewer_with(..)`.
+    #[factory(sub = UserFactory)]
+    pub reviewer_id: Option<i32>,
+    /// One to five stars.
+    #[factory(faker = 1..=5)]
+    pub rating: i32,
+    /// Some text, or none.
+    #[factory(faker = Sentence(3..8))]
+    pub body: Option<String>,
+}
+
+/// A label.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
+#[diesel(table_name = tags)]
+pub struct Tag {
+    /// Assigned by the database.
+    #[factory(db_generated)]
+    pub id: i32,
+    /// `tag-1`, `tag-2`, ...
+    #[factory(sequence = "tag-<n>")]
+    pub name: String,
+    /// Upper-case name.
+    #[factory(lazy = |t| t.name.to_uppercase())]
+    pub label: String,
 }
 
 /// The SQLite migrations of the shop.
@@ -178,4 +271,78 @@ pub fn sqlite(url: &str) -> SqliteConnection {
     conn.run_pending_migrations(SQLITE_MIGRATIONS)
         .expect("apply the shop migrations");
     conn
+}
+
+/// The PostgreSQL migrations of the shop.
+#[cfg(feature = "postgres")]
+pub const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// The MySQL / MariaDB migrations of the shop.
+#[cfg(feature = "mysql")]
+pub const MYSQL_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/mysql");
+
+/// Connects to PostgreSQL at `url`, creating its database if it does not exist, and applies
+/// the shop's migrations.
+///
+/// # Panics
+/// If the server cannot be reached or the migrations fail; the message says which.
+#[cfg(feature = "postgres")]
+pub fn postgres(url: &str) -> PgConnection {
+    let (server, name) = split_database(url);
+    let mut admin = PgConnection::establish(&format!("{server}/postgres"))
+        .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at {server}: {e}"));
+    #[derive(QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let found: Exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result(&mut admin)
+            .expect("look up the database");
+    if !found.exists {
+        diesel::sql_query(format!("CREATE DATABASE \"{name}\""))
+            .execute(&mut admin)
+            .expect("create the database");
+    }
+    let mut conn = PgConnection::establish(url)
+        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {url}: {e}"));
+    conn.run_pending_migrations(POSTGRES_MIGRATIONS)
+        .expect("apply the shop migrations");
+    conn
+}
+
+/// Connects to MySQL / MariaDB at `url`, creating its database if it does not exist, and
+/// applies the shop's migrations.
+///
+/// # Panics
+/// If the server cannot be reached or the migrations fail; the message says which.
+#[cfg(feature = "mysql")]
+pub fn mysql(url: &str) -> MysqlConnection {
+    let (server, name) = split_database(url);
+    let mut admin = MysqlConnection::establish(server)
+        .unwrap_or_else(|e| panic!("cannot reach MySQL at {server}: {e}"));
+    diesel::sql_query(format!("CREATE DATABASE IF NOT EXISTS `{name}`"))
+        .execute(&mut admin)
+        .expect("create the database");
+    let mut conn = MysqlConnection::establish(url)
+        .unwrap_or_else(|e| panic!("cannot connect to MySQL at {url}: {e}"));
+    conn.run_pending_migrations(MYSQL_MIGRATIONS)
+        .expect("apply the shop migrations");
+    conn
+}
+
+/// `scheme://user@host:port/name` into the server part and the database name.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn split_database(url: &str) -> (&str, &str) {
+    let url = url.split('?').next().unwrap_or(url);
+    match url.rsplit_once('/') {
+        Some((server, name))
+            if !name.is_empty() && server.contains("://") && !server.ends_with('/') =>
+        {
+            (server, name)
+        }
+        _ => panic!("expected a database URL ending in /<database>, got {url}"),
+    }
 }

@@ -28,15 +28,15 @@ pub fn lazy_with<M, P, T>(f: impl FnOnce(&M, &P) -> T, model: &M, transients: &P
 
 /// Calls an `after_create = |model, conn| ..` hook.
 #[inline(always)]
-pub fn after_create<M, C>(f: impl FnOnce(&M, &mut C), model: &M, conn: &mut C) {
+pub fn after_create<M, C>(f: impl FnOnce(&mut M, &mut C), model: &mut M, conn: &mut C) {
     f(model, conn)
 }
 
 /// Calls an `after_create = |model, transients, conn| ..` hook.
 #[inline(always)]
 pub fn after_create_with<M, P, C>(
-    f: impl FnOnce(&M, &P, &mut C),
-    model: &M,
+    f: impl FnOnce(&mut M, &P, &mut C),
+    model: &mut M,
     transients: &P,
     conn: &mut C,
 ) {

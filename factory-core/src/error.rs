@@ -98,6 +98,8 @@ impl FactoryError {
             DatabaseErrorKind::ForeignKeyViolation => Some(ConstraintKind::ForeignKey),
             DatabaseErrorKind::NotNullViolation => Some(ConstraintKind::NotNull),
             DatabaseErrorKind::CheckViolation => Some(ConstraintKind::Check),
+            // MariaDB reports a failed CHECK with a code Diesel does not classify.
+            _ if is_mariadb_check(&message) => Some(ConstraintKind::Check),
             _ => None,
         };
         let Some(kind) = kind else {
@@ -107,9 +109,14 @@ impl FactoryError {
                 source,
             };
         };
+        // PostgreSQL names the column, not a constraint, when NOT NULL fails.
         let constraint = info
             .constraint_name()
             .map(str::to_owned)
+            .or_else(|| match (kind, info.table_name(), info.column_name()) {
+                (ConstraintKind::NotNull, Some(t), Some(c)) => Some(format!("{t}.{c}")),
+                _ => None,
+            })
             .or_else(|| constraint_from_message(&message));
         Self::Constraint {
             factory,
@@ -128,6 +135,11 @@ impl FactoryError {
             _ => None,
         }
     }
+}
+
+/// "CONSTRAINT `price_positive` failed for `shop`.`products`"
+fn is_mariadb_check(message: &str) -> bool {
+    message.starts_with("CONSTRAINT `") && message.contains("` failed for ")
 }
 
 /// SQLite and MySQL name the constraint only in their message text.
@@ -173,6 +185,13 @@ mod tests {
             name("Column 'email' cannot be null").as_deref(),
             Some("email")
         );
+        assert_eq!(
+            name("CONSTRAINT `price_positive` failed for `test`.`products`").as_deref(),
+            Some("price_positive")
+        );
+        assert!(super::is_mariadb_check(
+            "CONSTRAINT `price_positive` failed for `test`.`products`"
+        ));
         assert_eq!(name("something else"), None);
     }
 }

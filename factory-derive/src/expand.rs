@@ -828,9 +828,9 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
     let after_create = m.after_create.as_ref().map(|cb| {
         let expr = &cb.expr;
         if cb.with_transients {
-            quote_spanned!(expr.span()=> #rt::after_create_with::<#model, #transients, $conn>(#expr, model, transients, conn);)
+            quote_spanned!(expr.span()=> #rt::after_create_with::<#model, #transients, $conn>(#expr, __factory_model_ref, transients, conn);)
         } else {
-            quote_spanned!(expr.span()=> #rt::after_create::<#model, $conn>(#expr, model, conn);)
+            quote_spanned!(expr.span()=> #rt::after_create::<#model, $conn>(#expr, __factory_model_ref, conn);)
         }
     });
     let lookup = get_or_create_lookup(m, n);
@@ -898,9 +898,11 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
                     fn try_create(self, conn: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
                         #rt::in_transaction(#atomic, conn, |conn| {
                             let (factory, transients, related) = Self::__factory_prepare(self, conn)?;
-                            let model = #rt::insert_one::<Self, $conn>(conn, factory.attributes())?;
+                            #[allow(unused_mut)]
+                            let mut model = #rt::insert_one::<Self, $conn>(conn, factory.attributes())?;
                             Self::__factory_related(&model, related, conn)?;
-                            { let model = &model; let transients = &transients; #after_create }
+                            let (__factory_model_ref, transients) = (&mut model, &transients);
+                            #after_create
                             #rt::core::result::Result::Ok(model)
                         })
                     }
@@ -920,10 +922,11 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
                                 rows.push(factory.attributes());
                                 after.push((transients, related));
                             }
-                            let models = #rt::insert_batch::<Self, $conn>(conn, rows)?;
-                            for (model, (transients, related)) in models.iter().zip(after) {
+                            #[allow(unused_mut)]
+                            let mut models = #rt::insert_batch::<Self, $conn>(conn, rows)?;
+                            for (model, (transients, related)) in models.iter_mut().zip(after) {
                                 Self::__factory_related(model, related, conn)?;
-                                let transients = &transients;
+                                let (__factory_model_ref, transients) = (model, &transients);
                                 #after_create
                             }
                             #rt::core::result::Result::Ok(models)

@@ -30,3 +30,20 @@ CREATE TABLE order_items (
     quantity INTEGER NOT NULL CHECK (quantity > 0),
     PRIMARY KEY (order_id, product_id)
 );
+
+CREATE TABLE reviews (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    product_id INTEGER NOT NULL REFERENCES products (id),
+    author_id INTEGER NOT NULL REFERENCES users (id),
+    reviewer_id INTEGER REFERENCES users (id),
+    rating INTEGER NOT NULL CHECK (rating BETWEEN 1 AND 5),
+    body TEXT
+);
+
+-- Labels for products; its NOT NULL label lets tests provoke a not-null violation.
+CREATE TABLE tags (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    name TEXT NOT NULL,
+    label TEXT NOT NULL,
+    CONSTRAINT tags_name_key UNIQUE (name)
+);

@@ -1,0 +1,287 @@
+//! One behaviour suite, three backends: every test body below runs on SQLite, and with the
+//! `postgres` / `mysql` features on PostgreSQL and MariaDB/MySQL too.
+
+mod common;
+
+macro_rules! suite {
+    ($connect:path) => {
+        use diesel::prelude::*;
+        use factory_core::prelude::*;
+        use factory_core::ConstraintKind;
+        use shop::schema::{order_items, orders, products, reviews, users};
+        use shop::{Order, OrderItem, Product, Review, Tag, User};
+        use std::collections::HashSet;
+
+        macro_rules! count {
+            ($table:path, $conn:expr) => {
+                $table.count().get_result::<i64>($conn).unwrap()
+            };
+        }
+
+        #[test]
+        fn the_seed_scenario_runs_as_written() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+
+            // user = UserFactory(); order = OrderFactory(user=user, status="pending")
+            let order = Order::factory().create(conn);
+            let owner: User = users::table.find(order.user_id).first(conn).unwrap();
+            assert_eq!(order.status, "pending");
+            assert!(owner.email.ends_with("@example.com"));
+
+            // OrderFactory creates two products by default, as order lines.
+            let lines: Vec<OrderItem> = order_items::table
+                .filter(order_items::order_id.eq(order.id))
+                .load(conn)
+                .unwrap();
+            assert_eq!(lines.len(), 2);
+            let prices: i32 = lines
+                .iter()
+                .map(|l| {
+                    let p: Product = products::table.find(l.product_id).first(conn).unwrap();
+                    l.quantity * p.price_cents
+                })
+                .sum();
+            assert_eq!(order.total_cents, prices, "the hook made the total the sum of lines");
+            let stored: Order = orders::table.find(order.id).first(conn).unwrap();
+            assert_eq!(stored, order);
+
+            // admins = UserFactory.create_batch(5, is_staff=True)
+            let admins = User::factory().is_staff(true).create_batch(5, conn);
+            assert_eq!(admins.len(), 5);
+            assert!(admins.iter().all(|u| u.is_staff));
+
+            // vip_orders = OrderFactory.create_batch(10, user=admins[0], status="completed")
+            let users_before = count!(users::table, conn);
+            let vip = Order::factory()
+                .user(&admins[0])
+                .status("completed")
+                .with_items(0)
+                .create_batch(10, conn);
+            assert_eq!(vip.len(), 10);
+            assert!(vip.iter().all(|o| o.user_id == admins[0].id && o.status == "completed"));
+            assert_eq!(count!(users::table, conn), users_before, "no orphan parents");
+
+            // OrderFactory(items=[p1, p2])
+            let products = Product::factory().create_batch(2, conn);
+            let order = Order::factory()
+                .with_items_from(products.iter().map(|p| OrderItem::factory().product(p)))
+                .create(conn);
+            let mut ordered: Vec<i32> = order_items::table
+                .filter(order_items::order_id.eq(order.id))
+                .select(order_items::product_id)
+                .load(conn)
+                .unwrap();
+            ordered.sort();
+            assert_eq!(ordered, products.iter().map(|p| p.id).collect::<Vec<_>>());
+        }
+
+        #[test]
+        fn a_parent_is_created_only_when_its_key_is_not_given() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let user = User::factory().create(conn);
+            let before = count!(users::table, conn);
+            let a = Order::factory().user(&user).with_items(0).create(conn);
+            let b = Order::factory().user_id(user.id).with_items(0).create(conn);
+            assert_eq!((a.user_id, b.user_id), (user.id, user.id));
+            assert_eq!(count!(users::table, conn), before);
+
+            let c = Order::factory().user_with(|u| u.admin()).with_items(0).create(conn);
+            assert_eq!(count!(users::table, conn), before + 1);
+            let parent: User = users::table.find(c.user_id).first(conn).unwrap();
+            assert_eq!(parent.role, "admin");
+        }
+
+        #[test]
+        fn build_stubs_parents_and_touches_no_database() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let before = (count!(users::table, conn), count!(orders::table, conn));
+            let order = Order::factory().user_with(|u| u.admin()).build();
+            let attrs = Order::factory().attributes();
+            let orders = Order::factory().build_list(3);
+            assert!(order.user_id > 0 && attrs.user_id > 0, "a stub key for the parent");
+            assert_eq!(orders.iter().map(|o| o.user_id).collect::<HashSet<_>>().len(), 3);
+            assert_eq!((count!(users::table, conn), count!(orders::table, conn)), before);
+        }
+
+        #[test]
+        fn nullable_keys_default_to_null_and_two_keys_can_share_a_model() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let plain = Review::factory().create(conn);
+            assert_eq!(plain.reviewer_id, None);
+            let author: User = users::table.find(plain.author_id).first(conn).unwrap();
+            assert!(!author.is_staff);
+
+            let editor = User::factory().staff().create(conn);
+            let checked = Review::factory().reviewer(&editor).create(conn);
+            assert_eq!(checked.reviewer_id, Some(editor.id));
+            assert_ne!(checked.author_id, editor.id);
+
+            let made = Review::factory().reviewer_with(|u| u.admin()).create(conn);
+            let reviewer: User = users::table
+                .find(made.reviewer_id.expect("a reviewer was asked for"))
+                .first(conn)
+                .unwrap();
+            assert_eq!(reviewer.role, "admin");
+            let stored: Review = reviews::table.find(made.id).first(conn).unwrap();
+            assert_eq!(stored, made);
+        }
+
+        #[test]
+        fn a_batch_without_a_parent_gives_each_row_its_own() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let before = count!(users::table, conn);
+            let orders = Order::factory().with_items(0).create_batch_with(
+                4,
+                |i, o| if i == 3 { o.status("cancelled") } else { o },
+                conn,
+            );
+            assert_eq!(count!(users::table, conn), before + 4);
+            assert_eq!(orders.iter().map(|o| o.user_id).collect::<HashSet<_>>().len(), 4);
+            assert_eq!(orders[3].status, "cancelled");
+            assert!(orders[..3].iter().all(|o| o.status == "pending"));
+        }
+
+        #[test]
+        fn batches_return_stored_rows_in_order() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let users = User::factory().create_batch(2_500, conn);
+            assert_eq!(users.len(), 2_500);
+            assert!(users.windows(2).all(|w| w[0].id < w[1].id));
+            let last: User = users::table.find(users[2_499].id).first(conn).unwrap();
+            assert_eq!(last, users[2_499]);
+            let tags = Tag::factory().create_batch(3, conn);
+            assert!(tags.iter().all(|t| t.label == t.name.to_uppercase()));
+        }
+
+        #[test]
+        fn get_or_create_finds_the_row_the_second_time() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let email = format!("admin-{}@testco.com", User::factory().build().id);
+            let first = User::factory().email(email.as_str()).staff().get_or_create(conn);
+            let before = count!(users::table, conn);
+            let second = User::factory().email(email.as_str()).get_or_create(conn);
+            assert_eq!(second, first);
+            assert!(second.is_staff, "the stored row, not the new values");
+            assert_eq!(count!(users::table, conn), before);
+        }
+
+        #[test]
+        fn a_failed_batch_leaves_no_rows() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let taken = User::factory().create(conn);
+            let before = count!(users::table, conn);
+            let err = User::factory()
+                .try_create_batch_with(
+                    300,
+                    |i, u| if i == 250 { u.email(taken.email.as_str()) } else { u },
+                    conn,
+                )
+                .unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Unique));
+            assert_eq!(count!(users::table, conn), before);
+
+            // Parents created for the batch go too.
+            let users_before = count!(users::table, conn);
+            let orders_before = count!(orders::table, conn);
+            let err = Order::factory()
+                .with_items(0)
+                .try_create_batch_with(5, |i, o| if i == 4 { o.total_cents(-1) } else { o }, conn)
+                .unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Check));
+            assert_eq!(count!(users::table, conn), users_before);
+            assert_eq!(count!(orders::table, conn), orders_before);
+        }
+
+        #[test]
+        fn unique_violation_names_factory_table_and_constraint() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let taken = User::factory().create(conn);
+            let err = User::factory()
+                .email(taken.email.as_str())
+                .try_create(conn)
+                .unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Unique));
+            let text = err.to_string();
+            assert!(text.starts_with("UserFactory could not insert into `users`: unique constraint `"), "{text}");
+            assert!(text.contains("email"), "{text}");
+        }
+
+        #[test]
+        fn foreign_key_violation_names_factory_and_table() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let err = Order::factory()
+                .user_id(i32::MAX)
+                .with_items(0)
+                .try_create(conn)
+                .unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::ForeignKey));
+            let text = err.to_string();
+            assert!(text.starts_with("OrderFactory could not insert into `orders`: foreign key constraint"), "{text}");
+        }
+
+        #[test]
+        fn check_violation_names_the_constraint() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let err = Product::factory().price_cents(0).try_create(conn).unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Check));
+            let text = err.to_string();
+            assert!(text.contains("ProductFactory could not insert into `products`: check constraint `price_positive`"), "{text}");
+        }
+
+        diesel::table! {
+            // The real column is NOT NULL; declaring it nullable lets a factory send NULL.
+            tags (id) {
+                id -> Integer,
+                name -> Text,
+                label -> Nullable<Text>,
+            }
+        }
+
+        #[derive(Debug, Clone, Queryable, Selectable, Factory)]
+        #[diesel(table_name = tags)]
+        struct LooseTag {
+            #[factory(db_generated)]
+            id: i32,
+            #[factory(sequence = "loose-<n>")]
+            name: String,
+            label: Option<String>,
+        }
+
+        #[test]
+        fn not_null_violation_names_the_column() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let err = LooseTag::factory().try_create(conn).unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::NotNull));
+            let text = err.to_string();
+            assert!(text.contains("LooseTagFactory could not insert into `tags`: not null constraint"), "{text}");
+            assert!(text.contains("label"), "{text}");
+            let _ = LooseTag::factory().build().id;
+        }
+    };
+}
+
+mod sqlite {
+    suite!(crate::common::sqlite);
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    suite!(crate::common::postgres);
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    suite!(crate::common::mysql);
+}
