@@ -9,6 +9,7 @@
 //! The models and their `#[factory(..)]` attributes are in `src/lib.rs`.
 
 use diesel::prelude::*;
+use shop::schema::order_items;
 use shop::schema::{orders, users};
 use shop::{Order, OrderItem, Product, User};
 
@@ -68,20 +69,26 @@ fn main() {
         );
     }
 
-    // The seed's "create many with specific overrides".
+    // An order creates its user and two lines (each with a new product) unless told otherwise;
+    // an after-create hook makes its total the sum of its lines.
+    let first = Order::factory().create(&mut conn);
+    // The seed's "create many with specific overrides": one parent shared by the batch.
     let vip_orders = Order::factory()
-        .user_id(admin.id)
+        .user(&admin)
         .completed()
+        .with_items(0)
         .create_batch(3, &mut conn);
-    let pending = Order::factory().user_id(customer.id).create(&mut conn);
-    for p in &products[..2] {
-        OrderItem::factory()
-            .order_id(pending.id)
-            .product_id(p.id)
-            .create(&mut conn);
-    }
+    // Lines for products that already exist, and a customised parent.
+    let chosen = Order::factory()
+        .user_with(|u| u.inactive())
+        .with_items_from(
+            products[..2]
+                .iter()
+                .map(|p| OrderItem::factory().product(p).quantity(2)),
+        )
+        .create(&mut conn);
     println!("\ncreated orders:");
-    for o in vip_orders.iter().chain([&pending]) {
+    for o in [&first].into_iter().chain(&vip_orders).chain([&chosen]) {
         println!(
             "  {:>2}  user {:>2}  {:<9} {:>7.2}",
             o.id,
@@ -99,7 +106,18 @@ fn main() {
         .count()
         .get_result(&mut conn)
         .expect("count orders");
-    println!("\nrows: {user_count} users, {order_count} orders");
+    let line_count: i64 = order_items::table
+        .count()
+        .get_result(&mut conn)
+        .expect("count order lines");
+    println!("\nrows: {user_count} users, {order_count} orders, {line_count} order lines");
+
+    // Seeding: running it twice changes nothing.
+    let again = User::factory()
+        .email("customer@testco.com")
+        .get_or_create(&mut conn);
+    assert_eq!(again.id, customer.id);
+    println!("get_or_create(customer@testco.com) found user {}", again.id);
 
     // A database error names the factory, the table and the constraint.
     let duplicate = User::factory()
