@@ -75,6 +75,19 @@ pub mod schema {
         }
     }
 
+    diesel::table! {
+        /// Money movements: a 64-bit key, an enum, numeric, timestamps, JSON.
+        ledger_entries (id) {
+            id -> BigInt,
+            kind -> Text,
+            amount -> Numeric,
+            booked_at -> Timestamp,
+            settled_at -> Nullable<Timestamp>,
+            meta -> Json,
+            note -> Nullable<Text>,
+        }
+    }
+
     diesel::joinable!(orders -> users (user_id));
     diesel::joinable!(reviews -> products (product_id));
     diesel::joinable!(order_items -> orders (order_id));
@@ -89,7 +102,7 @@ pub mod schema {
     );
 }
 
-use schema::{order_items, orders, products, reviews, tags, users};
+use schema::{ledger_entries, order_items, orders, products, reviews, tags, users};
 
 /// A shop user: the seed's `UserFactory`, plus FactoryBot-style traits.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
@@ -252,6 +265,125 @@ pub struct Tag {
     /// Upper-case name.
     #[factory(lazy = |t| t.name.to_uppercase())]
     pub label: String,
+}
+
+/// Debit or credit: an enum stored as text, with its own Diesel conversions.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    diesel::expression::AsExpression,
+    diesel::deserialize::FromSqlRow,
+)]
+#[diesel(sql_type = diesel::sql_types::Text)]
+pub enum EntryKind {
+    /// Money out.
+    Debit,
+    /// Money in.
+    Credit,
+}
+
+impl<DB> diesel::serialize::ToSql<diesel::sql_types::Text, DB> for EntryKind
+where
+    DB: diesel::backend::Backend,
+    str: diesel::serialize::ToSql<diesel::sql_types::Text, DB>,
+{
+    fn to_sql<'b>(
+        &'b self,
+        out: &mut diesel::serialize::Output<'b, '_, DB>,
+    ) -> diesel::serialize::Result {
+        let text = match self {
+            Self::Debit => "debit",
+            Self::Credit => "credit",
+        };
+        text.to_sql(out)
+    }
+}
+
+impl<DB> diesel::deserialize::FromSql<diesel::sql_types::Text, DB> for EntryKind
+where
+    DB: diesel::backend::Backend,
+    String: diesel::deserialize::FromSql<diesel::sql_types::Text, DB>,
+{
+    fn from_sql(bytes: DB::RawValue<'_>) -> diesel::deserialize::Result<Self> {
+        match String::from_sql(bytes)?.as_str() {
+            "debit" => Ok(Self::Debit),
+            "credit" => Ok(Self::Credit),
+            other => Err(format!("unknown entry kind {other:?}").into()),
+        }
+    }
+}
+
+/// A ledger entry: every common column type in one model.
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
+#[diesel(table_name = ledger_entries)]
+#[factory(traits(credit(kind = EntryKind::Credit), settled(settled_at = Some(noon()))))]
+pub struct LedgerEntry {
+    /// A 64-bit key assigned by the database.
+    #[factory(db_generated)]
+    pub id: i64,
+    /// A custom enum column.
+    #[factory(default = EntryKind::Debit)]
+    pub kind: EntryKind,
+    /// Numeric: 0.01, 0.02, ...
+    #[factory(sequence = |n| bigdecimal::BigDecimal::new(n.into(), 2))]
+    pub amount: bigdecimal::BigDecimal,
+    /// A chrono timestamp.
+    #[factory(default = chrono::NaiveDate::from_ymd_opt(2026, 11, 24).unwrap().and_hms_opt(9, 30, 0).unwrap())]
+    pub booked_at: chrono::NaiveDateTime,
+    /// A nullable `time` timestamp: NULL until settled.
+    pub settled_at: Option<time::PrimitiveDateTime>,
+    /// JSON.
+    #[factory(default = serde_json::json!({"source": "factory", "tags": ["test"]}))]
+    pub meta: serde_json::Value,
+    /// Nullable text.
+    pub note: Option<String>,
+}
+
+/// Noon on 2026-11-24, a `time` timestamp.
+pub fn noon() -> time::PrimitiveDateTime {
+    time::PrimitiveDateTime::new(
+        time::Date::from_calendar_date(2026, time::Month::November, 24).expect("a valid date"),
+        time::Time::from_hms(12, 0, 0).expect("a valid time"),
+    )
+}
+
+/// UUID keys (PostgreSQL): the database assigns `id`, the factory makes `token`.
+#[cfg(feature = "postgres")]
+pub mod keys {
+    use super::UserFactory;
+    use diesel::prelude::*;
+    use factory_core::prelude::*;
+
+    diesel::table! {
+        /// API keys of users.
+        api_keys (id) {
+            id -> Uuid,
+            token -> Uuid,
+            user_id -> Integer,
+            created_at -> Timestamp,
+        }
+    }
+
+    /// An API key. PostgreSQL only: `check_for_backend` limits the factory to it too.
+    #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
+    #[diesel(table_name = api_keys, check_for_backend(diesel::pg::Pg))]
+    pub struct ApiKey {
+        /// `gen_random_uuid()` in the database; a random stub in `build()`.
+        #[factory(db_generated)]
+        pub id: uuid::Uuid,
+        /// Made by the factory from the seeded stream.
+        #[factory(faker = fake::uuid::UUIDv4)]
+        pub token: uuid::Uuid,
+        /// The owner.
+        #[factory(sub = UserFactory)]
+        pub user_id: i32,
+        /// `now()` in the database.
+        #[factory(db_generated)]
+        pub created_at: chrono::NaiveDateTime,
+    }
 }
 
 /// The SQLite migrations of the shop.

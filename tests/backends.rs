@@ -239,6 +239,38 @@ macro_rules! suite {
             assert!(text.contains("ProductFactory could not insert into `products`: check constraint `price_positive`"), "{text}");
         }
 
+        #[test]
+        fn common_column_types_round_trip() {
+            use shop::schema::ledger_entries;
+            use shop::{EntryKind, LedgerEntry};
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let debit = LedgerEntry::factory().create(conn);
+            let credit = LedgerEntry::factory()
+                .credit()
+                .settled()
+                .note("refund".to_owned())
+                .amount("12.34".parse::<bigdecimal::BigDecimal>().unwrap())
+                .create(conn);
+            assert!(credit.id > debit.id, "an i64 key from the database");
+            assert_eq!((debit.kind, credit.kind), (EntryKind::Debit, EntryKind::Credit));
+            assert_eq!(debit.settled_at, None);
+            assert_eq!(credit.settled_at, Some(shop::noon()));
+            assert_eq!(credit.note.as_deref(), Some("refund"));
+            // SQLite keeps NUMERIC as a float: compare at the column's scale.
+            assert_eq!(credit.amount.round(2), "12.34".parse::<bigdecimal::BigDecimal>().unwrap());
+            assert_eq!(debit.meta["source"], "factory");
+            assert_eq!(debit.booked_at.to_string(), "2026-11-24 09:30:00");
+            let stored: Vec<LedgerEntry> = ledger_entries::table
+                .order(ledger_entries::id)
+                .filter(ledger_entries::id.eq_any([debit.id, credit.id]))
+                .load(conn)
+                .unwrap();
+            assert_eq!(stored, vec![debit, credit]);
+            let batch = LedgerEntry::factory().create_batch(3, conn);
+            assert_eq!(batch.len(), 3);
+        }
+
         diesel::table! {
             // The real column is NOT NULL; declaring it nullable lets a factory send NULL.
             tags (id) {
@@ -279,9 +311,74 @@ mod sqlite {
 #[cfg(feature = "postgres")]
 mod postgres {
     suite!(crate::common::postgres);
+
+    #[test]
+    fn uuid_keys_from_the_database_and_from_the_factory() {
+        use shop::keys::{api_keys, ApiKey};
+        let mut conn = crate::common::postgres();
+        let conn = &mut conn;
+        let user = User::factory().create(conn);
+        let a = ApiKey::factory().user(&user).create(conn);
+        let b = ApiKey::factory().user(&user).create(conn);
+        assert_ne!(a.id, b.id, "gen_random_uuid() assigned the keys");
+        assert_ne!(a.token, b.token);
+        assert_eq!(a.token.get_version_num(), 4);
+        let stored: ApiKey = api_keys::table.find(a.id).first(conn).unwrap();
+        assert_eq!(stored, a);
+        let built = ApiKey::factory().build();
+        assert_ne!(built.id, uuid::Uuid::nil(), "build() stubs a random key");
+    }
 }
 
 #[cfg(feature = "mysql")]
 mod mysql {
     suite!(crate::common::mysql);
+}
+
+/// Pooled connections (`r2d2`): factories create through what the pool lends.
+mod pooled {
+    use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
+    use diesel::SqliteConnection;
+    use shop::{Order, User};
+
+    #[derive(Debug)]
+    struct Migrate;
+
+    impl CustomizeConnection<SqliteConnection, diesel::r2d2::Error> for Migrate {
+        fn on_acquire(&self, conn: &mut SqliteConnection) -> Result<(), diesel::r2d2::Error> {
+            use diesel_migrations::MigrationHarness;
+            conn.run_pending_migrations(shop::SQLITE_MIGRATIONS)
+                .map(drop)
+                .map_err(|e| {
+                    diesel::r2d2::Error::QueryError(diesel::result::Error::QueryBuilderError(e))
+                })
+        }
+    }
+
+    #[test]
+    fn factories_create_through_a_pooled_connection() {
+        let dir = std::env::temp_dir().join(format!("factory-pool-{}.sqlite", std::process::id()));
+        let _ = std::fs::remove_file(&dir);
+        let pool = Pool::builder()
+            .max_size(2)
+            .connection_customizer(Box::new(Migrate))
+            .build(ConnectionManager::<SqliteConnection>::new(
+                dir.to_string_lossy(),
+            ))
+            .unwrap();
+        let mut conn = pool.get().unwrap();
+        let user = User::factory().create(&mut conn);
+        let orders = Order::factory()
+            .user(&user)
+            .with_items(0)
+            .create_batch(3, &mut conn);
+        assert!(orders.iter().all(|o| o.user_id == user.id));
+        let again = User::factory()
+            .email(user.email.as_str())
+            .get_or_create(&mut conn);
+        assert_eq!(again, user);
+        drop(conn);
+        drop(pool);
+        let _ = std::fs::remove_file(&dir);
+    }
 }

@@ -29,6 +29,47 @@ pub trait Create<C>: Factory {
     fn try_get_or_create(self, conn: &mut C) -> Result<Self::Model, FactoryError>;
 }
 
+/// Pooled connections (`r2d2` feature): a factory creates through the connection the pool lent.
+///
+/// ```no_run
+/// # #[cfg(all(feature = "r2d2", feature = "sqlite"))] {
+/// use diesel::r2d2::{ConnectionManager, Pool};
+/// use diesel::SqliteConnection;
+/// let pool = Pool::new(ConnectionManager::<SqliteConnection>::new(":memory:")).unwrap();
+/// let mut conn = pool.get().unwrap();
+/// // User::factory().create(&mut conn);
+/// # }
+/// ```
+#[cfg(feature = "r2d2")]
+impl<F, C> Create<diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<C>>> for F
+where
+    F: Create<C>,
+    C: diesel::r2d2::R2D2Connection + 'static,
+{
+    fn try_create(
+        self,
+        conn: &mut diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<C>>,
+    ) -> Result<Self::Model, FactoryError> {
+        F::try_create(self, &mut **conn)
+    }
+
+    fn try_create_batch_with(
+        self,
+        n: usize,
+        customise: impl FnMut(usize, Self) -> Self,
+        conn: &mut diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<C>>,
+    ) -> Result<Vec<Self::Model>, FactoryError> {
+        F::try_create_batch_with(self, n, customise, &mut **conn)
+    }
+
+    fn try_get_or_create(
+        self,
+        conn: &mut diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<C>>,
+    ) -> Result<Self::Model, FactoryError> {
+        F::try_get_or_create(self, &mut **conn)
+    }
+}
+
 /// Expands `$callback!(<connection type>)` once for each connection type this build of
 /// `factory-core` supports. The derive calls it with a local macro that implements [`Create`].
 #[doc(hidden)]
@@ -38,6 +79,29 @@ macro_rules! __for_each_connection {
         $crate::__if_sqlite! { $callback!($crate::__private::diesel::sqlite::SqliteConnection); }
         $crate::__if_postgres! { $callback!($crate::__private::diesel::pg::PgConnection); }
         $crate::__if_mysql! { $callback!($crate::__private::diesel::mysql::MysqlConnection); }
+    };
+}
+
+/// Expands `$callback!(<connection type>)` for one backend, named as in Diesel's
+/// `check_for_backend(..)`: `Sqlite`, `Pg` or `Mysql`; nothing when its feature is off.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_backend {
+    ($callback:ident, Sqlite) => {
+        $crate::__if_sqlite! { $callback!($crate::__private::diesel::sqlite::SqliteConnection); }
+    };
+    ($callback:ident, Pg) => {
+        $crate::__if_postgres! { $callback!($crate::__private::diesel::pg::PgConnection); }
+    };
+    ($callback:ident, Mysql) => {
+        $crate::__if_mysql! { $callback!($crate::__private::diesel::mysql::MysqlConnection); }
+    };
+    ($callback:ident, $other:ident) => {
+        ::core::compile_error!(::core::concat!(
+            "#[derive(Factory)] creates rows on the backends Sqlite, Pg and Mysql; `",
+            ::core::stringify!($other),
+            "` in `check_for_backend` is not one of them"
+        ));
     };
 }
 

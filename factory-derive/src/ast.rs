@@ -257,6 +257,8 @@ pub struct DieselAttrs {
     pub table_name: Option<Path>,
     pub column_name: Option<Ident>,
     pub primary_key: Option<Vec<Ident>>,
+    /// `check_for_backend(diesel::pg::Pg, ..)`: the only backends the model works with.
+    pub backends: Option<Vec<Path>>,
 }
 
 /// Reads `#[diesel(table_name = .., column_name = ..)]`, skipping every other Diesel option.
@@ -279,6 +281,11 @@ pub fn diesel_attrs(attrs: &[Attribute]) -> darling::Result<DieselAttrs> {
                 syn::parenthesized!(keys in meta.input);
                 let keys = Punctuated::<Ident, Token![,]>::parse_terminated(&keys)?;
                 out.primary_key = Some(keys.into_iter().collect());
+            } else if meta.path.is_ident("check_for_backend") {
+                let backends;
+                syn::parenthesized!(backends in meta.input);
+                let backends = Punctuated::<Path, Token![,]>::parse_terminated(&backends)?;
+                out.backends = Some(backends.into_iter().collect());
             } else if meta.input.peek(Token![=]) {
                 meta.value()?.parse::<Expr>()?;
             } else if meta.input.peek(syn::token::Paren) {

@@ -834,6 +834,14 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
         }
     });
     let lookup = get_or_create_lookup(m, n);
+    // A model restricted with Diesel's `check_for_backend(..)` gets `Create` for those backends'
+    // connections only (a UUID column does not exist on SQLite).
+    let for_connections = if m.backends.is_empty() {
+        quote!(::factory_core::__for_each_connection!(#callback);)
+    } else {
+        let backends = &m.backends;
+        quote!(#(::factory_core::__for_backend!(#callback, #backends);)*)
+    };
     let parent_bounds = m.fields.iter().filter_map(|f| match &f.source {
         Source::Sub { factory, .. } => {
             Some(quote_spanned!(factory.span()=> #factory: #rt::Create<__C>))
@@ -940,7 +948,7 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
             };
         }
 
-        ::factory_core::__for_each_connection!(#callback);
+        #for_connections
     }
 }
 

@@ -35,6 +35,9 @@ pub struct Model {
     /// Indexes into `fields` of the primary key (Diesel's `primary_key(..)`, else `id`); empty
     /// when the model does not hold its key.
     pub primary_key: Vec<usize>,
+    /// The backends of Diesel's `check_for_backend(..)`, by their type's name (`Pg`); empty
+    /// for every backend.
+    pub backends: Vec<Ident>,
     pub traits: Vec<TraitDef>,
     pub transients: Vec<TransientDef>,
     pub after_build: Option<Callback>,
@@ -220,8 +223,16 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         Vec::new()
     };
 
+    let backends = diesel
+        .backends
+        .iter()
+        .flatten()
+        .filter_map(|p| p.segments.last().map(|s| s.ident.clone()))
+        .collect();
+
     errors.finish_with(Model {
         primary_key,
+        backends,
         ident: input.ident,
         vis: input.vis,
         table: diesel

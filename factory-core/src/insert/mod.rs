@@ -55,7 +55,7 @@ mod tests {
     fn chunks_cover_every_row_in_order_under_the_limit() {
         let size = rows_per_statement(32_766, 7);
         assert_eq!(size, 4680);
-        let got: Vec<Vec<u32>> = chunks((0..10_000).collect(), size).collect();
+        let got: Vec<Vec<u32>> = chunks(0..10_000, size).collect();
         assert_eq!(got.len(), 3);
         assert!(got.iter().all(|c| c.len() <= size));
         assert_eq!(got.concat(), (0..10_000).collect::<Vec<_>>());
