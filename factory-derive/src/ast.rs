@@ -2,7 +2,6 @@
 //!
 //! Nothing here judges whether the attributes make sense together; `valid.rs` does.
 
-use darling::util::Flag;
 use darling::{FromDeriveInput, FromField, FromMeta};
 use proc_macro2::Span;
 use syn::parse::{Parse, ParseStream};
@@ -34,6 +33,32 @@ impl FromMeta for Verbatim {
     }
 }
 
+/// A key without a value, like `db_generated`. (darling's `Flag` says "Unexpected type
+/// `bool`" for `db_generated = true`.)
+#[derive(Default)]
+pub struct Marker(Option<Span>);
+
+impl Marker {
+    pub fn is_present(&self) -> bool {
+        self.0.is_some()
+    }
+}
+
+impl FromMeta for Marker {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        match item {
+            Meta::Path(path) => Ok(Self(Some(path.span()))),
+            _ => {
+                let key = path_text(item.path());
+                Err(darling::Error::custom(format!(
+                    "`{key}` takes no value: write `#[factory({key})]`"
+                ))
+                .with_span(item))
+            }
+        }
+    }
+}
+
 /// `#[factory(..)]` on a field.
 #[derive(FromField)]
 #[darling(attributes(factory), forward_attrs(diesel))]
@@ -46,7 +71,8 @@ pub struct FieldInput {
     pub faker: Option<Verbatim>,
     pub locale: Option<Verbatim>,
     pub lazy: Option<Verbatim>,
-    pub db_generated: Flag,
+    #[darling(default)]
+    pub db_generated: Marker,
     pub sub: Option<Verbatim>,
 }
 
@@ -268,7 +294,15 @@ pub fn diesel_attrs(attrs: &[Attribute]) -> darling::Result<DieselAttrs> {
     for attr in attrs.iter().filter(|a| a.path().is_ident("diesel")) {
         let parsed = attr.parse_nested_meta(|meta| {
             if meta.path.is_ident("table_name") {
-                out.table_name = Some(meta.value()?.parse()?);
+                let value = meta.value()?;
+                if value.peek(syn::LitStr) {
+                    let lit: syn::LitStr = value.parse()?;
+                    return Err(syn::Error::new(
+                        lit.span(),
+                        format!("`table_name` takes a path: `table_name = {}`", lit.value()),
+                    ));
+                }
+                out.table_name = Some(value.parse()?);
             } else if meta.path.is_ident("column_name") {
                 let value = meta.value()?;
                 out.column_name = Some(if value.peek(syn::LitStr) {

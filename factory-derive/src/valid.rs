@@ -69,7 +69,8 @@ pub enum Source {
     Default(Expr),
     /// `sequence = "user<n>@x"`: the `format!` string with `<n>` as `{0}`.
     Template(LitStr),
-    SequenceFn(ExprClosure),
+    /// `sequence = |n| ..` or a function of `n`.
+    SequenceFn(Expr),
     Faker(Expr),
     Lazy(Callback),
     DbGenerated,
@@ -97,12 +98,13 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
     let mut errors = darling::Error::accumulator();
 
     if let Some(param) = input.generics.params.first() {
-        errors.push(
-            darling::Error::custom(
-                "#[derive(Factory)] does not support generic models: a Diesel model maps one table",
-            )
-            .with_span(param),
-        );
+        let message = match param {
+            syn::GenericParam::Lifetime(_) => {
+                "#[derive(Factory)] needs a model that owns its values: a factory builds rows, it cannot lend borrowed fields; derive it on the owned (Queryable) model"
+            }
+            _ => "#[derive(Factory)] does not support generic models: a Diesel model maps one table",
+        };
+        errors.push(darling::Error::custom(message).with_span(param));
     }
 
     let diesel = errors
@@ -163,7 +165,6 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
             "after_build",
             &["model"],
             &["model", "transients"],
-            true,
         ))
     });
     let after_create = input.after_create.and_then(|hook| {
@@ -172,7 +173,6 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
             "after_create",
             &["model", "conn"],
             &["model", "transients", "conn"],
-            true,
         ))
     });
     let related: Vec<Related> = input
@@ -208,6 +208,15 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         }
     }
     check_method_names(&fields, &transients, &traits, &related, &mut errors);
+    if !fields.is_empty() && fields.iter().all(|f| !f.is_inserted()) {
+        errors.push(
+            darling::Error::custom(format!(
+                "every field of `{}` is `db_generated`: an insert would have no column to write",
+                input.ident
+            ))
+            .with_span(&input.ident),
+        );
+    }
 
     let key_names: Vec<String> = match &diesel.primary_key {
         Some(keys) => keys.iter().map(ToString::to_string).collect(),
@@ -393,7 +402,7 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
             ),
             Some(faker) if !matches!(faker.expr, Expr::Path(_)) => errors.push(
                 darling::Error::custom(
-                    "with `locale`, name the faker without arguments (`faker = FirstName, locale = FR_FR`); the locale becomes its argument",
+                    "with `locale`, name the locale-taking faker without arguments, e.g. `faker = fake::faker::name::raw::FirstName, locale = fake::locales::FR_FR`; the locale becomes its argument",
                 )
                 .with_span(&faker.expr),
             ),
@@ -417,13 +426,7 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
         })
     } else if let Some(v) = input.lazy {
         errors
-            .handle(callback(
-                v,
-                "lazy",
-                &["model"],
-                &["model", "transients"],
-                false,
-            ))
+            .handle(callback(v, "lazy", &["model"], &["model", "transients"]))
             .map(Source::Lazy)
             .unwrap_or(Source::TypeDefault)
     } else if let Some(v) = input.sub {
@@ -482,30 +485,33 @@ fn sequence(v: Verbatim) -> darling::Result<Source> {
                 .with_span(&lit))
             }
         }
-        Expr::Closure(closure) if closure.inputs.len() == 1 => Ok(Source::SequenceFn(closure)),
+        Expr::Closure(closure) if closure.inputs.len() == 1 => {
+            Ok(Source::SequenceFn(Expr::Closure(closure)))
+        }
         Expr::Closure(closure) => Err(darling::Error::custom(format!(
             "a sequence closure takes one argument, the number: `|n| ...`, not {}",
             arguments(closure.inputs.len())
         ))
-        .with_span(&closure.inputs_span())),
+        .with_span(&closure.inputs_span(1))),
+        Expr::Path(path) => Ok(Source::SequenceFn(Expr::Path(path))),
         other => Err(darling::Error::custom(
-            "expected a template with `<n>` (\"user<n>@example.com\") or a closure `|n| ...`",
+            "expected a template with `<n>` (\"user<n>@example.com\"), a closure `|n| ...` or a function of the number",
         )
         .with_span(&other)),
     }
 }
 
 trait ClosureSpan {
-    fn inputs_span(&self) -> Span;
+    fn inputs_span(&self, allowed: usize) -> Span;
 }
 
 impl ClosureSpan for ExprClosure {
-    /// `|a, b, c|`: where a wrong argument count is written.
-    fn inputs_span(&self) -> Span {
-        self.or1_token
-            .span
-            .join(self.or2_token.span)
-            .unwrap_or(self.or1_token.span)
+    /// Where a wrong argument count shows: the first argument too many, else the `||`.
+    fn inputs_span(&self, allowed: usize) -> Span {
+        match self.inputs.iter().nth(allowed) {
+            Some(extra) => extra.span(),
+            None => self.or2_token.span,
+        }
     }
 }
 
@@ -517,14 +523,8 @@ fn arguments(n: usize) -> String {
 }
 
 /// `lazy` and hook closures take the `short` arguments or the `long` ones (the same plus the
-/// transients); hooks may also be a path to a function taking the `short` arguments.
-fn callback(
-    v: Verbatim,
-    key: &str,
-    short: &[&str],
-    long: &[&str],
-    path_ok: bool,
-) -> darling::Result<Callback> {
+/// transients), or be the path of a function taking the `short` arguments.
+fn callback(v: Verbatim, key: &str, short: &[&str], long: &[&str]) -> darling::Result<Callback> {
     let shape = |args: &[&str]| format!("|{}| ...", args.join(", "));
     match v.expr {
         Expr::Closure(closure)
@@ -536,19 +536,20 @@ fn callback(
             })
         }
         Expr::Closure(closure) => Err(darling::Error::custom(format!(
-            "a `{key}` closure is `{}` or `{}`, not one with {}",
+            "an `{key}` closure is `{}` or `{}`, not one with {}",
             shape(short),
             shape(long),
             arguments(closure.inputs.len())
         ))
-        .with_span(&closure.inputs_span())),
-        Expr::Path(path) if path_ok => Ok(Callback {
+        .with_span(&closure.inputs_span(long.len()))),
+        Expr::Path(path) => Ok(Callback {
             expr: Expr::Path(path),
             with_transients: false,
         }),
         other => Err(darling::Error::custom(format!(
-            "`{key}` expects a closure: `{key} = {}`",
-            shape(short)
+            "`{key}` expects a closure `{key} = {}` or the path of a function taking {}",
+            shape(short),
+            short.join(" and ")
         ))
         .with_span(&other)),
     }
@@ -572,9 +573,14 @@ fn check_traits(
             continue;
         }
         if fields.contains_key(&name) || transient_names.contains(&name) {
+            let what = if fields.contains_key(&name) {
+                "field"
+            } else {
+                "transient"
+            };
             errors.push(
                 darling::Error::custom(format!(
-                    "trait `{name}` has the name of a field or transient, whose setter is already called `{name}`"
+                    "trait `{name}` has the name of a {what}, whose setter is already called `{name}`"
                 ))
                 .with_span(&t.name),
             );
@@ -584,6 +590,7 @@ fn check_traits(
         by_name.insert(name, t);
     }
 
+    let mut reported_cycles = HashSet::new();
     for t in traits {
         let mut set = HashSet::new();
         for (key, _) in &t.sets {
@@ -629,6 +636,12 @@ fn check_traits(
                     .note_alternative(&inc.to_string(), by_name.keys()),
                 );
             } else if let Some(path) = cycle_from(inc, &t.name, &by_name) {
+                let mut members: Vec<&str> = path.split(" -> ").collect();
+                members.sort_unstable();
+                members.dedup();
+                if !reported_cycles.insert(members.join(",")) {
+                    continue;
+                }
                 errors.push(
                     darling::Error::custom(format!(
                         "traits include each other in a cycle: {path}; calling `.{}()` would never end",
@@ -653,7 +666,7 @@ fn cycle_from(
     )];
     let mut visited = HashSet::new();
     while let Some((name, path)) = stack.pop() {
-        if name == target.to_string() {
+        if *target == name {
             return Some(path.join(" -> "));
         }
         if !visited.insert(name.clone()) {
