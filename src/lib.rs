@@ -252,9 +252,10 @@ pub struct Review {
     pub body: Option<String>,
 }
 
-/// A label.
+/// A label, looked up by name and label together for seeding.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
 #[diesel(table_name = tags)]
+#[factory(get_or_create(name, label))]
 pub struct Tag {
     /// Assigned by the database.
     #[factory(db_generated)]

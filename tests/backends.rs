@@ -4,7 +4,8 @@
 mod common;
 
 macro_rules! suite {
-    ($connect:path) => {
+    // `$fk_name`: the foreign key constraint's name as the backend reports it (SQLite names none).
+    ($connect:path, fk_name = $fk_name:expr) => {
         use diesel::prelude::*;
         use factory_core::prelude::*;
         use factory_core::ConstraintKind;
@@ -173,6 +174,25 @@ macro_rules! suite {
         }
 
         #[test]
+        fn get_or_create_matches_every_listed_column() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let tag = Tag::factory().create(conn);
+            let same = Tag::factory().name(tag.name.as_str()).label(tag.label.as_str()).get_or_create(conn);
+            assert_eq!(same, tag);
+            // Same name, other label: not the same row, and the name is unique.
+            let err = Tag::factory()
+                .name(tag.name.as_str())
+                .label("other")
+                .try_get_or_create(conn)
+                .unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Unique));
+            // Neither given: the built values are looked up, then created exactly.
+            let fresh = Tag::factory().get_or_create(conn);
+            assert_eq!(fresh.label, fresh.name.to_uppercase());
+        }
+
+        #[test]
         fn a_failed_batch_leaves_no_rows() {
             let mut conn = $connect();
             let conn = &mut conn;
@@ -227,6 +247,10 @@ macro_rules! suite {
             assert_eq!(err.constraint_kind(), Some(ConstraintKind::ForeignKey));
             let text = err.to_string();
             assert!(text.starts_with("OrderFactory could not insert into `orders`: foreign key constraint"), "{text}");
+            let fk_name: Option<&str> = $fk_name;
+            if let Some(name) = fk_name {
+                assert!(text.contains(&format!("constraint `{name}` violated")), "{text}");
+            }
         }
 
         #[test]
@@ -305,12 +329,15 @@ macro_rules! suite {
 }
 
 mod sqlite {
-    suite!(crate::common::sqlite);
+    suite!(crate::common::sqlite, fk_name = None);
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    suite!(crate::common::postgres);
+    suite!(
+        crate::common::postgres,
+        fk_name = Some("orders_user_id_fkey")
+    );
 
     #[test]
     fn uuid_keys_from_the_database_and_from_the_factory() {
@@ -332,7 +359,7 @@ mod postgres {
 
 #[cfg(feature = "mysql")]
 mod mysql {
-    suite!(crate::common::mysql);
+    suite!(crate::common::mysql, fk_name = Some("orders_user_id_fkey"));
 }
 
 /// Pooled connections (`r2d2`): factories create through what the pool lends.

@@ -53,7 +53,7 @@ impl<T: Stub> Stub for Option<T> {
 impl Stub for uuid::Uuid {
     /// A version-4-shaped UUID drawn from the seeded stream (unique with overwhelming odds).
     fn stub(_n: u64) -> Self {
-        let bytes: [u8; 16] = crate::fake::with_rng(|rng| rand::Rng::random(rng));
+        let bytes: [u8; 16] = crate::fake::with_rng(rand::Rng::random);
         uuid::Builder::from_random_bytes(bytes).into_uuid()
     }
 }

@@ -993,7 +993,9 @@ fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
             return #rt::core::result::Result::Ok(found);
         }
         let pinned = self #(#pins)*;
-        match <Self as #rt::Create<$conn>>::try_create(pinned, conn) {
+        // A savepoint, so that on PostgreSQL the failed insert does not abort the surrounding
+        // transaction before the retry can look again.
+        match #rt::in_transaction(true, conn, |conn| <Self as #rt::Create<$conn>>::try_create(pinned, conn)) {
             #rt::core::result::Result::Err(error)
                 if error.constraint_kind() == #rt::core::option::Option::Some(#rt::ConstraintKind::Unique) =>
             {
