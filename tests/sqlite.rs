@@ -1,10 +1,12 @@
-//! Behaviour of the derived factories on SQLite: what a test author relies on.
+//! Behaviour of the derived factories that needs no particular backend, on SQLite: building,
+//! lazy fields, traits, transients, sequences, seeds. `backends.rs` runs the database behaviour
+//! on every backend.
 
 use diesel::prelude::*;
 use factory_core::prelude::*;
 use factory_core::ConstraintKind;
-use shop::schema::{orders, products, users};
-use shop::{Order, Product, User, UserFactory};
+use shop::schema::{products, users};
+use shop::{Product, User, UserFactory};
 use std::collections::HashSet;
 
 fn db() -> SqliteConnection {
@@ -191,56 +193,6 @@ impl BatchProbe for UserFactory {
             conn,
         )
     }
-}
-
-#[test]
-fn unique_violation_names_factory_table_and_constraint() {
-    let mut conn = db();
-    User::factory().email("dup@example.com").create(&mut conn);
-    let err = User::factory()
-        .email("dup@example.com")
-        .try_create(&mut conn)
-        .unwrap_err();
-    assert_eq!(err.constraint_kind(), Some(ConstraintKind::Unique));
-    let text = err.to_string();
-    assert!(
-        text.starts_with("UserFactory could not insert into `users`"),
-        "{text}"
-    );
-    assert!(text.contains("unique constraint `users.email`"), "{text}");
-}
-
-#[test]
-fn check_violation_names_the_constraint() {
-    let mut conn = db();
-    let err = Product::factory()
-        .price_cents(-5)
-        .try_create(&mut conn)
-        .unwrap_err();
-    assert_eq!(err.constraint_kind(), Some(ConstraintKind::Check));
-    let text = err.to_string();
-    assert!(
-        text.contains("ProductFactory could not insert into `products`"),
-        "{text}"
-    );
-    assert!(text.contains("`price_positive`"), "{text}");
-}
-
-#[test]
-fn foreign_key_violation_is_reported_as_such() {
-    let mut conn = db();
-    let err = Order::factory()
-        .user_id(424_242)
-        .try_create(&mut conn)
-        .unwrap_err();
-    assert_eq!(err.constraint_kind(), Some(ConstraintKind::ForeignKey));
-    let text = err.to_string();
-    assert!(
-        text.contains("OrderFactory could not insert into `orders`: foreign key constraint"),
-        "{text}"
-    );
-    let orders: i64 = orders::table.count().get_result(&mut conn).unwrap();
-    assert_eq!(orders, 0);
 }
 
 #[test]
