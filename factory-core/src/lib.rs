@@ -68,6 +68,7 @@
 //! | `faker = <Faker>, locale = <LOCALE>` | the same with a locale: `faker = raw::FirstName, locale = FR_FR` |
 //! | `lazy = \|m\| <expr>` or `\|m, t\| <expr>` | computed from the model's other fields (and the transients `t`) |
 //! | `db_generated` | left out of inserts (the database assigns it); `build()` gives a distinct stub ([`Stub`]) |
+//! | `sub = UserFactory` on `user_id` | the key of a parent: `create` creates one (customise it with `.user_with(\|u\| ..)`) unless `.user(&u)` or `.user_id(id)` gave it; `build()` builds it in memory; an `Option` key stays `None` unless asked |
 //!
 //! On the struct:
 //!
@@ -77,6 +78,26 @@
 //!   their own, readable by `lazy` closures and hooks (`t.with_items`).
 //! - `after_build = |m| ...` or `|m, t| ...` (or a path to a function taking `&mut Model`):
 //!   runs last in `build()`, and so also before every insert.
+//! - `related(items(factory = OrderItemFactory, key = order_id, count = 2))`: after the row is
+//!   created, `count` rows of the child factory with `key` set to its primary key;
+//!   `.with_items(n)` changes the number, `.with_items_from(factories)` gives them.
+//! - `after_create = |m, conn| ...` or `|m, t, conn| ...`: runs after the row and its related
+//!   rows exist, with the connection; it may change the returned model (`m` is `&mut`).
+//! - `get_or_create(email, ...)`: `.get_or_create(conn)` returns the row with the same values
+//!   in these columns, creating it only if there is none.
+//!
+//! Diesel's `#[diesel(primary_key(..))]` gives the key that `sub` and `related` use (else `id`),
+//! and `#[diesel(check_for_backend(..))]` limits `create` to those backends.
+//!
+//! # Creating rows
+//!
+//! `create` (and `try_create`, `create_batch`, `get_or_create`) takes any connection the
+//! factory implements [`Create`] for: `SqliteConnection`, `PgConnection`, `MysqlConnection`
+//! with the matching features, and their r2d2 pooled connections with `r2d2`. It creates the
+//! parents whose keys were not given, inserts the row (`RETURNING` on SQLite and PostgreSQL, a
+//! re-read by primary key on MySQL), then the related rows and the `after_create` hook, all in
+//! one transaction when there is more than the one insert. A batch is one transaction of
+//! multi-row `INSERT`s, chunked under the backend's bind-parameter limit.
 //!
 //! Mistakes (an unknown key, a template without `<n>`, two sources on a field, a trait naming
 //! an unknown field, ...) are compile errors at the offending token.
