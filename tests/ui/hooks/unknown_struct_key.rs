@@ -1,4 +1,4 @@
-// An unknown struct-level key: `after_create` (only `after_build` exists).
+// An unknown struct-level key: `before_create` (the hooks are `after_build` and `after_create`).
 
 use diesel::prelude::*;
 use factory_core::prelude::*;
@@ -15,7 +15,7 @@ diesel::table! {
 
 #[derive(Queryable, Selectable, Factory)]
 #[diesel(table_name = users)]
-#[factory(after_create = |u| u.is_active = false)]
+#[factory(before_create = |u| u.is_active = false)]
 pub struct User {
     #[factory(db_generated)]
     pub id: i32,

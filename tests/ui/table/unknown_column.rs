@@ -1,5 +1,6 @@
 // A field with no column of that name in the table.
 
+use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {
@@ -12,7 +13,7 @@ diesel::table! {
     }
 }
 
-#[derive(Factory)]
+#[derive(Queryable, Selectable, Factory)]
 #[diesel(table_name = users)]
 pub struct User {
     #[factory(db_generated)]

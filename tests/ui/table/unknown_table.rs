@@ -1,5 +1,6 @@
 // A table name that no `table!` declares.
 
+use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {
@@ -12,7 +13,7 @@ diesel::table! {
     }
 }
 
-#[derive(Factory)]
+#[derive(Queryable, Selectable, Factory)]
 #[diesel(table_name = userz)]
 pub struct User {
     #[factory(db_generated)]

@@ -1,5 +1,6 @@
 // A `String` field for an `Integer` column: the error is at the field's type.
 
+use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {
@@ -9,7 +10,7 @@ diesel::table! {
     }
 }
 
-#[derive(Factory)]
+#[derive(Queryable, Selectable, Factory)]
 #[diesel(table_name = products)]
 pub struct Product {
     #[factory(db_generated)]

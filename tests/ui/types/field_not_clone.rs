@@ -1,5 +1,6 @@
 // A field type without `Clone`, which the generated factory (a `#[derive(Clone)]` struct) needs.
 
+use diesel::prelude::*;
 use factory_core::prelude::*;
 
 diesel::table! {
@@ -10,7 +11,7 @@ diesel::table! {
 }
 
 /// A column type Diesel can insert, with a `Default` but no `Clone`.
-#[derive(Debug, Default, diesel::expression::AsExpression)]
+#[derive(Debug, Default, diesel::expression::AsExpression, diesel::deserialize::FromSqlRow)]
 #[diesel(sql_type = diesel::sql_types::Text)]
 pub struct Email(String);
 
@@ -23,7 +24,14 @@ impl diesel::serialize::ToSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> f
     }
 }
 
-#[derive(Factory)]
+impl diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::sqlite::Sqlite> for Email {
+    fn from_sql(bytes: diesel::sqlite::SqliteValue<'_, '_, '_>) -> diesel::deserialize::Result<Self> {
+        <String as diesel::deserialize::FromSql<diesel::sql_types::Text, diesel::sqlite::Sqlite>>::from_sql(bytes)
+            .map(Email)
+    }
+}
+
+#[derive(Queryable, Selectable, Factory)]
 #[diesel(table_name = users)]
 pub struct User {
     #[factory(db_generated)]

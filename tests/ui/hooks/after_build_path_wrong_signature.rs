@@ -1,4 +1,5 @@
-// A sequence given a function by name instead of a closure.
+// An after_build hook given the path of a function taking the model by value: the error is at
+// the path.
 
 use diesel::prelude::*;
 use factory_core::prelude::*;
@@ -13,16 +14,17 @@ diesel::table! {
     }
 }
 
-fn email(n: u64) -> String {
-    format!("user{n}@example.com")
+fn deactivate(mut user: User) -> User {
+    user.is_active = false;
+    user
 }
 
 #[derive(Queryable, Selectable, Factory)]
 #[diesel(table_name = users)]
+#[factory(after_build = deactivate)]
 pub struct User {
     #[factory(db_generated)]
     pub id: i32,
-    #[factory(sequence = email)]
     pub email: String,
     pub name: String,
     pub role: String,

@@ -1,4 +1,4 @@
-// `lazy` given a function by name (hooks accept that; lazy does not).
+// A model without `Selectable`: creating a row reads it back with `RETURNING`, which needs it.
 
 use diesel::prelude::*;
 use factory_core::prelude::*;
@@ -13,17 +13,12 @@ diesel::table! {
     }
 }
 
-fn name_of(u: &User) -> String {
-    u.email.clone()
-}
-
-#[derive(Queryable, Selectable, Factory)]
+#[derive(Queryable, Factory)]
 #[diesel(table_name = users)]
 pub struct User {
     #[factory(db_generated)]
     pub id: i32,
     pub email: String,
-    #[factory(lazy = name_of)]
     pub name: String,
     pub role: String,
     pub is_active: bool,
