@@ -103,3 +103,14 @@ where
         f(conn)
     }
 }
+
+/// The table a factory names after its model failed to compile (the derive's fallback).
+pub mod fallback {
+    diesel::table! {
+        /// Never queried.
+        unused (id) {
+            /// Never queried.
+            id -> Integer,
+        }
+    }
+}

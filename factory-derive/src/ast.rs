@@ -90,7 +90,31 @@ pub struct ModelInput {
     pub after_build: Option<Verbatim>,
     pub after_create: Option<Verbatim>,
     pub related: Option<RelatedList>,
-    pub get_or_create: Option<darling::util::PathList>,
+    pub get_or_create: Option<ColumnList>,
+}
+
+/// `get_or_create(email, name)`: field names.
+pub struct ColumnList(pub Vec<Path>);
+
+impl ColumnList {
+    pub fn iter(&self) -> impl Iterator<Item = &Path> {
+        self.0.iter()
+    }
+}
+
+impl FromMeta for ColumnList {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        let hint = "`get_or_create` lists the fields to look a row up by: `get_or_create(email)`";
+        match item {
+            Meta::List(list) => {
+                let paths = list
+                    .parse_args_with(Punctuated::<Path, Token![,]>::parse_terminated)
+                    .map_err(|e| darling::Error::custom(hint).with_span(&e.span()))?;
+                Ok(Self(paths.into_iter().collect()))
+            }
+            _ => Err(darling::Error::custom(hint).with_span(item)),
+        }
+    }
 }
 
 /// `related(items(factory = OrderItemFactory, key = order_id, count = 2), ...)`
@@ -142,7 +166,14 @@ impl Parse for RelatedDef {
             if item.path.is_ident("factory") {
                 def.factory = Some(syn::parse2(quote::ToTokens::to_token_stream(&value))?);
             } else if item.path.is_ident("key") {
-                def.key = Some(syn::parse2(quote::ToTokens::to_token_stream(&value))?);
+                def.key = Some(
+                    syn::parse2(quote::ToTokens::to_token_stream(&value)).map_err(|_| {
+                        syn::Error::new(
+                            value.span(),
+                            "`key` names the child's foreign key field: `key = order_id`",
+                        )
+                    })?,
+                );
             } else if item.path.is_ident("count") {
                 def.count = Some(value);
             } else {

@@ -104,6 +104,37 @@ pub fn model(m: &Model) -> TokenStream {
     }
 }
 
+/// The span of the first token the user wrote: rustc reports a generated expression's errors
+/// at that token's line instead of at the derive.
+fn first_span(tokens: &impl quote::ToTokens) -> proc_macro2::Span {
+    tokens
+        .to_token_stream()
+        .into_iter()
+        .next()
+        .map_or_else(proc_macro2::Span::call_site, |t| t.span())
+}
+
+/// `tokens` with every span set to `span`.
+fn respan(tokens: &impl quote::ToTokens, span: proc_macro2::Span) -> TokenStream {
+    fn walk(stream: TokenStream, span: proc_macro2::Span) -> TokenStream {
+        stream
+            .into_iter()
+            .map(|mut tree| {
+                if let proc_macro2::TokenTree::Group(group) = &tree {
+                    let mut inner =
+                        proc_macro2::Group::new(group.delimiter(), walk(group.stream(), span));
+                    inner.set_span(span);
+                    tree = proc_macro2::TokenTree::Group(inner);
+                } else {
+                    tree.set_span(span);
+                }
+                tree
+            })
+            .collect()
+    }
+    walk(tokens.to_token_stream(), span)
+}
+
 fn has_sequence(f: &Field) -> bool {
     matches!(
         f.source,
@@ -377,9 +408,16 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
             }
             Source::SequenceFn(func) => {
                 let s = sequence_static(m, f);
-                quote_spanned!(func.span()=> #rt::sequence(#func, #s.next()))
+                // With the type given, a closure returning the wrong type fails in its body.
+                quote_spanned!(first_span(func)=> #rt::sequence::<#ty>(#func, #s.next()))
             }
-            Source::Faker(expr) => quote_spanned!(expr.span()=> #rt::fake_value(&(#expr))),
+            Source::Faker(expr) => {
+                // The type argument carries the faker's span: "`i32: Dummy<FirstName>` is not
+                // satisfied" then points at the faker.
+                let at = first_span(expr);
+                let ty_at = respan(ty, at);
+                quote_spanned!(at=> #rt::fake_value::<#ty_at, _>(&(#expr)))
+            }
             Source::Sub {
                 factory,
                 name,
@@ -1013,26 +1051,71 @@ fn is_integer(ty: &syn::Type) -> bool {
         && p.path.segments.last().is_some_and(|s| INTEGERS.contains(&s.ident.to_string().as_str())))
 }
 
-/// After a compile error: the factory's name still resolves, so the user sees the real error
-/// rather than a screen of "cannot find `UserFactory`".
+/// After a compile error: the factory's name still resolves and implements the traits other
+/// models' `sub` and `related` need, so the user sees the real error rather than a screen of
+/// follow-on ones. Nothing here runs: the crate does not compile.
 pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
-    let (ident, vis) = (&input.ident, &input.vis);
-    let factory = format_ident!("{}Factory", ident);
-    // A generic model gets no `factory()`: naming it without its parameters would be one more
-    // error to read.
-    let constructor = input.generics.params.is_empty().then(|| {
-        quote! {
-            const _: () = {
-                impl #ident {
-                    pub fn factory() -> #factory {
-                        #factory
-                    }
-                }
-            };
-        }
-    });
-    quote! {
+    let rt = rt();
+    let (model, vis) = (&input.ident, &input.vis);
+    let factory = format_ident!("{}Factory", model);
+    let callback = format_ident!("__factory_fallback_impl_{}", factory);
+    let declaration = quote! {
+        #[derive(Clone, Debug, Default)]
         #vis struct #factory;
-        #constructor
+    };
+    // A generic model cannot be named without its parameters: one more error to read.
+    if !input.generics.params.is_empty() {
+        return declaration;
+    }
+    let name = factory.to_string();
+    quote! {
+        #declaration
+        const _: () = {
+            impl #model {
+                pub fn factory() -> #factory {
+                    #factory
+                }
+            }
+
+            impl #rt::Factory for #factory {
+                type Model = #model;
+                type Attributes = ();
+                type Table = #rt::fallback::unused::table;
+                type Row = ();
+                type Key = i32;
+                const NAME: &'static str = #name;
+                const TABLE_NAME: &'static str = "";
+                const COLUMNS: usize = 0;
+                fn table() -> Self::Table { #rt::fallback::unused::table }
+                fn build(self) -> #model { #rt::core::unreachable!() }
+                fn attributes(self) {}
+                fn row(_: ()) {}
+                fn key_of(_: &#model) -> i32 { #rt::core::unreachable!() }
+                fn key(_: &()) -> #rt::core::option::Option<i32> { #rt::core::option::Option::None }
+                fn key_from_insert_id(_: u64) -> #rt::core::option::Option<i32> { #rt::core::option::Option::None }
+            }
+
+            macro_rules! #callback {
+                ($conn:ty) => {
+                    impl #rt::Create<$conn> for #factory {
+                        fn try_create(self, _: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
+                            #rt::core::unreachable!()
+                        }
+                        fn try_create_batch_with(
+                            self,
+                            _: usize,
+                            _: impl #rt::core::ops::FnMut(usize, Self) -> Self,
+                            _: &mut $conn,
+                        ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError> {
+                            #rt::core::unreachable!()
+                        }
+                        fn try_get_or_create(self, _: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
+                            #rt::core::unreachable!()
+                        }
+                    }
+                };
+            }
+            ::factory_core::__for_each_connection!(#callback);
+        };
     }
 }

@@ -107,10 +107,11 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         errors.push(darling::Error::custom(message).with_span(param));
     }
 
-    let diesel = errors
-        .handle(ast::diesel_attrs(&input.attrs))
-        .unwrap_or_default();
-    if diesel.table_name.is_none() {
+    let parsed = errors.handle(ast::diesel_attrs(&input.attrs));
+    let diesel_ok = parsed.is_some();
+    let diesel = parsed.unwrap_or_default();
+    // A `#[diesel(..)]` that did not parse has been reported; do not also call it missing.
+    if diesel_ok && diesel.table_name.is_none() {
         errors.push(
             darling::Error::custom(format!(
                 "#[derive(Factory)] needs the table to insert into: add `#[diesel(table_name = ...)]` to `{}`",
@@ -125,6 +126,7 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         .take_struct()
         .map(|f| f.fields)
         .unwrap_or_default();
+    let field_count = inputs.len();
     let mut fields = Vec::with_capacity(inputs.len());
     for field in inputs {
         if let Some(field) = errors.handle(validate_field(field)) {
@@ -198,17 +200,21 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
                 )
                 .with_span(path),
             ),
-            None => errors.push(
-                darling::Error::custom(format!(
-                    "`get_or_create` names `{}`, which is not a field of this model",
-                    ast::path_text(path)
-                ))
-                .with_span(path),
-            ),
+            None => {
+                let known: Vec<String> = fields.iter().map(|f| f.ident.to_string()).collect();
+                errors.push(
+                    darling::Error::custom(format!(
+                        "`get_or_create` names `{}`, which is not a field of this model",
+                        ast::path_text(path)
+                    ))
+                    .with_span(path)
+                    .note_alternative(&ast::path_text(path), known.iter()),
+                )
+            }
         }
     }
     check_method_names(&fields, &transients, &traits, &related, &mut errors);
-    if !fields.is_empty() && fields.iter().all(|f| !f.is_inserted()) {
+    if field_count > 0 && fields.len() == field_count && fields.iter().all(|f| !f.is_inserted()) {
         errors.push(
             darling::Error::custom(format!(
                 "every field of `{}` is `db_generated`: an insert would have no column to write",
@@ -232,12 +238,21 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         Vec::new()
     };
 
-    let backends = diesel
-        .backends
-        .iter()
-        .flatten()
-        .filter_map(|p| p.segments.last().map(|s| s.ident.clone()))
-        .collect();
+    let mut backends = Vec::new();
+    for path in diesel.backends.iter().flatten() {
+        match path.segments.last().map(|s| &s.ident) {
+            Some(ident) if ["Sqlite", "Pg", "Mysql"].contains(&ident.to_string().as_str()) => {
+                backends.push(ident.clone())
+            }
+            _ => errors.push(
+                darling::Error::custom(format!(
+                    "factories create rows on Diesel's `Sqlite`, `Pg` and `Mysql` backends; `{}` in `check_for_backend` is not one of them",
+                    ast::path_text(path)
+                ))
+                .with_span(path),
+            ),
+        }
+    }
 
     errors.finish_with(Model {
         primary_key,
@@ -309,9 +324,12 @@ fn check_method_names(
     for t in traits {
         methods.insert(t.name.to_string(), format!("trait `{}`", t.name));
     }
+    let mut pending = Vec::new();
+    let mut claim_error = |e: darling::Error| pending.push(e);
+    let mut clashes = Vec::new();
     let mut claim = |name: String, span: &dyn Spanned, what: String| {
         if let Some(owner) = methods.get(&name) {
-            errors.push(
+            clashes.push(
                 darling::Error::custom(format!(
                     "{what} needs a method `{name}`, but that is already {owner}"
                 ))
@@ -328,11 +346,21 @@ fn check_method_names(
             claim(format!("{name}_with"), name, what);
         }
     }
+    let mut seen_related = HashSet::new();
     for r in related {
+        if !seen_related.insert(r.name.to_string()) {
+            let twice = darling::Error::custom(format!("related `{}` is declared twice", r.name));
+            claim_error(twice.with_span(&r.name));
+            continue;
+        }
         let what = format!("related `{}`", r.name);
         claim(format!("with_{}", r.name), &r.name, what.clone());
         claim(format!("with_{}_from", r.name), &r.name, what);
     }
+    pending
+        .into_iter()
+        .chain(clashes)
+        .for_each(|e| errors.push(e));
 }
 
 fn reserved(ident: &Ident, what: &str) -> darling::Error {
@@ -536,7 +564,8 @@ fn callback(v: Verbatim, key: &str, short: &[&str], long: &[&str]) -> darling::R
             })
         }
         Expr::Closure(closure) => Err(darling::Error::custom(format!(
-            "an `{key}` closure is `{}` or `{}`, not one with {}",
+            "{} `{key}` closure is `{}` or `{}`, not one with {}",
+            if key.starts_with('a') { "an" } else { "a" },
             shape(short),
             shape(long),
             arguments(closure.inputs.len())
@@ -547,9 +576,8 @@ fn callback(v: Verbatim, key: &str, short: &[&str], long: &[&str]) -> darling::R
             with_transients: false,
         }),
         other => Err(darling::Error::custom(format!(
-            "`{key}` expects a closure `{key} = {}` or the path of a function taking {}",
-            shape(short),
-            short.join(" and ")
+            "`{key}` expects a closure `{key} = {}` or the path of a function taking the same arguments",
+            shape(short)
         ))
         .with_span(&other)),
     }
