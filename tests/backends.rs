@@ -161,6 +161,21 @@ macro_rules! suite {
         }
 
         #[test]
+        fn a_batch_with_composite_keys_comes_back_in_order() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let order = Order::factory().with_items(0).create(conn);
+            let products = Product::factory().create_batch(3, conn);
+            let items = OrderItem::factory()
+                .order(&order)
+                .create_batch_with(3, |i, item| item.product(&products[i]).quantity(i as i32 + 1), conn);
+            let got: Vec<(i32, i32)> = items.iter().map(|i| (i.product_id, i.quantity)).collect();
+            let want: Vec<(i32, i32)> = products.iter().zip(1..).map(|(p, q)| (p.id, q)).collect();
+            assert_eq!(got, want);
+            assert!(items.iter().all(|i| i.order_id == order.id));
+        }
+
+        #[test]
         fn get_or_create_finds_the_row_the_second_time() {
             let mut conn = $connect();
             let conn = &mut conn;

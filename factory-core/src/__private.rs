@@ -8,7 +8,7 @@ pub use crate::create::Create;
 pub use crate::error::ConstraintKind;
 pub use crate::factory::Factory;
 pub use crate::fake::value as fake_value;
-pub use crate::insert::InsertRows;
+pub use crate::insert::{InsertRows, ReadBack};
 pub use crate::sequence::Sequence;
 pub use crate::stub::Stub;
 pub use crate::FactoryError;

@@ -60,6 +60,7 @@ pub fn model(m: &Model) -> TokenStream {
     let build = build_methods(m, &names);
     let create = create_methods(m, &names);
     let factory_impl = factory_impl(m, &names);
+    let read_back = read_back_impl(m, &names);
     let create_impls = create_impls(m, &names);
     let rt = rt();
     let (model, factory) = (&names.model, &names.factory);
@@ -100,6 +101,7 @@ pub fn model(m: &Model) -> TokenStream {
 
             #factory_impl
             #create_impls
+            #read_back
         };
     }
 }
@@ -987,6 +989,81 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
         }
 
         #for_connections
+    }
+}
+
+/// `ReadBack` for MySQL, which has no `RETURNING`: queries on the model's table and key.
+fn read_back_impl(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let Names { model, factory, .. } = n;
+    let table = &m.table;
+    if !(m.backends.is_empty() || m.backends.iter().any(|b| b == "Mysql")) {
+        return TokenStream::new();
+    }
+    let callback = format_ident!("__factory_read_back_impl_{}", factory);
+    let select = quote!(.select(<#model as #rt::diesel::SelectableHelper<<$conn as #rt::diesel::Connection>::Backend>>::as_select()));
+    let key = match m.primary_key.as_slice() {
+        [one] if !m.fields[*one].is_inserted() && is_integer(&m.fields[*one].ty) => {
+            Some(&m.fields[*one].column)
+        }
+        _ => None,
+    };
+    let (last, range) = match key {
+        Some(column) => (
+            quote! {
+                #table::table
+                    .filter(#rt::diesel::ExpressionMethods::eq(
+                        #table::#column,
+                        #rt::diesel::dsl::sql::<<#table::#column as #rt::diesel::Expression>::SqlType>("LAST_INSERT_ID()"),
+                    ))
+                    #select
+                    .first(conn)
+            },
+            quote! {
+                #table::table
+                    .filter(#rt::diesel::ExpressionMethods::between(#table::#column, first, last))
+                    .order(#rt::diesel::ExpressionMethods::asc(#table::#column))
+                    #select
+                    .load(conn)
+            },
+        ),
+        None => {
+            let message = format!(
+                "{factory} cannot read a row back by LAST_INSERT_ID(): its primary key is not one database-assigned integer"
+            );
+            let error = quote!(#rt::core::result::Result::Err(
+                #rt::diesel::result::Error::QueryBuilderError(#message.into())
+            ));
+            (
+                quote!({ let _ = conn; #error }),
+                quote!({ let _ = (conn, first, last); #error }),
+            )
+        }
+    };
+    quote! {
+        macro_rules! #callback {
+            ($conn:ty) => {
+                #[automatically_derived]
+                impl #rt::ReadBack<$conn> for #factory {
+                    fn read_last_inserted(conn: &mut $conn) -> #rt::diesel::QueryResult<#model> {
+                        #[allow(unused_imports)]
+                        use #rt::diesel::{QueryDsl, RunQueryDsl};
+                        #last
+                    }
+
+                    fn read_range(
+                        conn: &mut $conn,
+                        first: <Self as #rt::Factory>::Key,
+                        last: <Self as #rt::Factory>::Key,
+                    ) -> #rt::diesel::QueryResult<::std::vec::Vec<#model>> {
+                        #[allow(unused_imports)]
+                        use #rt::diesel::{QueryDsl, RunQueryDsl};
+                        #range
+                    }
+                }
+            };
+        }
+        ::factory_core::__for_backend!(#callback, Mysql);
     }
 }
 

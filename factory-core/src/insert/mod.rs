@@ -30,6 +30,17 @@ pub trait InsertRows<F: Factory> {
     ) -> QueryResult<Vec<F::Model>>;
 }
 
+/// Reading inserted rows back, for backends without `RETURNING` (MySQL). The derive
+/// implements it with queries on the model's own table and primary key.
+pub trait ReadBack<C>: Factory {
+    /// The row the connection's last `INSERT` created, by its auto-increment key.
+    fn read_last_inserted(conn: &mut C) -> QueryResult<Self::Model>;
+
+    /// The rows whose database-assigned integer keys run from `first` to `last`, in key order.
+    fn read_range(conn: &mut C, first: Self::Key, last: Self::Key)
+        -> QueryResult<Vec<Self::Model>>;
+}
+
 /// How many rows fit in one statement with `columns` binds each under `limit` binds.
 pub(crate) fn rows_per_statement(limit: usize, columns: usize) -> usize {
     (limit / columns.max(1)).max(1)

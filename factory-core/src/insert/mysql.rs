@@ -6,8 +6,9 @@
 //! (InnoDB guarantees this for inserts whose row count is known in advance, with the default
 //! `auto_increment_increment` of 1).
 
-use super::{chunks, rows_per_statement, InsertRows};
+use super::{chunks, rows_per_statement, InsertRows, ReadBack};
 use crate::factory::Factory;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::dsl::{insert_into, AsSelect, Find, Select, Values};
 use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::query_dsl::methods::{ExecuteDsl, FindDsl, SelectDsl};
@@ -21,7 +22,7 @@ const BIND_LIMIT: usize = 65_535;
 
 impl<F> InsertRows<F> for MysqlConnection
 where
-    F: Factory,
+    F: Factory + ReadBack<MysqlConnection>,
     F::Key: Clone,
     F::Model: diesel::Selectable<Mysql>,
     <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
@@ -35,17 +36,13 @@ where
         LoadQuery<'q, MysqlConnection, F::Model>,
 {
     fn insert_one(&mut self, row: F::Attributes) -> QueryResult<F::Model> {
-        self.transaction(|conn| {
-            let key = F::key(&row);
-            diesel::insert_into(F::table())
-                .values(F::row(row))
-                .execute(conn)?;
-            let key = match key {
-                Some(key) => key,
-                None => generated_key::<F>(conn, 0)?,
-            };
-            read_back::<F>(conn, key)
-        })
+        // The insert and its read-back belong together; inside an open transaction (a batch, a
+        // row with parents) they already do, and a savepoint would only add round trips.
+        if in_transaction(self) {
+            insert_and_read::<F>(self, row)
+        } else {
+            self.transaction(|conn| insert_and_read::<F>(conn, row))
+        }
     }
 
     fn insert_batch(
@@ -58,18 +55,39 @@ where
             let mut stored = Vec::with_capacity(rows.len());
             for chunk in chunks(rows, size) {
                 let keys: Option<Vec<F::Key>> = chunk.iter().map(F::key).collect();
-                let count = chunk.len();
+                let count = chunk.len() as u64;
                 diesel::insert_into(F::table())
                     .values(chunk.into_iter().map(F::row).collect::<Vec<_>>())
                     .execute(conn)?;
-                let keys = match keys {
-                    Some(keys) => keys,
-                    None => (0..count as u64)
-                        .map(|i| generated_key::<F>(conn, i))
-                        .collect::<QueryResult<_>>()?,
-                };
-                for key in keys {
-                    stored.push(read_back::<F>(conn, key)?);
+                match keys {
+                    // Keys the factory made: one lookup each.
+                    Some(keys) => {
+                        for key in keys {
+                            stored.push(read_back::<F>(conn, key)?);
+                        }
+                    }
+                    // The database's: consecutive from the first row's id, read in one query.
+                    None => {
+                        let first = last_insert_id(conn)?;
+                        let rows = F::read_range(
+                            conn,
+                            generated_key::<F>(first)?,
+                            generated_key::<F>(first + count - 1)?,
+                        )?;
+                        if rows.len() as u64 != count {
+                            return Err(Error::QueryBuilderError(
+                                format!(
+                                    "{} inserted {count} rows into `{}` but read {} back: their \
+                                     ids were not consecutive (auto_increment_increment > 1?)",
+                                    F::NAME,
+                                    F::TABLE_NAME,
+                                    rows.len()
+                                )
+                                .into(),
+                            ));
+                        }
+                        stored.extend(rows);
+                    }
                 }
             }
             Ok(stored)
@@ -77,14 +95,46 @@ where
     }
 }
 
-/// The key of the `offset`th row of the last `INSERT`.
-fn generated_key<F: Factory>(conn: &mut MysqlConnection, offset: u64) -> QueryResult<F::Key> {
-    let first: u64 = diesel::select(diesel::dsl::sql::<Unsigned<BigInt>>("LAST_INSERT_ID()"))
-        .get_result(conn)?;
-    F::key_from_insert_id(first + offset).ok_or_else(|| {
+fn in_transaction(conn: &mut MysqlConnection) -> bool {
+    matches!(
+        AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    )
+}
+
+fn insert_and_read<F>(conn: &mut MysqlConnection, row: F::Attributes) -> QueryResult<F::Model>
+where
+    F: Factory + ReadBack<MysqlConnection>,
+    F::Table: FindDsl<F::Key>,
+    Find<F::Table, F::Key>: SelectDsl<AsSelect<F::Model, Mysql>>,
+    F::Model: diesel::Selectable<Mysql>,
+    <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
+    for<'q> Select<Find<F::Table, F::Key>, AsSelect<F::Model, Mysql>>:
+        LoadQuery<'q, MysqlConnection, F::Model>,
+    Values<insert_into<F::Table>, F::Row>: ExecuteDsl<MysqlConnection>,
+    F::Table: diesel::Table + diesel::query_builder::QueryId + 'static,
+    F::Row: Insertable<F::Table>,
+{
+    let key = F::key(&row);
+    diesel::insert_into(F::table())
+        .values(F::row(row))
+        .execute(conn)?;
+    match key {
+        Some(key) => read_back::<F>(conn, key),
+        None => F::read_last_inserted(conn),
+    }
+}
+
+fn last_insert_id(conn: &mut MysqlConnection) -> QueryResult<u64> {
+    diesel::select(diesel::dsl::sql::<Unsigned<BigInt>>("LAST_INSERT_ID()")).get_result(conn)
+}
+
+/// The key of the row MySQL gave auto-increment id `id`.
+fn generated_key<F: Factory>(id: u64) -> QueryResult<F::Key> {
+    F::key_from_insert_id(id).ok_or_else(|| {
         Error::QueryBuilderError(
             format!(
-                "{} cannot read its row back from `{}`: MySQL has no RETURNING, and the primary \
+                "{} cannot read its rows back from `{}`: MySQL has no RETURNING, and the primary \
                  key is neither in the attributes nor a database-assigned integer",
                 F::NAME,
                 F::TABLE_NAME
