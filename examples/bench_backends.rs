@@ -22,9 +22,8 @@
 //!   per order that inserts a `NewUser` and a `NewOrder` with its id, each read back as the
 //!   factory does: `RETURNING` on PostgreSQL; on MySQL `INSERT`, `LAST_INSERT_ID()`, then a
 //!   select by key. Reference line, timed in the same rounds and not held to the target:
-//!   `hand + hook query` (PostgreSQL) / `hand + savepoints + hook query` (MySQL): the same
-//!   hand-written code sending the statements the factory sends as well: the (empty) lines query
-//!   of `Order`'s after-create hook, and on MySQL a savepoint around each insert and read-back.
+//!   `hand + hook query`: the same hand-written code also sending the (empty) lines query of
+//!   `Order`'s after-create hook, as the factory does.
 //! - `batch 10000`: `User::factory().create_batch(10_000, &mut conn)`, against 10,000 hand-built
 //!   `NewUser`s inserted in one transaction as multi-row `INSERT`s chunked under 65,535 binds, read
 //!   back: `RETURNING` on PostgreSQL; on MySQL `LAST_INSERT_ID()` per chunk and one select of the
@@ -383,29 +382,19 @@ fn last_insert_id(conn: &mut MysqlConnection) -> QueryResult<i32> {
     Ok(id as i32)
 }
 
-/// Inserts a row with `insert`, then reads it back by `LAST_INSERT_ID()` with `find`; with
-/// `savepoint`, inside a savepoint, as the factory's MySQL `insert_one` does.
+/// Inserts a row with `insert`, then reads it back by `LAST_INSERT_ID()` with `find`.
 fn mysql_insert_read<T>(
     conn: &mut MysqlConnection,
-    savepoint: bool,
     insert: impl FnOnce(&mut MysqlConnection) -> QueryResult<usize>,
     find: impl FnOnce(&mut MysqlConnection, i32) -> QueryResult<T>,
 ) -> QueryResult<T> {
-    let body = |conn: &mut MysqlConnection| {
-        insert(conn)?;
-        let id = last_insert_id(conn)?;
-        find(conn, id)
-    };
-    if savepoint {
-        conn.transaction(body)
-    } else {
-        body(conn)
-    }
+    insert(conn)?;
+    let id = last_insert_id(conn)?;
+    find(conn, id)
 }
 
 /// A user and an order per transaction, each inserted, then read back by `LAST_INSERT_ID()`.
-/// With `mimic`, each insert and read-back in a savepoint and the query `Order`'s after-create
-/// hook runs, as the factory sends them.
+/// With `mimic`, also the query `Order`'s after-create hook runs, as the factory sends it.
 fn mysql_hand_single(mimic: bool) -> Side<MysqlConnection> {
     let mut seq = 0;
     Box::new(move |conn| {
@@ -417,7 +406,6 @@ fn mysql_hand_single(mimic: bool) -> Side<MysqlConnection> {
                 .transaction(|conn| {
                     let user: User = mysql_insert_read(
                         conn,
-                        mimic,
                         |conn| insert_into(users::table).values(&new).execute(conn),
                         |conn, id| {
                             users::table
@@ -428,7 +416,6 @@ fn mysql_hand_single(mimic: bool) -> Side<MysqlConnection> {
                     )?;
                     let order: Order = mysql_insert_read(
                         conn,
-                        mimic,
                         |conn| {
                             insert_into(orders::table)
                                 .values(&new_order(user.id))
@@ -617,7 +604,7 @@ fn main() {
         single,
         ours_single(),
         mysql_hand_single(false),
-        vec![("hand + savepoints + hook query", mysql_hand_single(true))],
+        vec![("hand + hook query", mysql_hand_single(true))],
     ));
     lines.extend(scenario(
         &mut mysql,
@@ -680,8 +667,7 @@ fn main() {
          User::factory().create_batch; hand = multi-row INSERTs in one transaction, read back \
          (RETURNING on PostgreSQL, LAST_INSERT_ID() + id-range select on MariaDB).\nreference \
          lines: `hook query` = hand plus the (empty) lines query Order's after_create hook runs; \
-         `savepoints` = each insert and read-back in a savepoint, as the factory's MySQL \
-         insert_one does; `.execute` = the same chunks, nothing read back; `COPY` = COPY users \
+         `.execute` = the same chunks, nothing read back; `COPY` = COPY users \
          FROM STDIN (binary), nothing read back.\nstatements = round trips of one run (BEGIN, \
          SAVEPOINT, COMMIT included), counted in an extra untimed run."
     );
