@@ -320,6 +320,7 @@ where
 /// A ledger entry: every common column type in one model.
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
 #[diesel(table_name = ledger_entries)]
+#[factory(get_or_create(amount, note))]
 #[factory(traits(credit(kind = EntryKind::Credit), settled(settled_at = Some(noon()))))]
 pub struct LedgerEntry {
     /// A 64-bit key assigned by the database.

@@ -208,6 +208,23 @@ macro_rules! suite {
         }
 
         #[test]
+        fn get_or_create_looks_up_a_null_as_null() {
+            use shop::LedgerEntry;
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let amount: bigdecimal::BigDecimal = "7.77".parse().unwrap();
+            let first = LedgerEntry::factory().amount(amount.clone()).get_or_create(conn);
+            assert_eq!(first.note, None);
+            let again = LedgerEntry::factory().amount(amount.clone()).get_or_create(conn);
+            assert_eq!(again.id, first.id, "NULL matched NULL");
+            let noted = LedgerEntry::factory()
+                .amount(amount)
+                .note("x".to_owned())
+                .get_or_create(conn);
+            assert_ne!(noted.id, first.id);
+        }
+
+        #[test]
         fn a_failed_batch_leaves_no_rows() {
             let mut conn = $connect();
             let conn = &mut conn;

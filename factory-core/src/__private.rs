@@ -61,11 +61,16 @@ pub fn after_build_with<M, P>(f: impl FnOnce(&mut M, &P), model: &mut M, transie
     f(model, transients)
 }
 
-/// `create`'s panic: the error's full text at the caller's line.
+/// `create`'s panic: the error's full text at the caller's line, and the seed that reproduces
+/// the fake data.
 #[track_caller]
 #[cold]
 pub fn create_failed(error: FactoryError) -> ! {
-    panic!("{error}")
+    panic!(
+        "{error} [{}={}]",
+        crate::fake::SEED_VAR,
+        crate::fake::seed()
+    )
 }
 
 /// Inserts one row, naming the factory and table in the error.

@@ -1,31 +1,43 @@
 //! Seeded fake data: one seed per process, one reproducible random stream per test.
 //!
-//! The seed comes from `FACTORY_SEED` or, when it is unset, from the operating system; it is
-//! printed to stderr once per process, so a failing test's output always shows the seed that
-//! reproduces it. Each thread draws from its own stream, derived from the seed and the thread's
-//! name. The test harness names every test's thread after the test, so a test gets the same
-//! values under `FACTORY_SEED=<seed>` however many tests run beside it.
+//! The seed comes from `FACTORY_SEED` or, when it is unset, from the operating system. It is
+//! written to the process's stderr once (past the test harness's output capture, so it shows
+//! whichever test fails), and `create`'s panic message repeats it.
+//!
+//! Each thread draws from its own stream, derived from the seed and the thread's name. The test
+//! harness names every test's thread after the test, so a test's own thread gets the same fake
+//! values under `FACTORY_SEED=<seed>` however many tests run beside it. Threads that share a
+//! name (a runtime's workers) get distinct streams, numbered in the order they first draw; the
+//! numbering, and so their values, reproduce only when they start in the same order. Sequences
+//! (`<n>`) are counters of the process, not draws: they depend on what else ran before.
+//!
+//! Streams are ChaCha8 keyed by FNV-1a of the seed and name: the same seed gives the same values
+//! with any toolchain.
 
-use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
 use std::cell::RefCell;
-use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::{Mutex, OnceLock};
+
+/// The random number generator of a thread's stream.
+pub type FakeRng = ChaCha8Rng;
 
 /// The environment variable that fixes the seed.
 pub const SEED_VAR: &str = "FACTORY_SEED";
 
 static SEED: OnceLock<u64> = OnceLock::new();
-static UNNAMED_THREADS: AtomicU64 = AtomicU64::new(0);
+/// How many threads of each name have drawn so far.
+static NAMES: Mutex<Option<HashMap<String, u64>>> = Mutex::new(None);
 
 thread_local! {
-    static RNG: RefCell<Option<StdRng>> = const { RefCell::new(None) };
+    static RNG: RefCell<Option<FakeRng>> = const { RefCell::new(None) };
 }
 
 /// The seed of this process: `FACTORY_SEED` if set, otherwise a random one.
 ///
-/// The first call prints `factory: FACTORY_SEED=<seed>` to stderr.
+/// The first call writes `factory: FACTORY_SEED=<seed>` to stderr.
 ///
 /// ```
 /// let seed = factory_core::fake::seed();
@@ -43,22 +55,39 @@ pub fn seed() -> u64 {
             }),
             Err(_) => rand::random(),
         };
-        eprintln!("factory: {SEED_VAR}={seed} (set it to reproduce this run's fake data)");
+        // Not `eprintln!`: the test harness would capture it into one test's output only.
+        let _ = writeln!(
+            std::io::stderr(),
+            "factory: {SEED_VAR}={seed} (set it to reproduce this run's fake data)"
+        );
         seed
     })
 }
 
-fn thread_stream() -> StdRng {
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    seed().hash(&mut hasher);
-    match std::thread::current().name() {
-        Some(name) => name.hash(&mut hasher),
-        // Unnamed threads get distinct streams, numbered in the order they first draw.
-        None => UNNAMED_THREADS
-            .fetch_add(1, Ordering::Relaxed)
-            .hash(&mut hasher),
+/// FNV-1a: a hash whose values do not change between Rust releases, unlike `DefaultHasher`.
+fn fnv1a(bytes: impl IntoIterator<Item = u8>, mut hash: u64) -> u64 {
+    for byte in bytes {
+        hash ^= u64::from(byte);
+        hash = hash.wrapping_mul(0x0100_0000_01b3);
     }
-    StdRng::seed_from_u64(hasher.finish())
+    hash
+}
+
+fn thread_stream() -> FakeRng {
+    let name = std::thread::current().name().unwrap_or("").to_owned();
+    let occurrence = {
+        let mut names = NAMES.lock().unwrap_or_else(|e| e.into_inner());
+        let count = names
+            .get_or_insert_with(HashMap::new)
+            .entry(name.clone())
+            .or_insert(0);
+        *count += 1;
+        *count - 1
+    };
+    let mut hash = fnv1a(seed().to_le_bytes(), 0xcbf2_9ce4_8422_2325);
+    hash = fnv1a(name.bytes(), hash);
+    hash = fnv1a(occurrence.to_le_bytes(), hash);
+    FakeRng::seed_from_u64(hash)
 }
 
 /// Runs `f` with this thread's random number generator.
@@ -71,7 +100,7 @@ fn thread_stream() -> StdRng {
 /// let roll: u8 = factory_core::fake::with_rng(|rng| rng.random_range(1..=6));
 /// assert!((1..=6).contains(&roll));
 /// ```
-pub fn with_rng<T>(f: impl FnOnce(&mut StdRng) -> T) -> T {
+pub fn with_rng<T>(f: impl FnOnce(&mut FakeRng) -> T) -> T {
     RNG.with(|cell| {
         let mut slot = cell.borrow_mut();
         let rng = slot.get_or_insert_with(thread_stream);
@@ -93,7 +122,7 @@ pub fn with_rng<T>(f: impl FnOnce(&mut StdRng) -> T) -> T {
 /// assert_eq!(a, b);
 /// ```
 pub fn reseed(seed: u64) {
-    RNG.with(|cell| *cell.borrow_mut() = Some(StdRng::seed_from_u64(seed)));
+    RNG.with(|cell| *cell.borrow_mut() = Some(FakeRng::seed_from_u64(seed)));
 }
 
 /// One fake value of type `T` from `faker` (any `fake` faker, range or locale-specific faker),
@@ -121,4 +150,34 @@ where
 /// ```
 pub fn below(bound: u64) -> u64 {
     with_rng(|rng| rng.random_range(0..bound.max(1)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn first_draw_of_thread(name: &str) -> u64 {
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(|| with_rng(|rng| rng.random::<u64>()))
+            .unwrap()
+            .join()
+            .unwrap()
+    }
+
+    #[test]
+    fn threads_sharing_a_name_get_different_streams() {
+        let a = first_draw_of_thread("worker");
+        let b = first_draw_of_thread("worker");
+        assert_ne!(a, b);
+    }
+
+    #[test]
+    fn the_stream_is_a_fixed_function_of_seed_and_name() {
+        // Pinned: a change here breaks every FACTORY_SEED users have written down.
+        assert_eq!(fnv1a(*b"a", 0xcbf2_9ce4_8422_2325), 0xaf63_dc4c_8601_ec8c);
+        let mut a = FakeRng::seed_from_u64(7);
+        let mut b = FakeRng::seed_from_u64(7);
+        assert_eq!(a.random::<u64>(), b.random::<u64>());
+    }
 }

@@ -479,7 +479,7 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
     let lazy_evals = lazy.iter().map(|(f, cb)| {
         let (ident, ty, flag, expr) = (&f.ident, &f.ty, lazy_flag(f), &cb.expr);
         let call = if cb.with_transients {
-            quote_spanned!(expr.span()=> #rt::lazy_with::<#model, #transients, #ty>(#expr, &__factory_model, &__factory_transients))
+            quote_spanned!(expr.span()=> #rt::lazy_with::<#model, #transients, #ty>(#expr, &__factory_model, __factory_transients))
         } else {
             quote_spanned!(expr.span()=> #rt::lazy::<#model, #ty>(#expr, &__factory_model))
         };
@@ -488,7 +488,7 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
     let after_build = m.after_build.as_ref().map(|cb| {
         let expr = &cb.expr;
         if cb.with_transients {
-            quote_spanned!(expr.span()=> #rt::after_build_with::<#model, #transients>(#expr, &mut __factory_model, &__factory_transients);)
+            quote_spanned!(expr.span()=> #rt::after_build_with::<#model, #transients>(#expr, &mut __factory_model, __factory_transients);)
         } else {
             quote_spanned!(expr.span()=> #rt::after_build::<#model>(#expr, &mut __factory_model);)
         }
@@ -504,14 +504,19 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
         /// Builds the model in memory. Never touches a database: `db_generated` fields get
         /// distinct stub values, and parents are built, not inserted.
         pub fn build(self) -> #model {
-            let __factory_transients = self.__factory_transients();
+            let transients = self.__factory_transients();
+            self.__factory_build_with(&transients)
+        }
+
+        /// `build` with the transients already resolved: a row's hooks all see the same ones.
+        #[allow(unused_variables)]
+        fn __factory_build_with(self, __factory_transients: &#transients) -> #model {
             #(#sub_bindings)*
             #(#lazy_flags)*
             #[allow(unused_mut)]
             let mut __factory_model = #model { #(#values,)* };
             #(#lazy_evals)*
             #after_build
-            let _ = &__factory_transients;
             __factory_model
         }
 
@@ -532,7 +537,12 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
         /// The values an insert would write: the built model without its `db_generated`
         /// fields, foreign keys included (a parent that is not given is built, not created).
         pub fn attributes(self) -> #attributes {
-            let #model { #(#inserted,)* .. } = self.build();
+            let transients = self.__factory_transients();
+            self.__factory_attributes_with(&transients)
+        }
+
+        fn __factory_attributes_with(self, transients: &#transients) -> #attributes {
+            let #model { #(#inserted,)* .. } = self.__factory_build_with(transients);
             #attributes { #(#inserted,)* }
         }
     }
@@ -947,7 +957,7 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
                         #rt::in_transaction(#atomic, conn, |conn| {
                             let (factory, transients, related) = Self::__factory_prepare(self, conn)?;
                             #[allow(unused_mut)]
-                            let mut model = #rt::insert_one::<Self, $conn>(conn, factory.attributes())?;
+                            let mut model = #rt::insert_one::<Self, $conn>(conn, factory.__factory_attributes_with(&transients))?;
                             Self::__factory_related(&model, related, conn)?;
                             let (__factory_model_ref, transients) = (&mut model, &transients);
                             #after_create
@@ -967,7 +977,7 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
                             for i in 0..n {
                                 let (factory, transients, related) =
                                     Self::__factory_prepare(customise(i, self.clone()), conn)?;
-                                rows.push(factory.attributes());
+                                rows.push(factory.__factory_attributes_with(&transients));
                                 after.push((transients, related));
                             }
                             #[allow(unused_mut)]
@@ -1085,9 +1095,19 @@ fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
     }
     let table = &m.table;
     let fields: Vec<&Field> = m.get_or_create.iter().map(|&i| &m.fields[i]).collect();
+    // `col = NULL` matches nothing: a `None` is looked up with `IS NULL`.
     let filters = fields.iter().map(|f| {
         let (ident, column) = (&f.ident, &f.column);
-        quote!(.filter(#rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(&probe.#ident))))
+        if is_option(&f.ty) {
+            quote! {
+                let query = match &probe.#ident {
+                    #rt::core::option::Option::Some(value) => query.filter(#rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(value))),
+                    #rt::core::option::Option::None => query.filter(#rt::diesel::ExpressionMethods::is_null(#table::#column)),
+                };
+            }
+        } else {
+            quote!(let query = query.filter(#rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(&probe.#ident)));)
+        }
     });
     let pins = fields.iter().map(|f| {
         let ident = &f.ident;
@@ -1097,9 +1117,11 @@ fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
         use #rt::diesel::{OptionalExtension, QueryDsl, RunQueryDsl, SelectableHelper};
         let probe = self.clone().attributes();
         let find = |conn: &mut $conn| {
-            #table::table
-                #(#filters)*
+            let query = #table::table
                 .select(<#model as SelectableHelper<<$conn as #rt::diesel::Connection>::Backend>>::as_select())
+                .into_boxed::<<$conn as #rt::diesel::Connection>::Backend>();
+            #(#filters)*
+            query
                 .first::<#model>(conn)
                 .optional()
                 .map_err(|e| #rt::FactoryError::from_diesel(#factory_name, <Self as #rt::Factory>::TABLE_NAME, e))
@@ -1119,6 +1141,12 @@ fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
             other => other,
         }
     }
+}
+
+/// `Option<..>`, written so: the field maps a nullable column.
+fn is_option(ty: &syn::Type) -> bool {
+    matches!(ty, syn::Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
 }
 
 /// Integer key types, whose values MySQL's `LAST_INSERT_ID()` reports.

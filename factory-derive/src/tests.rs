@@ -242,6 +242,38 @@ fn malformed_attributes_are_errors_not_panics() {
             }
         ),
         quote!(#[diesel(table_name = users)] union U { a: i32 }),
+        quote!(
+            #[diesel(table_name = t)]
+            struct U {
+                #[factory(sub = P)]
+                r#_id: i32,
+                b: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = t)]
+            struct U {
+                #[factory(sub = P)]
+                _id: i32,
+                b: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = t)]
+            struct U {
+                #[factory(sub = P)]
+                self_id: i32,
+                b: i32,
+            }
+        ),
+        quote!(
+            #[diesel(table_name = t)]
+            struct U {
+                #[factory(sub = P)]
+                crate_id: i32,
+                b: i32,
+            }
+        ),
         quote!(struct),
         quote!(),
     ];
@@ -292,4 +324,19 @@ fn valid_model_expands_to_a_factory() {
     assert!(out.contains("pub fn admin"));
     // Braces in a template are literal text, `<n>` the number.
     assert!(out.contains(r#""u{0}{{x}}""#), "{out}");
+}
+
+#[test]
+fn a_key_named_after_a_keyword_gets_raw_methods() {
+    let out = derive(quote! {
+        #[diesel(table_name = items)]
+        pub struct Item {
+            #[factory(sub = KindFactory)]
+            pub type_id: i32,
+        }
+    })
+    .to_string();
+    assert!(!out.contains("compile_error"), "{out}");
+    assert!(out.contains("pub fn r#type ("), "{out}");
+    assert!(out.contains("pub fn type_with ("), "{out}");
 }

@@ -481,18 +481,33 @@ fn sub(v: Verbatim, field: &Ident, ty: &Type) -> darling::Result<Source> {
         )
         .with_span(&v.expr));
     };
-    let text = field.to_string();
-    let name = text.strip_suffix("_id").filter(|n| !n.is_empty()).ok_or_else(|| {
+    let text = syn::ext::IdentExt::unraw(field).to_string();
+    let not_a_key = || {
         darling::Error::custom(format!(
             "`sub` goes on a foreign key field named after its parent, like `user_id`; `{field}` is not one"
         ))
         .with_span(&v.key)
-    })?;
+    };
+    let name = text
+        .strip_suffix("_id")
+        .filter(|n| !n.is_empty() && *n != "_")
+        .ok_or_else(not_a_key)?;
+    // `type_id` gives `.r#type(..)`; a name that cannot be a method at all is an error.
+    let name = match syn::parse_str::<Ident>(name) {
+        Ok(ident) => Ident::new(&ident.to_string(), field.span()),
+        Err(_) if ["self", "Self", "super", "crate"].contains(&name) => {
+            return Err(darling::Error::custom(format!(
+                "`sub` on `{field}` would name its methods `{name}` and `{name}_with`, and `{name}` cannot be a method name; rename the field and keep the column with `#[diesel(column_name = {field})]`"
+            ))
+            .with_span(&v.key));
+        }
+        Err(_) => Ident::new_raw(name, field.span()),
+    };
     let nullable = matches!(ty, Type::Path(p) if p.qself.is_none()
         && p.path.segments.last().is_some_and(|s| s.ident == "Option"));
     Ok(Source::Sub {
         factory: path.path,
-        name: Ident::new(name.trim_start_matches("r#"), field.span()),
+        name,
         nullable,
     })
 }
