@@ -5,7 +5,8 @@ mod common;
 
 macro_rules! suite {
     // `$fk_name`: the foreign key constraint's name as the backend reports it (SQLite names none).
-    ($connect:path, fk_name = $fk_name:expr) => {
+    // `$committing`: a connection outside any test transaction.
+    ($connect:path, $committing:path, fk_name = $fk_name:expr) => {
         use diesel::prelude::*;
         use factory_core::prelude::*;
         use factory_core::ConstraintKind;
@@ -95,16 +96,15 @@ macro_rules! suite {
         }
 
         #[test]
-        fn build_stubs_parents_and_touches_no_database() {
-            let mut conn = $connect();
-            let conn = &mut conn;
-            let before = (count!(users::table, conn), count!(orders::table, conn));
+        fn build_stubs_parents_in_memory() {
+            // No connection in sight: build() and attributes() cannot reach a database.
             let order = Order::factory().user_with(|u| u.admin()).build();
             let attrs = Order::factory().attributes();
             let orders = Order::factory().build_list(3);
             assert!(order.user_id > 0 && attrs.user_id > 0, "a stub key for the parent");
             assert_eq!(orders.iter().map(|o| o.user_id).collect::<HashSet<_>>().len(), 3);
-            assert_eq!((count!(users::table, conn), count!(orders::table, conn)), before);
+            let given = Order::factory().user_id(42).build();
+            assert_eq!(given.user_id, 42);
         }
 
         #[test]
@@ -253,6 +253,61 @@ macro_rules! suite {
         }
 
         #[test]
+        fn outside_a_test_transaction_failures_roll_back_and_successes_commit() {
+            use shop::schema::tags;
+            let mut conn = $committing();
+            let conn = &mut conn;
+            let run = factory_core::fake::below(u64::MAX);
+            let email = format!("top-level-{run}@example.com");
+            let err = Order::factory()
+                .user_with(|u| u.email(email.as_str()))
+                .with_items(0)
+                .total_cents(-1)
+                .try_create(conn)
+                .unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Check));
+            let parents: i64 = users::table
+                .filter(users::email.eq(&email))
+                .count()
+                .get_result(conn)
+                .unwrap();
+            assert_eq!(parents, 0, "the parent went with the failed row");
+
+            let tag = Tag::factory().name(format!("top-level-{run}")).create(conn);
+            let mut other = $committing();
+            let seen: Tag = tags::table.find(tag.id).first(&mut other).unwrap();
+            assert_eq!(seen, tag, "another connection sees the committed row");
+            diesel::delete(tags::table.find(tag.id)).execute(conn).unwrap();
+        }
+
+        #[test]
+        fn a_failing_related_row_takes_its_parent_with_it() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            let before = (count!(users::table, conn), count!(orders::table, conn));
+            let err = Order::factory()
+                .with_items_from([OrderItem::factory().quantity(0)])
+                .try_create(conn)
+                .unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Check));
+            assert_eq!((count!(users::table, conn), count!(orders::table, conn)), before);
+        }
+
+        #[test]
+        fn batches_larger_than_one_statement_come_back_whole_and_in_order() {
+            let mut conn = $connect();
+            let conn = &mut conn;
+            // 10,000 rows of 7 columns: over every backend's limit for one statement.
+            let users = User::factory().create_batch(10_000, conn);
+            assert_eq!(users.len(), 10_000);
+            assert!(users.windows(2).all(|w| w[0].id < w[1].id));
+            let emails: HashSet<&str> = users.iter().map(|u| u.email.as_str()).collect();
+            assert_eq!(emails.len(), 10_000);
+            let last: User = users::table.find(users[9_999].id).first(conn).unwrap();
+            assert_eq!(last, users[9_999]);
+        }
+
+        #[test]
         fn unique_violation_names_factory_table_and_constraint() {
             let mut conn = $connect();
             let conn = &mut conn;
@@ -361,13 +416,18 @@ macro_rules! suite {
 }
 
 mod sqlite {
-    suite!(crate::common::sqlite, fk_name = None);
+    suite!(
+        crate::common::sqlite,
+        crate::common::sqlite_committing,
+        fk_name = None
+    );
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
     suite!(
         crate::common::postgres,
+        crate::common::postgres_committing,
         fk_name = Some("orders_user_id_fkey")
     );
 
@@ -391,7 +451,11 @@ mod postgres {
 
 #[cfg(feature = "mysql")]
 mod mysql {
-    suite!(crate::common::mysql, fk_name = Some("orders_user_id_fkey"));
+    suite!(
+        crate::common::mysql,
+        crate::common::mysql_committing,
+        fk_name = Some("orders_user_id_fkey")
+    );
 }
 
 /// Pooled connections (`r2d2`): factories create through what the pool lends.

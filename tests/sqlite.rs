@@ -206,13 +206,25 @@ fn create_panics_with_the_full_message() {
 }
 
 #[test]
-fn rows_created_by_a_test_transaction_disappear_with_it() {
-    let mut conn = db();
-    conn.begin_test_transaction().unwrap();
-    let products = Product::factory().create_batch(3, &mut conn);
-    assert_eq!(products.len(), 3);
-    let n: i64 = products::table.count().get_result(&mut conn).unwrap();
-    assert_eq!(n, 3);
+fn rows_created_in_a_test_transaction_are_gone_when_it_drops() {
+    let path = std::env::temp_dir().join(format!("factory-rollback-{}.sqlite", std::process::id()));
+    let url = path.to_string_lossy().into_owned();
+    {
+        let mut conn = shop::sqlite(&url);
+        conn.begin_test_transaction().unwrap();
+        let products = Product::factory().create_batch(3, &mut conn);
+        assert_eq!(products.len(), 3);
+        let n: i64 = products::table.count().get_result(&mut conn).unwrap();
+        assert_eq!(n, 3);
+    }
+    let mut other = shop::sqlite(&url);
+    let n: i64 = products::table.count().get_result(&mut other).unwrap();
+    drop(other);
+    let _ = std::fs::remove_file(&path);
+    assert_eq!(
+        n, 0,
+        "the batch's own transaction was a savepoint inside the test's"
+    );
 }
 
 // Models private to this file, so their sequences are not shared with other tests.

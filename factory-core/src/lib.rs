@@ -66,8 +66,8 @@
 //! | `sequence = \|n\| <expr>` | the closure's value for `n` = 1, 2, 3, ... |
 //! | `faker = <faker>` | a value from any `fake` faker or range (`FirstName()`, `18..65`), drawn from the seeded stream ([`fake`]) |
 //! | `faker = <Faker>, locale = <LOCALE>` | the same with a locale: `faker = raw::FirstName, locale = FR_FR` |
-//! | `lazy = \|m\| <expr>` or `\|m, t\| <expr>` | computed from the model's other fields (and the transients `t`) |
-//! | `db_generated` | left out of inserts (the database assigns it); `build()` gives a distinct stub ([`Stub`]) |
+//! | `lazy = \|m\| <expr>` or `\|m, t\| <expr>` | computed from the model's other fields (and the transients `t`); the type needs `Default`, its placeholder until then |
+//! | `db_generated` | left out of inserts (the database assigns it); `build()` gives a stub ([`Stub`]): distinct for integer, string and UUID keys, now for timestamps |
 //! | `sub = UserFactory` on `user_id` | the key of a parent: `create` creates one (customise it with `.user_with(\|u\| ..)`) unless `.user(&u)` or `.user_id(id)` gave it; `build()` builds it in memory; an `Option` key stays `None` unless asked |
 //!
 //! On the struct:

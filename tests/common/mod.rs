@@ -15,6 +15,13 @@ pub fn sqlite() -> SqliteConnection {
     shop::sqlite(":memory:")
 }
 
+/// A SQLite file database of this process in the temporary directory, shared by its
+/// connections; writes commit.
+pub fn sqlite_committing() -> SqliteConnection {
+    let path = std::env::temp_dir().join(format!("factory-tests-{}.sqlite", std::process::id()));
+    shop::sqlite(&path.to_string_lossy())
+}
+
 fn url(var: &str, default: &str) -> String {
     std::env::var(var).unwrap_or_else(|_| default.to_owned())
 }
@@ -23,6 +30,15 @@ fn url(var: &str, default: &str) -> String {
 /// database), in a test transaction.
 #[cfg(feature = "postgres")]
 pub fn postgres() -> PgConnection {
+    let mut conn = postgres_committing();
+    conn.begin_test_transaction()
+        .expect("begin a test transaction");
+    conn
+}
+
+/// As [`postgres`], without the test transaction: what it writes, it commits.
+#[cfg(feature = "postgres")]
+pub fn postgres_committing() -> PgConnection {
     static URL: OnceLock<String> = OnceLock::new();
     let url = URL.get_or_init(|| {
         let url = url(
@@ -32,17 +48,23 @@ pub fn postgres() -> PgConnection {
         drop(shop::postgres(&url));
         url
     });
-    let mut conn = PgConnection::establish(url)
-        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {url}: {e}"));
-    conn.begin_test_transaction()
-        .expect("begin a test transaction");
-    conn
+    PgConnection::establish(url)
+        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {url}: {e}"))
 }
 
 /// A connection to `FACTORY_TEST_MYSQL_URL` (default: the local server's `factory_test`
 /// database), in a test transaction.
 #[cfg(feature = "mysql")]
 pub fn mysql() -> MysqlConnection {
+    let mut conn = mysql_committing();
+    conn.begin_test_transaction()
+        .expect("begin a test transaction");
+    conn
+}
+
+/// As [`mysql`], without the test transaction: what it writes, it commits.
+#[cfg(feature = "mysql")]
+pub fn mysql_committing() -> MysqlConnection {
     static URL: OnceLock<String> = OnceLock::new();
     let url = URL.get_or_init(|| {
         let url = url(
@@ -52,9 +74,6 @@ pub fn mysql() -> MysqlConnection {
         drop(shop::mysql(&url));
         url
     });
-    let mut conn = MysqlConnection::establish(url)
-        .unwrap_or_else(|e| panic!("cannot connect to MySQL at {url}: {e}"));
-    conn.begin_test_transaction()
-        .expect("begin a test transaction");
-    conn
+    MysqlConnection::establish(url)
+        .unwrap_or_else(|e| panic!("cannot connect to MySQL at {url}: {e}"))
 }

@@ -14,11 +14,16 @@ use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::query_dsl::methods::{ExecuteDsl, FindDsl, SelectDsl};
 use diesel::query_dsl::LoadQuery;
 use diesel::result::Error;
-use diesel::sql_types::{BigInt, Unsigned};
+use diesel::sql_types::{BigInt, Text, Unsigned};
 use diesel::{Connection, Insertable, QueryResult, RunQueryDsl, SelectableHelper};
+use std::sync::Mutex;
 
 /// The client protocol counts placeholders in a u16.
 const BIND_LIMIT: usize = 65_535;
+/// Rows per statement at most, whatever the bind limit allows: a statement must also fit in the
+/// server's `max_allowed_packet` (16 MiB by default on MariaDB), and rows with long text fill
+/// that long before 65,535 binds.
+const MAX_ROWS: usize = 1_000;
 
 impl<F> InsertRows<F> for MysqlConnection
 where
@@ -50,7 +55,7 @@ where
         rows: Vec<F::Attributes>,
         columns: usize,
     ) -> QueryResult<Vec<F::Model>> {
-        let size = rows_per_statement(BIND_LIMIT, columns);
+        let size = rows_per_statement(BIND_LIMIT, columns).min(MAX_ROWS);
         self.transaction(|conn| {
             let mut stored = Vec::with_capacity(rows.len());
             for chunk in chunks(rows, size) {
@@ -68,6 +73,7 @@ where
                     }
                     // The database's: consecutive from the first row's id, read in one query.
                     None => {
+                        ensure_auto_increment::<F>(conn)?;
                         let first = last_insert_id(conn)?;
                         let rows = F::read_range(
                             conn,
@@ -121,8 +127,60 @@ where
         .execute(conn)?;
     match key {
         Some(key) => read_back::<F>(conn, key),
-        None => F::read_last_inserted(conn),
+        None => {
+            ensure_auto_increment::<F>(conn)?;
+            F::read_last_inserted(conn)
+        }
     }
+}
+
+/// `LAST_INSERT_ID()` reports keys that AUTO_INCREMENT assigned; a key a trigger or a sequence
+/// default assigns leaves it at an older row's id, and reading that row back would return the
+/// wrong one. So check, once per table and process, that the key is AUTO_INCREMENT.
+fn ensure_auto_increment<F: Factory>(conn: &mut MysqlConnection) -> QueryResult<()> {
+    static CHECKED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+    let table = F::TABLE_NAME;
+    if CHECKED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&table)
+    {
+        return Ok(());
+    }
+    let extra: Vec<String> = diesel::sql_query(
+        "SELECT EXTRA AS extra FROM information_schema.COLUMNS \
+         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_KEY = 'PRI'",
+    )
+    .bind::<Text, _>(table)
+    .load::<Extra>(conn)?
+    .into_iter()
+    .map(|row| row.extra)
+    .collect();
+    if !extra
+        .iter()
+        .any(|e| e.to_ascii_lowercase().contains("auto_increment"))
+    {
+        return Err(Error::QueryBuilderError(
+            format!(
+                "{} cannot read its row back from `{table}`: MySQL has no RETURNING, and the \
+                 `db_generated` primary key is not AUTO_INCREMENT, so LAST_INSERT_ID() does not \
+                 name the new row; let the factory make the key instead",
+                F::NAME
+            )
+            .into(),
+        ));
+    }
+    CHECKED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(table);
+    Ok(())
+}
+
+#[derive(diesel::QueryableByName)]
+struct Extra {
+    #[diesel(sql_type = Text)]
+    extra: String,
 }
 
 fn last_insert_id(conn: &mut MysqlConnection) -> QueryResult<u64> {
