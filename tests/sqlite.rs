@@ -206,6 +206,21 @@ fn create_panics_with_the_full_message() {
 }
 
 #[test]
+fn create_names_the_seed_when_it_panics() {
+    let mut conn = db();
+    User::factory().email("seed@example.com").create(&mut conn);
+    let panic = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        User::factory().email("seed@example.com").create(&mut conn)
+    }))
+    .unwrap_err();
+    let text = panic
+        .downcast_ref::<String>()
+        .expect("a formatted panic message");
+    let seed = format!("[FACTORY_SEED={}]", factory_core::fake::seed());
+    assert!(text.ends_with(&seed), "{text}");
+}
+
+#[test]
 fn rows_created_in_a_test_transaction_are_gone_when_it_drops() {
     let path = std::env::temp_dir().join(format!("factory-rollback-{}.sqlite", std::process::id()));
     let url = path.to_string_lossy().into_owned();

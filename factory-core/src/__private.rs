@@ -94,19 +94,27 @@ pub fn insert_batch<F: Factory, C: InsertRows<F>>(
 
 /// Runs `f` in a transaction (a savepoint inside an open one) when `atomic`, else directly:
 /// a single insert is atomic by itself, and a transaction around it would only add round trips.
-pub fn in_transaction<C, T>(
+/// A failure to begin or end the transaction is reported as `F`'s.
+pub fn in_transaction<F, C, T>(
     atomic: bool,
     conn: &mut C,
     f: impl FnOnce(&mut C) -> Result<T, FactoryError>,
 ) -> Result<T, FactoryError>
 where
+    F: Factory,
     C: diesel::Connection,
 {
-    if atomic {
-        conn.transaction(f)
-    } else {
-        f(conn)
+    if !atomic {
+        return f(conn);
     }
+    conn.transaction(f).map_err(|e| match e {
+        FactoryError::Transaction { source } => FactoryError::Database {
+            factory: F::NAME,
+            table: F::TABLE_NAME,
+            source,
+        },
+        other => other,
+    })
 }
 
 /// The table a factory names after its model failed to compile (the derive's fallback).

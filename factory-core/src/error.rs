@@ -59,7 +59,8 @@ pub enum FactoryError {
         #[source]
         source: DieselError,
     },
-    /// The transaction around a row and its parents or related rows could not begin or end.
+    /// A transaction could not begin or end. (Inside a factory's own transaction this is
+    /// reported as [`FactoryError::Database`], naming the factory.)
     #[error("a factory's transaction failed: {source}")]
     Transaction {
         /// The underlying error.

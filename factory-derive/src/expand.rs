@@ -954,7 +954,7 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
                 #[automatically_derived]
                 impl #rt::Create<$conn> for #factory {
                     fn try_create(self, conn: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
-                        #rt::in_transaction(#atomic, conn, |conn| {
+                        #rt::in_transaction::<Self, $conn, _>(#atomic, conn, |conn| {
                             let (factory, transients, related) = Self::__factory_prepare(self, conn)?;
                             #[allow(unused_mut)]
                             let mut model = #rt::insert_one::<Self, $conn>(conn, factory.__factory_attributes_with(&transients))?;
@@ -971,7 +971,7 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
                         mut customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
                         conn: &mut $conn,
                     ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError> {
-                        #rt::in_transaction(#atomic, conn, |conn| {
+                        #rt::in_transaction::<Self, $conn, _>(#atomic, conn, |conn| {
                             let mut rows = ::std::vec::Vec::with_capacity(n);
                             let mut after = ::std::vec::Vec::with_capacity(n);
                             for i in 0..n {
@@ -1132,7 +1132,7 @@ fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
         let pinned = self #(#pins)*;
         // A savepoint, so that on PostgreSQL the failed insert does not abort the surrounding
         // transaction before the retry can look again.
-        match #rt::in_transaction(true, conn, |conn| <Self as #rt::Create<$conn>>::try_create(pinned, conn)) {
+        match #rt::in_transaction::<Self, $conn, _>(true, conn, |conn| <Self as #rt::Create<$conn>>::try_create(pinned, conn)) {
             #rt::core::result::Result::Err(error)
                 if error.constraint_kind() == #rt::core::option::Option::Some(#rt::ConstraintKind::Unique) =>
             {
