@@ -28,41 +28,24 @@
 //! - `FACTORY_BOY_SCRIPT`: the script (default `../shared/peer/factory_boy_bench.py` from the
 //!   workspace root).
 
-use factory_core::prelude::*;
+use bench::{NewUser, RUNS};
 use shop::User;
-use std::hint::black_box;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "support/bench.rs"]
+mod bench;
 
 const USERS: usize = 100_000;
-const RUNS: usize = 5;
 /// The speed-up over factory_boy this benchmark checks for.
 const TARGET_SPEEDUP: f64 = 300.0;
 /// factory_boy's `build` time from `/work/shared/peer/README.md` (2-core machine, PostgreSQL 15,
 /// flush mode), shown only when the peer cannot run here.
 const REFERENCE_BUILD_SECS: f64 = 22.9;
 
-const DEFAULT_PYTHON: &str = "/work/peer-venv/bin/python";
-const DEFAULT_URL: &str = "postgresql+psycopg2://postgres@127.0.0.1/factory_peer";
-const DEFAULT_SCRIPT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/peer/factory_boy_bench.py"
-);
-
-/// One untimed warm-up, then the best of `RUNS` timed runs (the result is dropped untimed).
-fn best_of<T>(mut run: impl FnMut() -> T) -> Duration {
-    drop(black_box(run()));
-    (0..RUNS)
-        .map(|_| {
-            let start = Instant::now();
-            let out = black_box(run());
-            let elapsed = start.elapsed();
-            drop(out);
-            elapsed
-        })
-        .min()
-        .expect("RUNS > 0")
+/// One warm-up (not counted), then the best of `RUNS` timed runs (the result is dropped untimed).
+fn best_of<T>(run: impl FnMut() -> T) -> Duration {
+    let measured = bench::measure(&mut [run], |run| bench::timed(run).1);
+    bench::best(&measured[0].times)
 }
 
 /// The users `User::factory().build()` makes, written by hand: `id` and the email from counters,
@@ -71,19 +54,8 @@ fn hand_written(n: usize, seq: &mut u64) -> Vec<User> {
     factory_core::fake::with_rng(|rng| {
         (0..n)
             .map(|_| {
-                *seq += 1;
-                let email = format!("user{seq}@example.com");
-                let username = email.split('@').next().unwrap_or_default().to_owned();
-                User {
-                    id: *seq as i32,
-                    email,
-                    username,
-                    first_name: FirstName().fake_with_rng(rng),
-                    last_name: LastName().fake_with_rng(rng),
-                    is_active: true,
-                    is_staff: false,
-                    role: "customer".to_owned(),
-                }
+                let id = bench::next(seq);
+                NewUser::fake_with_rng(id, rng).into_user(id as i32)
             })
             .collect()
     })
@@ -93,100 +65,14 @@ fn hand_written(n: usize, seq: &mut u64) -> Vec<User> {
 fn hand_written_per_value_rng(n: usize, seq: &mut u64) -> Vec<User> {
     (0..n)
         .map(|_| {
-            *seq += 1;
-            let email = format!("user{seq}@example.com");
-            let username = email.split('@').next().unwrap_or_default().to_owned();
-            User {
-                id: *seq as i32,
-                email,
-                username,
-                first_name: factory_core::fake::value(&FirstName()),
-                last_name: factory_core::fake::value(&LastName()),
-                is_active: true,
-                is_staff: false,
-                role: "customer".to_owned(),
-            }
+            let id = bench::next(seq);
+            NewUser::fake(id).into_user(id as i32)
         })
         .collect()
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
-}
-
 fn ns_per_user(d: Duration) -> f64 {
     d.as_secs_f64() * 1e9 / USERS as f64
-}
-
-/// What happened when we tried to run factory_boy.
-enum Peer {
-    Measured { build_secs: f64, wall: Duration },
-    Unavailable(String),
-}
-
-fn peer_python() -> Result<PathBuf, String> {
-    match std::env::var_os("FACTORY_BOY_PYTHON") {
-        Some(p) if p.is_empty() => Err("FACTORY_BOY_PYTHON is set empty (peer skipped)".into()),
-        Some(p) => Ok(PathBuf::from(p)),
-        None if Path::new(DEFAULT_PYTHON).exists() => Ok(PathBuf::from(DEFAULT_PYTHON)),
-        None => Err(format!(
-            "FACTORY_BOY_PYTHON is unset and {DEFAULT_PYTHON} does not exist"
-        )),
-    }
-}
-
-fn run_peer() -> Peer {
-    let python = match peer_python() {
-        Ok(p) => p,
-        Err(why) => return Peer::Unavailable(why),
-    };
-    let script = std::env::var_os("FACTORY_BOY_SCRIPT")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(DEFAULT_SCRIPT));
-    if !script.exists() {
-        return Peer::Unavailable(format!("script {} not found", script.display()));
-    }
-    let url = std::env::var("FACTORY_BOY_URL").unwrap_or_else(|_| DEFAULT_URL.into());
-    println!(
-        "running the peer: {} {} {url} flush",
-        python.display(),
-        script.display()
-    );
-    let start = Instant::now();
-    let output = match Command::new(&python)
-        .arg(&script)
-        .arg(&url)
-        .arg("flush")
-        .output()
-    {
-        Ok(o) => o,
-        Err(e) => return Peer::Unavailable(format!("cannot start {}: {e}", python.display())),
-    };
-    let wall = start.elapsed();
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    let build_secs = stdout.lines().find_map(|line| {
-        let mut words = line.split_whitespace();
-        match (words.next(), words.next(), words.next()) {
-            (Some("build"), Some(secs), Some(rows)) if rows == USERS.to_string() => {
-                secs.parse::<f64>().ok()
-            }
-            _ => None,
-        }
-    });
-    match build_secs {
-        Some(build_secs) if output.status.success() => Peer::Measured { build_secs, wall },
-        _ => {
-            let stderr = String::from_utf8_lossy(&output.stderr);
-            let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
-            let tail: Vec<&str> = tail.into_iter().rev().collect();
-            Peer::Unavailable(format!(
-                "the script {} (stdout {:?}; stderr ends {:?})",
-                output.status,
-                stdout.trim(),
-                tail.join(" | ")
-            ))
-        }
-    }
 }
 
 fn main() {
@@ -226,7 +112,7 @@ fn main() {
         println!(
             "{:<52} {:>10.2} {:>10.1} {:>11.2}x",
             name,
-            ms(d),
+            bench::ms(d),
             ns_per_user(d),
             d.as_secs_f64() / by_hand.as_secs_f64()
         );
@@ -241,8 +127,13 @@ fn main() {
     println!();
 
     let ours = build_list.as_secs_f64();
-    match run_peer() {
-        Peer::Measured { build_secs, wall } => {
+    let peer = bench::Peer::from_env().and_then(|peer| {
+        println!("running the peer: {peer}");
+        peer.run(&[("build", USERS)])
+    });
+    match peer {
+        Ok((secs, wall)) => {
+            let build_secs = secs[0];
             println!(
                 "factory_boy UserFactory.build_batch(100_000), measured in this run: {:.0} ms \
                  ({:.0} ns/user; the script's three scenarios took {:.1} s in all)",
@@ -256,7 +147,7 @@ fn main() {
                 if ratio >= TARGET_SPEEDUP { "met" } else { "NOT MET" }
             );
         }
-        Peer::Unavailable(why) => {
+        Err(why) => {
             println!("factory_boy: NOT MEASURED in this run: {why}");
             let ratio = REFERENCE_BUILD_SECS / ours;
             println!(

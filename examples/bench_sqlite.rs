@@ -31,41 +31,23 @@
 //! 1.2x target is checked on the best (the least disturbed by other processes and, on the file
 //! database, by the jitter of the final fsync), and a median over it is flagged.
 
+use bench::{NewUser, RUNS};
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
-use factory_core::prelude::*;
 use shop::schema::users;
 use shop::User;
-use std::hint::black_box;
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+
+#[path = "support/bench.rs"]
+mod bench;
 
 const SINGLE: usize = 1_000;
 const BATCH: usize = 10_000;
-const RUNS: usize = 5;
-/// The most ours may take relative to hand-written Diesel.
-const TARGET_RATIO: f64 = 1.2;
 /// SQLITE_MAX_VARIABLE_NUMBER of the bundled SQLite.
 const BIND_LIMIT: usize = 32_766;
-/// Columns a `NewUser` binds.
-const NEW_USER_COLUMNS: usize = 7;
-
-/// The hand-written insertable: every column of `users` but `id`.
-///
-/// `treat_none_as_default_value = false` makes its columns plain `column = value` assignments.
-/// Without it (see [`PlainNewUser`]) every column may be `DEFAULT`, which SQLite's multi-row
-/// `VALUES` cannot express, so Diesel runs a batch of them as one `INSERT` per row.
-#[derive(Insertable)]
-#[diesel(table_name = shop::schema::users, treat_none_as_default_value = false)]
-struct NewUser {
-    email: String,
-    username: String,
-    first_name: String,
-    last_name: String,
-    is_active: bool,
-    is_staff: bool,
-    role: String,
-}
+/// Rows per multi-row statement of a hand-written batch.
+const PER_STATEMENT: usize = BIND_LIMIT / NewUser::COLUMNS;
 
 /// [`NewUser`] with a plain `#[derive(Insertable)]`, for the reference line.
 #[derive(Insertable)]
@@ -91,21 +73,6 @@ impl From<NewUser> for PlainNewUser {
             is_staff: u.is_staff,
             role: u.role,
         }
-    }
-}
-
-/// The values `User::factory()` gives, by hand.
-fn new_user(n: u64, rng: &mut impl fake::Rng) -> NewUser {
-    let email = format!("user{n}@example.com");
-    let username = email.split('@').next().unwrap_or_default().to_owned();
-    NewUser {
-        email,
-        username,
-        first_name: FirstName().fake_with_rng(rng),
-        last_name: LastName().fake_with_rng(rng),
-        is_active: true,
-        is_staff: false,
-        role: "customer".to_owned(),
     }
 }
 
@@ -182,42 +149,10 @@ type Side = Box<dyn FnMut(&mut SqliteConnection) -> usize>;
 /// Times one run of `side` on a fresh database and checks the table holds `rows` users after.
 fn time_once(db: Db, rows: usize, side: &mut Side) -> Duration {
     let mut fresh = Fresh::open(db);
-    let start = Instant::now();
-    let returned = black_box(side(&mut fresh.conn));
-    let elapsed = start.elapsed();
+    let (returned, elapsed) = bench::timed(|| side(&mut fresh.conn));
     assert_eq!(fresh.users(), rows as i64, "rows stored");
     assert!(returned == rows || returned == 0, "rows returned");
     elapsed
-}
-
-/// A warm-up of each side, then `RUNS` rounds; each round starts one side later than the last,
-/// so no side always goes first (with two sides: ours first, then hand-written first, ...).
-fn measure(db: Db, rows: usize, sides: &mut [Side]) -> Vec<Vec<Duration>> {
-    for side in sides.iter_mut() {
-        time_once(db, rows, side);
-    }
-    let mut times = vec![Vec::with_capacity(RUNS); sides.len()];
-    for round in 0..RUNS {
-        for k in 0..sides.len() {
-            let i = (round + k) % sides.len();
-            times[i].push(time_once(db, rows, &mut sides[i]));
-        }
-    }
-    times
-}
-
-fn best(v: &[Duration]) -> Duration {
-    *v.iter().min().expect("RUNS > 0")
-}
-
-fn median(v: &[Duration]) -> Duration {
-    let mut v = v.to_vec();
-    v.sort();
-    v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// `create` one by one, ours.
@@ -238,8 +173,7 @@ fn hand_single() -> Side {
         factory_core::fake::with_rng(|rng| {
             let mut out = Vec::with_capacity(SINGLE);
             for _ in 0..SINGLE {
-                seq += 1;
-                let new = new_user(seq, rng);
+                let new = NewUser::fake_with_rng(bench::next(&mut seq), rng);
                 let user: User = diesel::insert_into(users::table)
                     .values(&new)
                     .returning(User::as_returning())
@@ -257,38 +191,17 @@ fn ours_batch() -> Side {
     Box::new(|conn| User::factory().create_batch(BATCH, conn).len())
 }
 
-/// `n` users' values, by hand, from one borrow of the thread's RNG.
-fn hand_built(n: usize, seq: &mut u64) -> Vec<NewUser> {
-    factory_core::fake::with_rng(|rng| {
-        (0..n)
-            .map(|_| {
-                *seq += 1;
-                new_user(*seq, rng)
-            })
-            .collect()
-    })
-}
-
 /// `create_batch`, hand-written Diesel: multi-row `INSERT .. RETURNING`s in one transaction.
 fn hand_batch() -> Side {
     let mut seq = 0;
     Box::new(move |conn| {
-        let rows = hand_built(BATCH, &mut seq);
-        let stored: Vec<User> = conn
-            .transaction(|conn| {
-                let mut stored = Vec::with_capacity(rows.len());
-                for chunk in rows.chunks(BIND_LIMIT / NEW_USER_COLUMNS) {
-                    stored.extend(
-                        diesel::insert_into(users::table)
-                            .values(chunk)
-                            .returning(User::as_returning())
-                            .get_results(conn)?,
-                    );
-                }
-                QueryResult::Ok(stored)
-            })
-            .expect("insert the batch");
-        stored.len()
+        let rows = bench::hand_built(BATCH, &mut seq);
+        bench::insert_batch_read_back(conn, &rows, PER_STATEMENT, |conn, chunk| {
+            diesel::insert_into(users::table)
+                .values(chunk)
+                .returning(User::as_returning())
+                .get_results(conn)
+        })
     })
 }
 
@@ -296,18 +209,14 @@ fn hand_batch() -> Side {
 fn hand_batch_execute() -> Side {
     let mut seq = 0;
     Box::new(move |conn| {
-        let rows = hand_built(BATCH, &mut seq);
-        conn.transaction(|conn| {
-            let mut inserted = 0;
-            for chunk in rows.chunks(BIND_LIMIT / NEW_USER_COLUMNS) {
-                inserted += diesel::insert_into(users::table)
-                    .values(chunk)
-                    .execute(conn)?;
-            }
-            QueryResult::Ok(inserted)
-        })
-        .map(|_| 0)
-        .expect("insert the batch")
+        let rows = bench::hand_built(BATCH, &mut seq);
+        bench::insert_batch(conn, &rows, PER_STATEMENT, |conn, chunk| {
+            diesel::insert_into(users::table)
+                .values(chunk)
+                .execute(conn)
+                .map(drop)
+        });
+        0
     })
 }
 
@@ -316,25 +225,16 @@ fn hand_batch_execute() -> Side {
 fn hand_batch_plain_derive() -> Side {
     let mut seq = 0;
     Box::new(move |conn| {
-        let rows: Vec<PlainNewUser> = hand_built(BATCH, &mut seq)
+        let rows: Vec<PlainNewUser> = bench::hand_built(BATCH, &mut seq)
             .into_iter()
             .map(PlainNewUser::from)
             .collect();
-        let stored: Vec<User> = conn
-            .transaction(|conn| {
-                let mut stored = Vec::with_capacity(rows.len());
-                for chunk in rows.chunks(BIND_LIMIT / NEW_USER_COLUMNS) {
-                    stored.extend(
-                        diesel::insert_into(users::table)
-                            .values(chunk)
-                            .returning(User::as_returning())
-                            .get_results(conn)?,
-                    );
-                }
-                QueryResult::Ok(stored)
-            })
-            .expect("insert the batch");
-        stored.len()
+        bench::insert_batch_read_back(conn, &rows, PER_STATEMENT, |conn, chunk| {
+            diesel::insert_into(users::table)
+                .values(chunk)
+                .returning(User::as_returning())
+                .get_results(conn)
+        })
     })
 }
 
@@ -342,7 +242,7 @@ fn hand_batch_plain_derive() -> Side {
 /// multi-row insert it claims to be.
 fn check_statement_shapes() {
     let mut seq = 0;
-    let rows = hand_built(2, &mut seq);
+    let rows = bench::hand_built(2, &mut seq);
     let multi = diesel::debug_query::<Sqlite, _>(&diesel::insert_into(users::table).values(&rows))
         .to_string();
     assert!(
@@ -359,15 +259,6 @@ fn check_statement_shapes() {
     );
 }
 
-/// One line of the table: a hand-written side against ours.
-struct Line {
-    scenario: String,
-    ours: Vec<Duration>,
-    hand: Vec<Duration>,
-    /// Shown for context, not held to the target.
-    reference: bool,
-}
-
 fn main() {
     // Fix the seed before timing, so its stderr line is not inside a measurement.
     let _ = factory_core::fake::seed();
@@ -375,103 +266,40 @@ fn main() {
 
     let mut lines = Vec::new();
     for db in [Db::Memory, Db::File] {
-        let mut single = measure(db, SINGLE, &mut [ours_single(), hand_single()]);
-        let hand = single.pop().expect("two sides");
-        lines.push(Line {
-            scenario: format!("{} create x{SINGLE}", db.label()),
-            ours: single.pop().expect("two sides"),
-            hand,
-            reference: false,
+        let label = db.label();
+        let single = bench::measure(&mut [ours_single(), hand_single()], |side| {
+            time_once(db, SINGLE, side)
         });
+        lines.extend(bench::lines(
+            format!("{label} create x{SINGLE}"),
+            single,
+            &[],
+        ));
 
-        let mut batch = measure(
-            db,
-            BATCH,
+        let batch = bench::measure(
             &mut [
                 ours_batch(),
                 hand_batch(),
                 hand_batch_execute(),
                 hand_batch_plain_derive(),
             ],
+            |side| time_once(db, BATCH, side),
         );
-        let plain = batch.pop().expect("four sides");
-        let execute = batch.pop().expect("four sides");
-        let hand = batch.pop().expect("four sides");
-        let ours = batch.pop().expect("four sides");
-        let label = db.label();
-        lines.push(Line {
-            scenario: format!("{label} create_batch {BATCH}"),
-            ours: ours.clone(),
-            hand,
-            reference: false,
-        });
-        lines.push(Line {
-            scenario: format!("{label} create_batch {BATCH}, hand .execute"),
-            ours: ours.clone(),
-            hand: execute,
-            reference: true,
-        });
-        lines.push(Line {
-            scenario: format!("{label} create_batch {BATCH}, hand plain derive"),
-            ours,
-            hand: plain,
-            reference: true,
-        });
+        lines.extend(bench::lines(
+            format!("{label} create_batch {BATCH}"),
+            batch,
+            &["hand .execute", "hand plain derive"],
+        ));
     }
 
     println!(
         "users into SQLite: ours = User::factory(), hand = hand-written Diesel; a fresh database \
          per run, {RUNS} rounds after a warm-up, order rotating; release build\n"
     );
-    println!(
-        "{:<50} {:>9} {:>9} {:>7} | {:>9} {:>9} {:>7}  within {TARGET_RATIO}x (best)",
-        "scenario", "ours ms", "hand ms", "ratio", "ours ms", "hand ms", "ratio"
+    bench::print_table(
+        &lines,
+        "reference lines: `.execute` = the same multi-row chunks without RETURNING (nothing read \
+         back);\n`plain derive` = RETURNING with a plain #[derive(Insertable)] struct, which \
+         Diesel inserts one row per statement on SQLite.",
     );
-    println!("{:<50} {:^27} | {:^27}", "", "best of 5", "median of 5");
-    println!("{}", "-".repeat(118));
-    let mut over = Vec::new();
-    for line in &lines {
-        let (ob, hb) = (best(&line.ours), best(&line.hand));
-        let (om, hm) = (median(&line.ours), median(&line.hand));
-        let (rb, rm) = (
-            ob.as_secs_f64() / hb.as_secs_f64(),
-            om.as_secs_f64() / hm.as_secs_f64(),
-        );
-        let verdict = if line.reference {
-            "(reference)"
-        } else if rb <= TARGET_RATIO && rm <= TARGET_RATIO {
-            "yes"
-        } else if rb <= TARGET_RATIO {
-            "yes (median over)"
-        } else {
-            over.push(line.scenario.clone());
-            "NO"
-        };
-        println!(
-            "{:<50} {:>9.2} {:>9.2} {:>6.2}x | {:>9.2} {:>9.2} {:>6.2}x  {}",
-            line.scenario,
-            ms(ob),
-            ms(hb),
-            rb,
-            ms(om),
-            ms(hm),
-            rm,
-            verdict
-        );
-    }
-    println!(
-        "\nreference lines: `.execute` = the same multi-row chunks without RETURNING (nothing read \
-         back);\n`plain derive` = RETURNING with a plain #[derive(Insertable)] struct, which Diesel \
-         inserts one row per statement on SQLite."
-    );
-    if over.is_empty() {
-        println!(
-            "every scenario is within {TARGET_RATIO}x of hand-written Diesel (best of {RUNS})"
-        );
-    } else {
-        println!(
-            "over {TARGET_RATIO}x of hand-written Diesel (best of {RUNS}): {}",
-            over.join(", ")
-        );
-    }
 }
