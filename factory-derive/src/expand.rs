@@ -4,7 +4,7 @@
 //! whatever the user imported. Code that involves a user's tokens carries their span, so a
 //! type error lands on the attribute that caused it.
 
-use crate::valid::{Callback, Field, Model, Source};
+use crate::valid::{is_option, Callback, Field, Model, Source};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -1141,12 +1141,6 @@ fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
             other => other,
         }
     }
-}
-
-/// `Option<..>`, written so: the field maps a nullable column.
-fn is_option(ty: &syn::Type) -> bool {
-    matches!(ty, syn::Type::Path(p) if p.qself.is_none()
-        && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
 }
 
 /// Integer key types, whose values MySQL's `LAST_INSERT_ID()` reports.

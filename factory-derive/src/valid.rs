@@ -503,13 +503,18 @@ fn sub(v: Verbatim, field: &Ident, ty: &Type) -> darling::Result<Source> {
         }
         Err(_) => Ident::new_raw(name, field.span()),
     };
-    let nullable = matches!(ty, Type::Path(p) if p.qself.is_none()
-        && p.path.segments.last().is_some_and(|s| s.ident == "Option"));
+    let nullable = is_option(ty);
     Ok(Source::Sub {
         factory: path.path,
         name,
         nullable,
     })
+}
+
+/// `Option<..>`, written so: the field maps a nullable column.
+pub fn is_option(ty: &Type) -> bool {
+    matches!(ty, Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| s.ident == "Option"))
 }
 
 fn sequence(v: Verbatim) -> darling::Result<Source> {

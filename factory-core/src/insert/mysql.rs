@@ -43,10 +43,26 @@ where
     fn insert_one(&mut self, row: F::Attributes) -> QueryResult<F::Model> {
         // The insert and its read-back belong together; inside an open transaction (a batch, a
         // row with parents) they already do, and a savepoint would only add round trips.
-        if in_transaction(self) {
-            insert_and_read::<F>(self, row)
+        let insert_and_read = |conn: &mut MysqlConnection| {
+            let key = F::key(&row);
+            diesel::insert_into(F::table())
+                .values(F::row(row))
+                .execute(conn)?;
+            match key {
+                Some(key) => F::table()
+                    .find(key)
+                    .select(F::Model::as_select())
+                    .get_result(conn),
+                None => {
+                    ensure_auto_increment::<F>(conn)?;
+                    F::read_last_inserted(conn)
+                }
+            }
+        };
+        if transaction_open(self) {
+            insert_and_read(self)
         } else {
-            self.transaction(|conn| insert_and_read::<F>(conn, row))
+            self.transaction(insert_and_read)
         }
     }
 
@@ -68,7 +84,12 @@ where
                     // Keys the factory made: one lookup each.
                     Some(keys) => {
                         for key in keys {
-                            stored.push(read_back::<F>(conn, key)?);
+                            stored.push(
+                                F::table()
+                                    .find(key)
+                                    .select(F::Model::as_select())
+                                    .get_result(conn)?,
+                            );
                         }
                     }
                     // The database's: consecutive from the first row's id, read in one query.
@@ -101,37 +122,11 @@ where
     }
 }
 
-fn in_transaction(conn: &mut MysqlConnection) -> bool {
+fn transaction_open(conn: &mut MysqlConnection) -> bool {
     matches!(
         AnsiTransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
         Ok(Some(_))
     )
-}
-
-fn insert_and_read<F>(conn: &mut MysqlConnection, row: F::Attributes) -> QueryResult<F::Model>
-where
-    F: Factory + ReadBack<MysqlConnection>,
-    F::Table: FindDsl<F::Key>,
-    Find<F::Table, F::Key>: SelectDsl<AsSelect<F::Model, Mysql>>,
-    F::Model: diesel::Selectable<Mysql>,
-    <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
-    for<'q> Select<Find<F::Table, F::Key>, AsSelect<F::Model, Mysql>>:
-        LoadQuery<'q, MysqlConnection, F::Model>,
-    Values<insert_into<F::Table>, F::Row>: ExecuteDsl<MysqlConnection>,
-    F::Table: diesel::Table + diesel::query_builder::QueryId + 'static,
-    F::Row: Insertable<F::Table>,
-{
-    let key = F::key(&row);
-    diesel::insert_into(F::table())
-        .values(F::row(row))
-        .execute(conn)?;
-    match key {
-        Some(key) => read_back::<F>(conn, key),
-        None => {
-            ensure_auto_increment::<F>(conn)?;
-            F::read_last_inserted(conn)
-        }
-    }
 }
 
 /// `LAST_INSERT_ID()` reports keys that AUTO_INCREMENT assigned; a key a trigger or a sequence
@@ -200,20 +195,4 @@ fn generated_key<F: Factory>(id: u64) -> QueryResult<F::Key> {
             .into(),
         )
     })
-}
-
-fn read_back<F>(conn: &mut MysqlConnection, key: F::Key) -> QueryResult<F::Model>
-where
-    F: Factory,
-    F::Table: FindDsl<F::Key>,
-    Find<F::Table, F::Key>: SelectDsl<AsSelect<F::Model, Mysql>>,
-    F::Model: diesel::Selectable<Mysql>,
-    <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
-    for<'q> Select<Find<F::Table, F::Key>, AsSelect<F::Model, Mysql>>:
-        LoadQuery<'q, MysqlConnection, F::Model>,
-{
-    F::table()
-        .find(key)
-        .select(F::Model::as_select())
-        .get_result(conn)
 }
