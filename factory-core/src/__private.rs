@@ -43,6 +43,12 @@ pub fn after_create_with<M, P, C>(
     f(model, transients, conn)
 }
 
+/// One primary key column's value as text, for tracked cleanup.
+#[inline]
+pub fn key_text<T: ::core::fmt::Display + ?Sized>(value: &T) -> String {
+    value.to_string()
+}
+
 /// Calls a `sequence = |n| ..` closure.
 #[inline(always)]
 pub fn sequence<T>(f: impl FnOnce(u64) -> T, n: u64) -> T {

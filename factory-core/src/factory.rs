@@ -22,6 +22,8 @@ pub trait Factory: Clone + Sized {
     const TABLE_NAME: &'static str;
     /// How many columns an insert binds (fields that are not `db_generated`).
     const COLUMNS: usize;
+    /// The primary key's column names as the database knows them, in key order.
+    const KEY_COLUMNS: &'static [&'static str];
 
     /// The Diesel table value.
     fn table() -> Self::Table;
@@ -36,6 +38,9 @@ pub trait Factory: Clone + Sized {
     /// The primary key a row will have, when its attributes hold it (`None` when the database
     /// assigns it).
     fn key(attributes: &Self::Attributes) -> Option<Self::Key>;
+    /// The primary key of a stored row as SQL text, one string per key column: what tracked
+    /// cleanup records to delete the row later.
+    fn key_text(model: &Self::Model) -> Vec<String>;
     /// The primary key of a row whose auto-increment id the database reported (MySQL's
     /// `LAST_INSERT_ID()`); `None` when the key is not a database-assigned integer.
     fn key_from_insert_id(id: u64) -> Option<Self::Key>;

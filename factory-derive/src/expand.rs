@@ -728,6 +728,16 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
         _ => quote!((#(#key_types,)*)),
     };
     let key_of_model = clone_from(quote!(model));
+    let key_columns = key_fields.iter().map(|f| {
+        let column = &f.column;
+        quote!(<#table::#column as #rt::diesel::Column>::NAME)
+    });
+    // `Display` is the bound a key type must meet to be recorded for tracked cleanup; spanned
+    // at the field so an error names it.
+    let key_text = key_fields.iter().map(|f| {
+        let ident = &f.ident;
+        quote_spanned!(f.ty.span()=> #rt::key_text(&model.#ident))
+    });
     let key_of_attributes = if key_fields.iter().all(|f| f.is_inserted()) && !key_fields.is_empty()
     {
         let key = clone_from(quote!(attributes));
@@ -755,6 +765,7 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
             const NAME: &'static str = #factory_name;
             const TABLE_NAME: &'static str = #table_name;
             const COLUMNS: usize = #columns;
+            const KEY_COLUMNS: &'static [&'static str] = &[#(#key_columns,)*];
 
             fn table() -> Self::Table {
                 #table::table
@@ -779,6 +790,10 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
 
             fn key(attributes: &#attributes) -> #rt::core::option::Option<Self::Key> {
                 #key_of_attributes
+            }
+
+            fn key_text(model: &#model) -> ::std::vec::Vec<::std::string::String> {
+                ::std::vec![#(#key_text,)*]
             }
 
             fn key_from_insert_id(id: u64) -> #rt::core::option::Option<Self::Key> {
@@ -1185,12 +1200,14 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 const NAME: &'static str = #name;
                 const TABLE_NAME: &'static str = "";
                 const COLUMNS: usize = 0;
+                const KEY_COLUMNS: &'static [&'static str] = &[];
                 fn table() -> Self::Table { #rt::fallback::unused::table }
                 fn build(self) -> #model { #rt::core::unreachable!() }
                 fn attributes(self) {}
                 fn row(_: ()) {}
                 fn key_of(_: &#model) -> i32 { #rt::core::unreachable!() }
                 fn key(_: &()) -> #rt::core::option::Option<i32> { #rt::core::option::Option::None }
+                fn key_text(_: &#model) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
                 fn key_from_insert_id(_: u64) -> #rt::core::option::Option<i32> { #rt::core::option::Option::None }
             }
 
