@@ -7,6 +7,8 @@ use diesel::prelude::*;
 use diesel_migrations::{embed_migrations, EmbeddedMigrations, MigrationHarness};
 use factory_core::prelude::*;
 
+pub mod seed;
+
 pub mod schema {
     //! The Diesel schema of `migrations/sqlite`.
 

@@ -55,6 +55,12 @@ pub fn sequence<T>(f: impl FnOnce(u64) -> T, n: u64) -> T {
     f(n)
 }
 
+/// A template's `<n>` for `n`, formatted in place: [`crate::sequence::unique`]'s text.
+#[inline]
+pub fn sequence_value(n: u64) -> impl ::core::fmt::Display {
+    crate::sequence::Numbered::new(n)
+}
+
 /// Calls an `after_build = |model| ..` hook.
 #[inline(always)]
 pub fn after_build<M>(f: impl FnOnce(&mut M), model: &mut M) {
@@ -84,8 +90,11 @@ pub fn insert_one<F: Factory, C: InsertRows<F>>(
     conn: &mut C,
     attributes: F::Attributes,
 ) -> Result<F::Model, FactoryError> {
-    conn.insert_one(attributes)
-        .map_err(|e| FactoryError::from_diesel(F::NAME, F::TABLE_NAME, e))
+    let model = conn
+        .insert_one(attributes)
+        .map_err(|e| FactoryError::from_diesel(F::NAME, F::TABLE_NAME, e))?;
+    crate::cleanup::record::<F>(::core::slice::from_ref(&model));
+    Ok(model)
 }
 
 /// Inserts rows as multi-row statements in one transaction, naming the factory and table in
@@ -94,8 +103,11 @@ pub fn insert_batch<F: Factory, C: InsertRows<F>>(
     conn: &mut C,
     rows: Vec<F::Attributes>,
 ) -> Result<Vec<F::Model>, FactoryError> {
-    conn.insert_batch(rows, F::COLUMNS)
-        .map_err(|e| FactoryError::from_diesel(F::NAME, F::TABLE_NAME, e))
+    let models = conn
+        .insert_batch(rows, F::COLUMNS)
+        .map_err(|e| FactoryError::from_diesel(F::NAME, F::TABLE_NAME, e))?;
+    crate::cleanup::record::<F>(&models);
+    Ok(models)
 }
 
 /// Runs `f` in a transaction (a savepoint inside an open one) when `atomic`, else directly:

@@ -406,11 +406,14 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                         .replace("<n>", "{0}"),
                     lit.span(),
                 );
-                quote_spanned!(lit.span()=> #rt::core::convert::Into::<#ty>::into(::std::format!(#fmt, #s.next())))
+                // `<n>` is the number and the process token (or the plain number, by the
+                // runtime's scope setting), formatted by the runtime.
+                quote_spanned!(lit.span()=> #rt::core::convert::Into::<#ty>::into(::std::format!(#fmt, #rt::sequence_value(#s.next()))))
             }
             Source::SequenceFn(func) => {
                 let s = sequence_static(m, f);
                 // With the type given, a closure returning the wrong type fails in its body.
+                // It gets the plain number; `factory_core::sequence::unique(n)` adds the token.
                 quote_spanned!(first_span(func)=> #rt::sequence::<#ty>(#func, #s.next()))
             }
             Source::Faker(expr) => {

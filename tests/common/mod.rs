@@ -77,3 +77,89 @@ pub fn mysql_committing() -> MysqlConnection {
     MysqlConnection::establish(url)
         .unwrap_or_else(|e| panic!("cannot connect to MySQL at {url}: {e}"))
 }
+
+/// Holds a lock shared by every test process until dropped: tests that count every table's
+/// rows (the residue check) must not overlap on their database.
+pub fn serial(name: &str) -> std::fs::File {
+    let path = std::env::temp_dir().join(format!("factory-tests-{name}.lock"));
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+    file.lock()
+        .unwrap_or_else(|e| panic!("lock {}: {e}", path.display()));
+    file
+}
+
+/// The URL of the database the cleanup tests of a backend own (created and migrated once per
+/// process): `FACTORY_TEST_<BACKEND>_URL` with its database renamed to `factory_cleanup`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub fn cleanup_url(var: &str, default: &str) -> String {
+    let base = url(var, default);
+    let (server, _) = base
+        .rsplit_once('/')
+        .unwrap_or_else(|| panic!("{var} must end in /<database>: {base}"));
+    format!("{server}/factory_cleanup")
+}
+
+/// A test database handle on PostgreSQL's `factory_cleanup` database (per-test databases are
+/// cloned on the same server), with the residue check on.
+#[cfg(feature = "postgres")]
+pub fn pg_db(
+    cleanup: factory_core::cleanup::Cleanup,
+) -> factory_core::cleanup::TestDb<PgConnection> {
+    static URL: OnceLock<String> = OnceLock::new();
+    let url = URL.get_or_init(|| {
+        let url = cleanup_url(
+            "FACTORY_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/factory_test",
+        );
+        drop(shop::postgres(&url));
+        url
+    });
+    factory_core::cleanup::TestDb::builder(url.as_str())
+        .migrations(factory_core::cleanup::Migrations::new(&shop::POSTGRES_MIGRATIONS))
+        .cleanup(cleanup)
+        .check_residue(true)
+        .open()
+        .unwrap_or_else(|e| panic!("open a PostgreSQL test database: {e}"))
+}
+
+/// A test database handle on MariaDB's `factory_cleanup` database, with the residue check on.
+#[cfg(feature = "mysql")]
+pub fn mysql_db(
+    cleanup: factory_core::cleanup::Cleanup,
+) -> factory_core::cleanup::TestDb<MysqlConnection> {
+    static URL: OnceLock<String> = OnceLock::new();
+    let url = URL.get_or_init(|| {
+        let url = cleanup_url(
+            "FACTORY_TEST_MYSQL_URL",
+            "mysql://root@127.0.0.1:3306/factory_test",
+        );
+        drop(shop::mysql(&url));
+        url
+    });
+    factory_core::cleanup::TestDb::builder(url.as_str())
+        .migrations(factory_core::cleanup::Migrations::new(&shop::MYSQL_MIGRATIONS))
+        .cleanup(cleanup)
+        .check_residue(true)
+        .open()
+        .unwrap_or_else(|e| panic!("open a MariaDB test database: {e}"))
+}
+
+/// A test database handle on an SQLite file the cleanup tests share, with the residue check
+/// on.
+pub fn sqlite_db(
+    cleanup: factory_core::cleanup::Cleanup,
+) -> factory_core::cleanup::TestDb<SqliteConnection> {
+    let path = std::env::temp_dir().join("factory-cleanup.sqlite");
+    let url = path.to_string_lossy().into_owned();
+    factory_core::cleanup::TestDb::builder(url)
+        .migrations(factory_core::cleanup::Migrations::new(&shop::SQLITE_MIGRATIONS))
+        .cleanup(cleanup)
+        .check_residue(true)
+        .open()
+        .unwrap_or_else(|e| panic!("open a SQLite test database: {e}"))
+}

@@ -1,0 +1,164 @@
+//! What a backend provides for test databases: its SQL dialect, its catalog, its locks and its
+//! per-test databases. One implementation per connection type, in `cleanup/<backend>.rs`.
+
+use super::{Cleanup, CleanupError, Migrations};
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::Connection;
+
+/// A foreign key: `child(child_columns)` references `parent(parent_columns)`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForeignKey {
+    /// The referencing table.
+    pub child: String,
+    /// Its columns, in key order.
+    pub child_columns: Vec<String>,
+    /// The referenced table.
+    pub parent: String,
+    /// The referenced columns, in key order.
+    pub parent_columns: Vec<String>,
+}
+
+/// A connection type [`TestDb`](super::TestDb) can manage. Implemented for `SqliteConnection`,
+/// `PgConnection` and `MysqlConnection` when their features are on.
+pub trait TestBackend: Connection<TransactionManager = AnsiTransactionManager> + Sized + 'static {
+    /// What a per-test database holds on to while the test runs (its locks, its name).
+    type Lease;
+
+    /// Opens a connection as tests need it (SQLite: foreign keys on, a busy timeout).
+    fn connect(url: &str) -> Result<Self, CleanupError>;
+
+    /// `name` quoted as an identifier.
+    fn quote_ident(name: &str) -> String;
+
+    /// `value` quoted as a string literal (the database converts it to the column's type).
+    fn quote_literal(value: &str) -> String {
+        format!("'{}'", value.replace('\'', "''"))
+    }
+
+    /// Wraps a subquery that a `DELETE` may read its own table through (MySQL refuses the
+    /// plain form).
+    fn deletable_subquery(select: String) -> String {
+        select
+    }
+
+    /// The schema's tables, but Diesel's migrations bookkeeping.
+    fn tables(conn: &mut Self) -> Result<Vec<String>, DieselError>;
+
+    /// Runs a `SELECT <name>, <count>` query; returns the pairs.
+    fn counts(conn: &mut Self, sql: &str) -> Result<Vec<(String, i64)>, DieselError>;
+
+    /// The schema's foreign keys.
+    fn foreign_keys(conn: &mut Self) -> Result<Vec<ForeignKey>, DieselError>;
+
+    /// Runs one statement.
+    fn execute(conn: &mut Self, sql: &str) -> Result<usize, DieselError> {
+        diesel::connection::SimpleConnection::batch_execute(conn, sql).map(|()| 0)
+    }
+
+    /// Empties every table of the schema but the migrations bookkeeping.
+    fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError>;
+
+    /// Applies pending migrations to the database at `url`, under a lock that parallel test
+    /// processes share.
+    fn migrate(conn: &mut Self, url: &str, migrations: &Migrations) -> Result<(), CleanupError>;
+
+    /// Leases a clean, migrated database of the test's own on the server `url` names.
+    fn lease_database(url: &str, migrations: &Migrations) -> Result<Self::Lease, CleanupError>;
+
+    /// The URL of a leased database.
+    fn lease_url(lease: &Self::Lease) -> String;
+
+    /// Gives a leased database back, emptied (through `conn`, the handle's connection, when
+    /// it is still fit to use).
+    fn release_database(lease: Self::Lease, conn: Option<Self>) -> Result<(), CleanupError>;
+
+    /// Whether `url` names a database only the handle's own connection can see (SQLite's
+    /// `:memory:`): cleanup then runs on that connection and the residue check is moot.
+    fn is_private(url: &str) -> bool {
+        let _ = url;
+        false
+    }
+
+    /// Whether the connection is inside a transaction.
+    fn in_transaction(conn: &mut Self) -> bool {
+        AnsiTransactionManager::transaction_manager_status_mut(conn)
+            .transaction_depth()
+            .map_or(true, |depth| depth.is_some())
+    }
+}
+
+/// Whether retrying the statement may succeed: a deadlock or serialization failure, or SQLite
+/// being busy.
+pub(crate) fn is_retryable(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(DatabaseErrorKind::SerializationFailure, _) => true,
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message().to_ascii_lowercase();
+            message.contains("deadlock") || message.contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+/// Groups catalog rows `(child, parent, child_column, parent_column, constraint)`, ordered by
+/// constraint and position, into foreign keys.
+pub(crate) fn group_foreign_keys(
+    rows: impl IntoIterator<Item = (String, String, String, String, String)>,
+) -> Vec<ForeignKey> {
+    let mut keys: Vec<(String, ForeignKey)> = Vec::new();
+    for (child, parent, child_column, parent_column, name) in rows {
+        let id = format!("{child}\u{0}{name}");
+        match keys.last_mut() {
+            Some((last, key)) if *last == id => {
+                key.child_columns.push(child_column);
+                key.parent_columns.push(parent_column);
+            }
+            _ => keys.push((
+                id,
+                ForeignKey {
+                    child,
+                    child_columns: vec![child_column],
+                    parent,
+                    parent_columns: vec![parent_column],
+                },
+            )),
+        }
+    }
+    keys.into_iter().map(|(_, key)| key).collect()
+}
+
+/// `url` with its path (the database name) replaced by `database`.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub(crate) fn with_database(url: &str, database: &str) -> Result<String, CleanupError> {
+    let mut parsed = url::Url::parse(url).map_err(|e| {
+        CleanupError::Usage(format!(
+            "Cleanup::DatabasePerTest needs a database URL (scheme://user@host/database), got \
+             `{url}`: {e}"
+        ))
+    })?;
+    parsed.set_path(&format!("/{database}"));
+    Ok(parsed.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn foreign_key_rows_group_by_constraint_in_order() {
+        let row = |c: &str, p: &str, cc: &str, pc: &str, n: &str| {
+            (c.into(), p.into(), cc.into(), pc.into(), n.into())
+        };
+        let keys = group_foreign_keys([
+            row("items", "orders", "order_id", "id", "fk1"),
+            row("items", "products", "product_id", "id", "fk2"),
+            row("pairs", "items", "a", "order_id", "fk3"),
+            row("pairs", "items", "b", "product_id", "fk3"),
+        ]);
+        assert_eq!(keys.len(), 3);
+        assert_eq!(keys[2].child_columns, ["a", "b"]);
+        assert_eq!(keys[2].parent_columns, ["order_id", "product_id"]);
+        assert_eq!(keys[1].parent, "products");
+    }
+}

@@ -1,0 +1,501 @@
+//! Test databases that leave nothing behind: a [`TestDb`] handle opened with one [`Cleanup`]
+//! strategy, a residue check, and a guard against destroying data on a remote server.
+//!
+//! | strategy | how | when |
+//! |---|---|---|
+//! | [`Cleanup::Transaction`] (default) | a test transaction, rolled back on drop | fastest; everything goes through the handle's one connection |
+//! | [`Cleanup::Tracked`] | every factory insert through the handle is recorded; on drop the rows, and rows that reference them, are deleted in reverse order on a connection of their own | the code under test commits, opens other connections or writes from background tasks |
+//! | [`Cleanup::Truncate`] | every table of the schema but Diesel's migrations bookkeeping is emptied on drop | a database the test suite owns |
+//! | [`Cleanup::DatabasePerTest`] | the test gets a database of its own: PostgreSQL clones a migrated template, SQLite copies a migrated file, MySQL leases a database per worker | full isolation, tests in parallel |
+//!
+//! ```
+//! # #[cfg(feature = "sqlite")] {
+//! use diesel::prelude::*;
+//! use diesel::SqliteConnection;
+//! use factory_core::cleanup::{Cleanup, TestDb};
+//!
+//! let dir = std::env::temp_dir().join(format!("factory-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let url = dir.join("app.sqlite").to_string_lossy().into_owned();
+//! {
+//!     let mut db = TestDb::<SqliteConnection>::builder(&url)
+//!         .cleanup(Cleanup::Truncate)
+//!         .check_residue(true)
+//!         .open()
+//!         .unwrap();
+//!     diesel::sql_query("CREATE TABLE IF NOT EXISTS notes (id INTEGER PRIMARY KEY, body TEXT)")
+//!         .execute(&mut *db)
+//!         .unwrap();
+//!     diesel::sql_query("INSERT INTO notes (body) VALUES ('kept until drop')")
+//!         .execute(&mut *db)
+//!         .unwrap();
+//! } // dropped: `notes` is emptied and the residue check finds nothing left
+//! # std::fs::remove_dir_all(&dir).ok();
+//! # }
+//! ```
+//!
+//! The handle dereferences to its connection (`&mut *db` for Diesel queries), and factories
+//! accept it wherever they accept a connection: `User::factory().create(&mut db)`.
+
+mod backend;
+mod local;
+mod migrations;
+mod residue;
+mod track;
+
+#[cfg(feature = "mysql")]
+mod mysql;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use backend::TestBackend;
+pub use local::is_local;
+pub use migrations::Migrations;
+pub use residue::Residue;
+
+pub(crate) use track::record;
+
+use crate::create::Create;
+use crate::error::FactoryError;
+use std::fmt;
+use std::ops::{Deref, DerefMut};
+
+/// How a [`TestDb`] leaves the database as it found it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum Cleanup {
+    /// The handle's connection runs inside a test transaction that is rolled back on drop.
+    /// Rows written on any other connection are not covered; [`TestDb::connect`] refuses.
+    #[default]
+    Transaction,
+    /// Writes commit. Every row a factory inserts through the handle is recorded, and on drop
+    /// (also when the test panics) those rows are deleted in reverse order, each after the
+    /// rows that reference it through a foreign key (whoever wrote them), on a connection of
+    /// their own; retried on deadlock.
+    Tracked,
+    /// Writes commit. On drop every table of the schema, but Diesel's
+    /// `__diesel_schema_migrations`, is emptied: in one `TRUNCATE` on PostgreSQL.
+    Truncate,
+    /// The test gets a database of its own, migrated with [`TestDbBuilder::migrations`]:
+    /// PostgreSQL clones a template database (built once per set of migrations), SQLite copies
+    /// a migrated file, MySQL leases a database per worker. The database is emptied or
+    /// removed on drop; ones left by killed processes are swept at the next start.
+    DatabasePerTest,
+}
+
+impl Cleanup {
+    /// Whether the strategy deletes or drops data, so needs a local database (or an opt-in).
+    pub fn is_destructive(self) -> bool {
+        !matches!(self, Self::Transaction)
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Transaction => "Cleanup::Transaction",
+            Self::Tracked => "Cleanup::Tracked",
+            Self::Truncate => "Cleanup::Truncate",
+            Self::DatabasePerTest => "Cleanup::DatabasePerTest",
+        }
+    }
+}
+
+impl fmt::Display for Cleanup {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Why a test database could not be opened or cleaned up.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CleanupError {
+    /// A destructive strategy was asked for on a database that is not on this machine.
+    #[error(
+        "{cleanup} deletes data, and `{host}` is not a local database host; call \
+         `.allow_remote()` on the builder or set {ALLOW_REMOTE_VAR}=true if this database is \
+         really disposable"
+    )]
+    RemoteDatabase {
+        /// The strategy asked for.
+        cleanup: Cleanup,
+        /// The host the URL names.
+        host: String,
+    },
+    /// A second connection was asked for under [`Cleanup::Transaction`].
+    #[error(
+        "Cleanup::Transaction keeps the test's rows in an uncommitted transaction on the \
+         handle's one connection, so a second connection cannot see them and its own writes \
+         would never be rolled back; open the handle with Cleanup::Tracked (deletes what the \
+         test created, and what references it), Cleanup::Truncate or Cleanup::DatabasePerTest"
+    )]
+    SecondConnection,
+    /// The strategy needs something the builder was not given.
+    #[error("{0}")]
+    Usage(String),
+    /// The database could not be reached.
+    #[error("cannot connect to {url}: {source}")]
+    Connect {
+        /// The URL, as given.
+        url: String,
+        /// The underlying error.
+        #[source]
+        source: diesel::ConnectionError,
+    },
+    /// A statement failed while opening or cleaning up.
+    #[error("{cleanup} could not {step}: {source}")]
+    Database {
+        /// The strategy.
+        cleanup: Cleanup,
+        /// What it was doing, e.g. "truncate the schema's tables".
+        step: String,
+        /// The underlying error.
+        #[source]
+        source: diesel::result::Error,
+    },
+    /// Migrations could not be applied.
+    #[error("could not apply the migrations to {database}: {message}")]
+    Migrations {
+        /// The database being migrated.
+        database: String,
+        /// What diesel_migrations reported.
+        message: String,
+    },
+    /// A file of a SQLite per-test database could not be written or removed.
+    #[error("{step} `{path}`: {source}")]
+    File {
+        /// What was being done.
+        step: &'static str,
+        /// The file.
+        path: String,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The test left rows behind.
+    #[error(transparent)]
+    Residue(#[from] Residue),
+}
+
+impl CleanupError {
+    pub(crate) fn db(cleanup: Cleanup, step: impl Into<String>) -> impl FnOnce(diesel::result::Error) -> Self {
+        let step = step.into();
+        move |source| Self::Database {
+            cleanup,
+            step,
+            source,
+        }
+    }
+}
+
+/// The environment variable that lets destructive strategies run against a remote host.
+pub const ALLOW_REMOTE_VAR: &str = "FACTORY_ALLOW_REMOTE_DATABASE";
+
+/// A test's database connection that cleans up after the test, whatever way it ends.
+///
+/// Open one with [`TestDb::builder`] (or [`TestDb::open`] for the defaults). It dereferences
+/// to the connection, and every factory accepts it as a connection:
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::prelude::*;
+/// use diesel::SqliteConnection;
+/// use factory_core::cleanup::{Cleanup, TestDb};
+///
+/// let mut db = TestDb::<SqliteConnection>::open(":memory:", Cleanup::Transaction).unwrap();
+/// diesel::sql_query("CREATE TABLE t (id INTEGER PRIMARY KEY)").execute(&mut *db).unwrap();
+/// assert!(db.connect().is_err()); // a second connection could not see the transaction
+/// # }
+/// ```
+pub struct TestDb<C: TestBackend> {
+    conn: Option<C>,
+    cleanup: Cleanup,
+    /// The URL of the database the handle is connected to (the per-test one, if any).
+    url: String,
+    tracked: track::Tracked,
+    baseline: Option<residue::Counts>,
+    lease: Option<C::Lease>,
+    finished: bool,
+}
+
+impl<C: TestBackend> fmt::Debug for TestDb<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestDb")
+            .field("cleanup", &self.cleanup)
+            .field("url", &self.url)
+            .field("tracked_rows", &self.tracked.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// Options for opening a [`TestDb`]; from [`TestDb::builder`].
+#[derive(Debug, Clone)]
+#[must_use]
+pub struct TestDbBuilder<C> {
+    url: String,
+    cleanup: Cleanup,
+    migrations: Option<Migrations>,
+    check_residue: bool,
+    allow_remote: bool,
+    _conn: std::marker::PhantomData<fn() -> C>,
+}
+
+impl<C: TestBackend> TestDbBuilder<C> {
+    /// The cleanup strategy (default [`Cleanup::Transaction`]).
+    pub fn cleanup(mut self, cleanup: Cleanup) -> Self {
+        self.cleanup = cleanup;
+        self
+    }
+
+    /// The migrations that make the schema. [`Cleanup::DatabasePerTest`] needs them to build
+    /// its databases; the other strategies apply any that are pending (under a lock, so
+    /// parallel test processes do not race).
+    pub fn migrations(mut self, migrations: Migrations) -> Self {
+        self.migrations = Some(migrations);
+        self
+    }
+
+    /// Count the rows of every table when the handle opens and again, from a separate
+    /// connection, after cleanup; any difference fails the test with the tables and counts.
+    ///
+    /// The check assumes no other test commits to the same database meanwhile; use it on a
+    /// database the test owns, or in a test group that runs alone.
+    pub fn check_residue(mut self, check: bool) -> Self {
+        self.check_residue = check;
+        self
+    }
+
+    /// Lets destructive strategies run against a database that is not on this machine.
+    pub fn allow_remote(mut self) -> Self {
+        self.allow_remote = true;
+        self
+    }
+
+    /// Opens the handle: connects, and prepares the strategy.
+    pub fn open(self) -> Result<TestDb<C>, CleanupError> {
+        if self.cleanup.is_destructive() && !self.allow_remote && !allow_remote_from_env() {
+            if let Some(host) = local::remote_host(&self.url) {
+                return Err(CleanupError::RemoteDatabase {
+                    cleanup: self.cleanup,
+                    host,
+                });
+            }
+        }
+        let cleanup = self.cleanup;
+        let (mut conn, url, lease) = match cleanup {
+            Cleanup::DatabasePerTest => {
+                let migrations = self.migrations.as_ref().ok_or_else(|| {
+                    CleanupError::Usage(
+                        "Cleanup::DatabasePerTest builds each test's database from migrations: \
+                         pass them with `.migrations(..)`"
+                            .to_owned(),
+                    )
+                })?;
+                let lease = C::lease_database(&self.url, migrations)?;
+                let url = C::lease_url(&lease);
+                let conn = C::connect(&url)?;
+                (conn, url, Some(lease))
+            }
+            _ => {
+                let mut conn = C::connect(&self.url)?;
+                if let Some(migrations) = &self.migrations {
+                    C::migrate(&mut conn, &self.url, migrations)?;
+                }
+                (conn, self.url.clone(), None)
+            }
+        };
+        let baseline = if self.check_residue && !C::is_private(&url) {
+            Some(residue::count(&mut conn, cleanup)?)
+        } else {
+            None
+        };
+        if cleanup == Cleanup::Transaction {
+            conn.begin_test_transaction()
+                .map_err(CleanupError::db(cleanup, "begin the test transaction"))?;
+        }
+        Ok(TestDb {
+            conn: Some(conn),
+            cleanup,
+            url,
+            tracked: track::Tracked::default(),
+            baseline,
+            lease,
+            finished: false,
+        })
+    }
+}
+
+fn allow_remote_from_env() -> bool {
+    std::env::var(ALLOW_REMOTE_VAR).is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+}
+
+impl<C: TestBackend> TestDb<C> {
+    /// Options for a handle on the database at `url`.
+    pub fn builder(url: impl Into<String>) -> TestDbBuilder<C> {
+        TestDbBuilder {
+            url: url.into(),
+            cleanup: Cleanup::default(),
+            migrations: None,
+            check_residue: false,
+            allow_remote: false,
+            _conn: std::marker::PhantomData,
+        }
+    }
+
+    /// A handle on the database at `url` with `cleanup` and no other options.
+    pub fn open(url: impl Into<String>, cleanup: Cleanup) -> Result<Self, CleanupError> {
+        Self::builder(url).cleanup(cleanup).open()
+    }
+
+    /// The strategy the handle was opened with.
+    pub fn cleanup(&self) -> Cleanup {
+        self.cleanup
+    }
+
+    /// The URL of the database the handle uses: for [`Cleanup::DatabasePerTest`], the test's
+    /// own database. Give it to the code under test (its pool, its workers).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The handle's connection (also reachable as `&mut *db`).
+    pub fn conn(&mut self) -> &mut C {
+        self.conn.as_mut().expect("the connection lives until drop")
+    }
+
+    /// A new connection to the same database, for code under test that needs its own.
+    ///
+    /// Refused under [`Cleanup::Transaction`], whose rows no other connection can see.
+    pub fn connect(&self) -> Result<C, CleanupError> {
+        if self.cleanup == Cleanup::Transaction {
+            return Err(CleanupError::SecondConnection);
+        }
+        C::connect(&self.url)
+    }
+
+    /// How many rows tracked cleanup has recorded so far.
+    pub fn tracked_rows(&self) -> usize {
+        self.tracked.len()
+    }
+
+    /// Cleans up now and reports what went wrong, instead of panicking in `drop`.
+    pub fn finish(mut self) -> Result<(), CleanupError> {
+        self.finish_inner()
+    }
+
+    fn finish_inner(&mut self) -> Result<(), CleanupError> {
+        if std::mem::replace(&mut self.finished, true) {
+            return Ok(());
+        }
+        let cleanup = self.cleanup;
+        let conn = self.conn.take();
+        let result = match cleanup {
+            // Closing the connection rolls the test transaction back.
+            Cleanup::Transaction => {
+                drop(conn);
+                Ok(())
+            }
+            Cleanup::Tracked => {
+                let rows = self.tracked.take();
+                // The handle's connection may hold locks of a transaction the test left open:
+                // close it and delete on a connection of their own. (A private in-memory
+                // database exists only on the handle's connection.)
+                let own = if C::is_private(&self.url) {
+                    reusable(conn)
+                } else {
+                    drop(conn);
+                    None
+                };
+                if rows.is_empty() {
+                    Ok(())
+                } else {
+                    own.map_or_else(|| C::connect(&self.url), Ok)
+                        .and_then(|mut own| track::delete::<C>(&mut own, rows))
+                }
+            }
+            Cleanup::Truncate => {
+                let mut conn = reusable(conn).map_or_else(|| C::connect(&self.url), Ok)?;
+                C::truncate(&mut conn, cleanup)
+            }
+            Cleanup::DatabasePerTest => match self.lease.take() {
+                Some(lease) => C::release_database(lease, reusable(conn)),
+                None => Ok(()),
+            },
+        };
+        result?;
+        if let Some(before) = self.baseline.take() {
+            let mut fresh = C::connect(&self.url)?;
+            let after = residue::count(&mut fresh, cleanup)?;
+            residue::compare(cleanup, &before, &after)?;
+        }
+        Ok(())
+    }
+}
+
+/// The handle's connection, unless a transaction the test left open makes it unfit for cleanup.
+fn reusable<C: TestBackend>(conn: Option<C>) -> Option<C> {
+    let mut conn = conn?;
+    (!C::in_transaction(&mut conn)).then_some(conn)
+}
+
+impl<C: TestBackend> Drop for TestDb<C> {
+    fn drop(&mut self) {
+        if let Err(error) = self.finish_inner() {
+            if std::thread::panicking() {
+                eprintln!("factory_core::TestDb: {error}");
+            } else {
+                panic!("{error}");
+            }
+        }
+    }
+}
+
+impl<C: TestBackend> Deref for TestDb<C> {
+    type Target = C;
+    fn deref(&self) -> &C {
+        self.conn.as_ref().expect("the connection lives until drop")
+    }
+}
+
+impl<C: TestBackend> DerefMut for TestDb<C> {
+    fn deref_mut(&mut self) -> &mut C {
+        self.conn()
+    }
+}
+
+/// Factories create through a [`TestDb`] as through its connection; under
+/// [`Cleanup::Tracked`] every row they insert (parents and related rows included) is recorded.
+impl<F, C> Create<TestDb<C>> for F
+where
+    F: Create<C>,
+    C: TestBackend,
+{
+    fn try_create(self, db: &mut TestDb<C>) -> Result<Self::Model, FactoryError> {
+        db.with_tracking(|conn| F::try_create(self, conn))
+    }
+
+    fn try_create_batch_with(
+        self,
+        n: usize,
+        customise: impl FnMut(usize, Self) -> Self,
+        db: &mut TestDb<C>,
+    ) -> Result<Vec<Self::Model>, FactoryError> {
+        db.with_tracking(|conn| F::try_create_batch_with(self, n, customise, conn))
+    }
+
+    fn try_get_or_create(self, db: &mut TestDb<C>) -> Result<Self::Model, FactoryError> {
+        db.with_tracking(|conn| F::try_get_or_create(self, conn))
+    }
+}
+
+impl<C: TestBackend> TestDb<C> {
+    fn with_tracking<T>(&mut self, f: impl FnOnce(&mut C) -> T) -> T {
+        let conn = self.conn.as_mut().expect("the connection lives until drop");
+        if self.cleanup == Cleanup::Tracked {
+            self.tracked.recording(|| f(conn))
+        } else {
+            f(conn)
+        }
+    }
+}

@@ -1,0 +1,304 @@
+//! PostgreSQL: catalog queries, one-statement `TRUNCATE`, advisory locks, and per-test
+//! databases cloned from a migrated template and recycled through a pool.
+//!
+//! A test's database is `factory_<hash>_<slot>`, cloned once from `factory_tpl_<hash>` (built
+//! under an advisory lock by the first process that needs it) and then reused: a test leases
+//! the lowest slot whose advisory lock it can take on a maintenance connection, and gives it
+//! back emptied (`TRUNCATE .. RESTART IDENTITY`). Dropping a database costs more than a test
+//! should wait; emptying one is a few milliseconds. A leased slot is marked "in use" in its
+//! database comment; a slot still marked in use whose lock is free was left by a killed
+//! process, and the next lease empties it.
+
+use super::backend::{group_foreign_keys, with_database, ForeignKey, TestBackend};
+use super::{Cleanup, CleanupError, Migrations};
+use diesel::pg::{Pg, PgConnection};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Bool, Integer, Text};
+use diesel_migrations::MigrationHarness;
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct NameCount {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct Flag {
+    #[diesel(sql_type = Bool)]
+    flag: bool,
+}
+
+#[derive(QueryableByName)]
+struct KeyColumn {
+    #[diesel(sql_type = Text)]
+    child: String,
+    #[diesel(sql_type = Text)]
+    parent: String,
+    #[diesel(sql_type = Text)]
+    child_column: String,
+    #[diesel(sql_type = Text)]
+    parent_column: String,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// A leased per-test database: the maintenance connection holding its slot's lock.
+pub struct PgLease {
+    admin: PgConnection,
+    name: String,
+    url: String,
+}
+
+const IN_USE: &str = "factory-core: in use";
+const CLEAN: &str = "factory-core: clean";
+
+/// The first advisory-lock key of a set of migrations (the second is the slot).
+fn lock_key(hash: &str) -> i32 {
+    u32::from_str_radix(&hash[..8], 16).unwrap_or(0) as i32
+}
+
+fn exists(admin: &mut PgConnection, name: &str) -> QueryResult<bool> {
+    diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS flag")
+        .bind::<Text, _>(name)
+        .get_result::<Flag>(admin)
+        .map(|f| f.flag)
+}
+
+fn comment(admin: &mut PgConnection, name: &str, text: &str) -> QueryResult<()> {
+    admin.batch_execute(&format!(
+        "COMMENT ON DATABASE {} IS {}",
+        PgConnection::quote_ident(name),
+        PgConnection::quote_literal(text)
+    ))
+}
+
+fn try_lock(admin: &mut PgConnection, key: i32, slot: i32) -> QueryResult<bool> {
+    diesel::sql_query("SELECT pg_try_advisory_lock($1, $2) AS flag")
+        .bind::<Integer, _>(key)
+        .bind::<Integer, _>(slot)
+        .get_result::<Flag>(admin)
+        .map(|f| f.flag)
+}
+
+/// Builds `factory_tpl_<hash>` unless it exists: under an advisory lock, into a scratch
+/// database renamed only once migrated, so a killed builder leaves no half-built template.
+fn ensure_template(
+    admin: &mut PgConnection,
+    url: &str,
+    hash: &str,
+    migrations: &Migrations,
+) -> Result<String, CleanupError> {
+    let template = format!("factory_tpl_{hash}");
+    let err = |step: &str| CleanupError::db(Cleanup::DatabasePerTest, format!("{step} `{template}`"));
+    if exists(admin, &template).map_err(err("look up the template"))? {
+        return Ok(template);
+    }
+    let key = lock_key(hash);
+    diesel::sql_query("SELECT pg_advisory_lock($1, -1)")
+        .bind::<Integer, _>(key)
+        .execute(admin)
+        .map_err(err("lock the build of"))?;
+    let built = (|| {
+        if exists(admin, &template).map_err(err("look up the template"))? {
+            return Ok(());
+        }
+        let scratch = format!("{template}_build");
+        let quoted = PgConnection::quote_ident(&scratch);
+        admin
+            .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted}"))
+            .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {quoted}")))
+            .map_err(err("create the scratch database for"))?;
+        {
+            let scratch_url = with_database(url, &scratch)?;
+            let mut conn = PgConnection::connect(&scratch_url)?;
+            conn.run_pending_migrations(migrations.source())
+                .map_err(|e| CleanupError::Migrations {
+                    database: scratch.clone(),
+                    message: e.to_string(),
+                })?;
+        }
+        admin
+            .batch_execute(&format!(
+                "ALTER DATABASE {quoted} RENAME TO {}",
+                PgConnection::quote_ident(&template)
+            ))
+            .map_err(err("name the template"))
+    })();
+    let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1, -1)")
+        .bind::<Integer, _>(key)
+        .execute(admin);
+    built?;
+    unlocked.map_err(err("unlock the build of"))?;
+    Ok(template)
+}
+
+/// Empties the slots marked in use whose lock is free: what killed processes left.
+fn sweep(admin: &mut PgConnection, url: &str, hash: &str) -> Result<(), CleanupError> {
+    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+    let abandoned: Vec<Name> = diesel::sql_query(
+        "SELECT datname::text AS name FROM pg_database \
+         WHERE datname LIKE 'factory\\_%' AND shobj_description(oid, 'pg_database') = $1",
+    )
+    .bind::<Text, _>(IN_USE)
+    .load(admin)
+    .map_err(err("list the per-test databases"))?;
+    let prefix = format!("factory_{hash}_");
+    let key = lock_key(hash);
+    for Name { name } in abandoned {
+        let Some(slot) = name.strip_prefix(&prefix).and_then(|s| s.parse::<i32>().ok()) else {
+            continue;
+        };
+        if !try_lock(admin, key, slot).map_err(err("lock a per-test database"))? {
+            continue; // in use by a live test
+        }
+        let emptied = PgConnection::connect(&with_database(url, &name)?)
+            .and_then(|mut conn| PgConnection::truncate(&mut conn, Cleanup::DatabasePerTest));
+        let marked = comment(admin, &name, CLEAN).map_err(err("mark a per-test database clean"));
+        let _ = diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
+            .bind::<Integer, _>(key)
+            .bind::<Integer, _>(slot)
+            .execute(admin);
+        emptied?;
+        marked?;
+    }
+    Ok(())
+}
+
+impl TestBackend for PgConnection {
+    type Lease = PgLease;
+
+    fn connect(url: &str) -> Result<Self, CleanupError> {
+        PgConnection::establish(url).map_err(|source| CleanupError::Connect {
+            url: url.to_owned(),
+            source,
+        })
+    }
+
+    fn quote_ident(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    fn tables(conn: &mut Self) -> QueryResult<Vec<String>> {
+        diesel::sql_query(
+            "SELECT tablename::text AS name FROM pg_tables \
+             WHERE schemaname = current_schema() AND tablename <> '__diesel_schema_migrations' \
+             ORDER BY 1",
+        )
+        .load::<Name>(conn)
+        .map(|rows| rows.into_iter().map(|r| r.name).collect())
+    }
+
+    fn counts(conn: &mut Self, sql: &str) -> QueryResult<Vec<(String, i64)>> {
+        diesel::sql_query(sql)
+            .load::<NameCount>(conn)
+            .map(|rows| rows.into_iter().map(|r| (r.name, r.n)).collect())
+    }
+
+    fn foreign_keys(conn: &mut Self) -> QueryResult<Vec<ForeignKey>> {
+        let rows: Vec<KeyColumn> = diesel::sql_query(
+            "SELECT child.relname::text AS child, parent.relname::text AS parent, \
+                    a.attname::text AS child_column, pa.attname::text AS parent_column, \
+                    c.conname::text AS name \
+             FROM pg_constraint c \
+             JOIN pg_class child ON child.oid = c.conrelid \
+             JOIN pg_class parent ON parent.oid = c.confrelid \
+             JOIN pg_namespace ns ON ns.oid = child.relnamespace \
+             CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY \
+                 AS k(child_att, parent_att, position) \
+             JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.child_att \
+             JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.parent_att \
+             WHERE c.contype = 'f' AND ns.nspname = current_schema() \
+             ORDER BY child.relname, c.conname, k.position",
+        )
+        .load(conn)?;
+        Ok(group_foreign_keys(rows.into_iter().map(|r| {
+            (r.child, r.parent, r.child_column, r.parent_column, r.name)
+        })))
+    }
+
+    fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {
+        let step = "truncate the schema's tables";
+        let tables = Self::tables(conn).map_err(CleanupError::db(cleanup, step))?;
+        if tables.is_empty() {
+            return Ok(());
+        }
+        let list: Vec<String> = tables.iter().map(|t| Self::quote_ident(t)).collect();
+        conn.batch_execute(&format!(
+            "TRUNCATE {} RESTART IDENTITY CASCADE",
+            list.join(", ")
+        ))
+        .map_err(CleanupError::db(cleanup, step))
+    }
+
+    fn migrate(conn: &mut Self, url: &str, migrations: &Migrations) -> Result<(), CleanupError> {
+        let key = lock_key(&migrations.hash::<Pg>());
+        let err = |step: &'static str| CleanupError::db(Cleanup::Transaction, step);
+        diesel::sql_query("SELECT pg_advisory_lock($1, -2)")
+            .bind::<Integer, _>(key)
+            .execute(conn)
+            .map_err(err("lock the migrations"))?;
+        let ran = conn
+            .run_pending_migrations(migrations.source())
+            .map(drop)
+            .map_err(|e| CleanupError::Migrations {
+                database: url.to_owned(),
+                message: e.to_string(),
+            });
+        let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1, -2)")
+            .bind::<Integer, _>(key)
+            .execute(conn);
+        ran?;
+        unlocked.map(drop).map_err(err("unlock the migrations"))
+    }
+
+    fn lease_database(url: &str, migrations: &Migrations) -> Result<PgLease, CleanupError> {
+        let hash = migrations.hash::<Pg>();
+        let mut admin = PgConnection::connect(&with_database(url, "postgres")?)?;
+        let template = ensure_template(&mut admin, url, &hash, migrations)?;
+        sweep(&mut admin, url, &hash)?;
+        let key = lock_key(&hash);
+        let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+        let mut slot = 0;
+        while !try_lock(&mut admin, key, slot).map_err(err("lease a per-test database"))? {
+            slot += 1;
+        }
+        let name = format!("factory_{hash}_{slot}");
+        if !exists(&mut admin, &name).map_err(err("look up a per-test database"))? {
+            admin
+                .batch_execute(&format!(
+                    "CREATE DATABASE {} TEMPLATE {}",
+                    Self::quote_ident(&name),
+                    Self::quote_ident(&template)
+                ))
+                .map_err(err("clone the template"))?;
+        }
+        comment(&mut admin, &name, IN_USE).map_err(err("mark a per-test database in use"))?;
+        let url = with_database(url, &name)?;
+        Ok(PgLease { admin, name, url })
+    }
+
+    fn lease_url(lease: &PgLease) -> String {
+        lease.url.clone()
+    }
+
+    fn release_database(mut lease: PgLease, conn: Option<Self>) -> Result<(), CleanupError> {
+        let mut conn = match conn {
+            Some(conn) => conn,
+            None => PgConnection::connect(&lease.url)?,
+        };
+        PgConnection::truncate(&mut conn, Cleanup::DatabasePerTest)?;
+        drop(conn);
+        comment(&mut lease.admin, &lease.name, CLEAN)
+            .map_err(CleanupError::db(Cleanup::DatabasePerTest, "mark a per-test database clean"))
+        // Dropping the maintenance connection releases the slot's lock.
+    }
+}

@@ -1,0 +1,281 @@
+//! SQLite: catalog queries, `DELETE` for truncation, file locks, and per-test databases copied
+//! from a migrated template file.
+//!
+//! Per-test databases live in `$TMPDIR/factory-core-sqlite/` (or `FACTORY_SQLITE_DIR`): a
+//! template `tpl_<hash>.sqlite` built once under a file lock, and one copy per test,
+//! `t_<pid>_<n>.sqlite`, next to a lock file the test holds while it runs. A copy whose lock
+//! file is not held was left by a killed process; the next lease deletes it.
+
+use super::backend::{group_foreign_keys, ForeignKey, TestBackend};
+use super::{Cleanup, CleanupError, Migrations};
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sqlite::{Sqlite, SqliteConnection};
+use diesel_migrations::MigrationHarness;
+use std::fs::{self, File, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+#[derive(QueryableByName)]
+struct Name {
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+#[derive(QueryableByName)]
+struct NameCount {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = BigInt)]
+    n: i64,
+}
+
+#[derive(QueryableByName)]
+struct KeyColumn {
+    #[diesel(sql_type = Text)]
+    child: String,
+    #[diesel(sql_type = Text)]
+    parent: String,
+    #[diesel(sql_type = Text)]
+    child_column: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    parent_column: Option<String>,
+    #[diesel(sql_type = Text)]
+    name: String,
+}
+
+/// A per-test database file and the lock that says its test is alive.
+pub struct SqliteLease {
+    path: PathBuf,
+    lock_path: PathBuf,
+    _lock: File,
+}
+
+/// Where per-test databases live.
+fn directory() -> PathBuf {
+    std::env::var_os("FACTORY_SQLITE_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| std::env::temp_dir().join("factory-core-sqlite"))
+}
+
+fn file_error(step: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> CleanupError {
+    let path = path.display().to_string();
+    move |source| CleanupError::File { step, path, source }
+}
+
+/// Holds an exclusive lock on `path` (created if missing) until the file is dropped.
+fn lock_file(path: &Path) -> Result<File, CleanupError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(file_error("open the lock file", path))?;
+    file.lock().map_err(file_error("lock", path))?;
+    Ok(file)
+}
+
+/// Removes a database file and its journal files.
+fn remove_database(path: &Path) {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut name = path.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = fs::remove_file(PathBuf::from(name));
+    }
+}
+
+/// Deletes the copies whose lock no live process holds.
+fn sweep(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let lock_path = entry.path();
+        let is_copy_lock = lock_path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .is_some_and(|n| n.starts_with("t_") && n.ends_with(".lock"));
+        if !is_copy_lock {
+            continue;
+        }
+        let Ok(file) = OpenOptions::new().write(true).open(&lock_path) else {
+            continue;
+        };
+        if file.try_lock().is_ok() {
+            remove_database(&lock_path.with_extension("sqlite"));
+            let _ = fs::remove_file(&lock_path);
+        }
+    }
+}
+
+/// Builds `tpl_<hash>.sqlite` unless it exists, under a file lock, into a scratch file renamed
+/// once migrated.
+fn ensure_template(dir: &Path, hash: &str, migrations: &Migrations) -> Result<PathBuf, CleanupError> {
+    let template = dir.join(format!("tpl_{hash}.sqlite"));
+    if template.exists() {
+        return Ok(template);
+    }
+    let _lock = lock_file(&dir.join(format!("tpl_{hash}.lock")))?;
+    if template.exists() {
+        return Ok(template);
+    }
+    let scratch = dir.join(format!("tpl_{hash}.building"));
+    remove_database(&scratch);
+    {
+        let scratch_url = scratch.to_string_lossy().into_owned();
+        let mut conn = SqliteConnection::connect(&scratch_url)?;
+        conn.run_pending_migrations(migrations.source())
+            .map_err(|e| CleanupError::Migrations {
+                database: scratch_url.clone(),
+                message: e.to_string(),
+            })?;
+    }
+    fs::rename(&scratch, &template).map_err(file_error("name the template", &template))?;
+    Ok(template)
+}
+
+impl TestBackend for SqliteConnection {
+    type Lease = SqliteLease;
+
+    fn connect(url: &str) -> Result<Self, CleanupError> {
+        let mut conn = SqliteConnection::establish(url).map_err(|source| CleanupError::Connect {
+            url: url.to_owned(),
+            source,
+        })?;
+        conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
+            .map_err(CleanupError::db(Cleanup::Transaction, "set up the SQLite connection"))?;
+        Ok(conn)
+    }
+
+    fn quote_ident(name: &str) -> String {
+        format!("\"{}\"", name.replace('"', "\"\""))
+    }
+
+    fn tables(conn: &mut Self) -> QueryResult<Vec<String>> {
+        diesel::sql_query(
+            "SELECT name FROM sqlite_master WHERE type = 'table' \
+             AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
+             AND name <> '__diesel_schema_migrations' ORDER BY 1",
+        )
+        .load::<Name>(conn)
+        .map(|rows| rows.into_iter().map(|r| r.name).collect())
+    }
+
+    fn counts(conn: &mut Self, sql: &str) -> QueryResult<Vec<(String, i64)>> {
+        diesel::sql_query(sql)
+            .load::<NameCount>(conn)
+            .map(|rows| rows.into_iter().map(|r| (r.name, r.n)).collect())
+    }
+
+    fn foreign_keys(conn: &mut Self) -> QueryResult<Vec<ForeignKey>> {
+        let rows: Vec<KeyColumn> = diesel::sql_query(
+            "SELECT m.name AS child, p.\"table\" AS parent, p.\"from\" AS child_column, \
+                    p.\"to\" AS parent_column, CAST(p.id AS TEXT) AS name \
+             FROM sqlite_master m JOIN pragma_foreign_key_list(m.name) p \
+             WHERE m.type = 'table' ORDER BY m.name, p.id, p.seq",
+        )
+        .load(conn)?;
+        // A key declared without columns references the parent's primary key.
+        let mut resolved = Vec::with_capacity(rows.len());
+        let mut position = 0;
+        let mut last = None;
+        for row in rows {
+            let id = (row.child.clone(), row.name.clone());
+            position = if last.as_ref() == Some(&id) { position + 1 } else { 0 };
+            last = Some(id);
+            let parent_column = match row.parent_column {
+                Some(column) => column,
+                None => diesel::sql_query(
+                    "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
+                )
+                .bind::<Text, _>(&row.parent)
+                .load::<Name>(conn)?
+                .into_iter()
+                .nth(position)
+                .map(|n| n.name)
+                .unwrap_or_default(),
+            };
+            resolved.push((row.child, row.parent, row.child_column, parent_column, row.name));
+        }
+        Ok(group_foreign_keys(resolved))
+    }
+
+    fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {
+        let step = "empty the schema's tables";
+        let tables = Self::tables(conn).map_err(CleanupError::db(cleanup, step))?;
+        if tables.is_empty() {
+            return Ok(());
+        }
+        // SQLite has no TRUNCATE; with foreign keys checked at commit, the order of the
+        // DELETEs does not matter since every table ends empty.
+        let mut sql = String::from("BEGIN; PRAGMA defer_foreign_keys = ON;");
+        for table in &tables {
+            sql.push_str(&format!(" DELETE FROM {};", Self::quote_ident(table)));
+        }
+        let sequences: bool = diesel::select(diesel::dsl::sql::<diesel::sql_types::Bool>(
+            "EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'sqlite_sequence')",
+        ))
+        .get_result(conn)
+        .map_err(CleanupError::db(cleanup, step))?;
+        if sequences {
+            sql.push_str(" DELETE FROM sqlite_sequence;");
+        }
+        sql.push_str(" COMMIT;");
+        conn.batch_execute(&sql).map_err(|e| {
+            let _ = conn.batch_execute("ROLLBACK");
+            CleanupError::db(cleanup, step)(e)
+        })
+    }
+
+    fn migrate(conn: &mut Self, url: &str, migrations: &Migrations) -> Result<(), CleanupError> {
+        let _lock = if Self::is_private(url) {
+            None
+        } else {
+            Some(lock_file(Path::new(&format!("{url}.factory-lock")))?)
+        };
+        conn.run_pending_migrations(migrations.source())
+            .map(drop)
+            .map_err(|e| CleanupError::Migrations {
+                database: url.to_owned(),
+                message: e.to_string(),
+            })
+    }
+
+    fn lease_database(_url: &str, migrations: &Migrations) -> Result<SqliteLease, CleanupError> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let dir = directory();
+        fs::create_dir_all(&dir).map_err(file_error("create", &dir))?;
+        sweep(&dir);
+        let template = ensure_template(&dir, &migrations.hash::<Sqlite>(), migrations)?;
+        let stem = format!(
+            "t_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let lock_path = dir.join(format!("{stem}.lock"));
+        let lock = lock_file(&lock_path)?;
+        let path = dir.join(format!("{stem}.sqlite"));
+        fs::copy(&template, &path).map_err(file_error("copy the template to", &path))?;
+        Ok(SqliteLease {
+            path,
+            lock_path,
+            _lock: lock,
+        })
+    }
+
+    fn lease_url(lease: &SqliteLease) -> String {
+        lease.path.to_string_lossy().into_owned()
+    }
+
+    fn release_database(lease: SqliteLease, conn: Option<Self>) -> Result<(), CleanupError> {
+        drop(conn);
+        remove_database(&lease.path);
+        fs::remove_file(&lease.lock_path).map_err(file_error("remove", &lease.lock_path))
+        // The lock goes with the lease.
+    }
+
+    fn is_private(url: &str) -> bool {
+        url == ":memory:" || url.contains("mode=memory") || url.is_empty()
+    }
+}

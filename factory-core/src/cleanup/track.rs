@@ -1,0 +1,174 @@
+//! Tracked cleanup: recording the rows factories insert through a handle, and deleting them
+//! (after whatever references them) when the handle drops.
+
+use super::backend::{is_retryable, ForeignKey, TestBackend};
+use super::{Cleanup, CleanupError};
+use crate::factory::Factory;
+use std::cell::RefCell;
+
+/// One inserted row: its table and primary key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Row {
+    table: &'static str,
+    columns: &'static [&'static str],
+    key: Vec<String>,
+}
+
+thread_local! {
+    /// The recorders of the handles whose factories are running on this thread, innermost last.
+    static RECORDING: RefCell<Vec<Vec<Row>>> = const { RefCell::new(Vec::new()) };
+}
+
+/// Records `models`, just inserted by factory `F`, with the innermost handle recording on this
+/// thread; nothing when none is.
+pub(crate) fn record<F: Factory>(models: &[F::Model]) {
+    let _ = RECORDING.try_with(|recording| {
+        if let Some(rows) = recording.borrow_mut().last_mut() {
+            rows.extend(models.iter().map(|model| Row {
+                table: F::TABLE_NAME,
+                columns: F::KEY_COLUMNS,
+                key: F::key_text(model),
+            }));
+        }
+    });
+}
+
+/// The rows a handle has recorded, in insertion order.
+#[derive(Debug, Default)]
+pub(crate) struct Tracked {
+    rows: Vec<Row>,
+}
+
+impl Tracked {
+    pub(crate) fn len(&self) -> usize {
+        self.rows.len()
+    }
+
+    pub(crate) fn take(&mut self) -> Vec<Row> {
+        std::mem::take(&mut self.rows)
+    }
+
+    /// Runs `f` with this recorder the innermost on the thread; what it records lands here,
+    /// also when `f` panics or fails (a failed factory's rows were rolled back, and deleting
+    /// them later finds nothing).
+    pub(crate) fn recording<T>(&mut self, f: impl FnOnce() -> T) -> T {
+        struct Pop<'a>(&'a mut Vec<Row>);
+        impl Drop for Pop<'_> {
+            fn drop(&mut self) {
+                if let Ok(Some(rows)) = RECORDING.try_with(|r| r.borrow_mut().pop()) {
+                    self.0.extend(rows);
+                }
+            }
+        }
+        RECORDING.with(|r| r.borrow_mut().push(Vec::new()));
+        let _pop = Pop(&mut self.rows);
+        f()
+    }
+}
+
+/// How many levels of referencing rows are followed (a self-referencing table would go on
+/// for ever).
+const MAX_DEPTH: usize = 6;
+/// How often a cleanup that hit a deadlock is tried again.
+const ATTEMPTS: u32 = 5;
+
+/// Deletes `rows` newest first, each after the rows that reference it, in one transaction;
+/// tries again on a deadlock.
+pub(crate) fn delete<C: TestBackend>(conn: &mut C, rows: Vec<Row>) -> Result<(), CleanupError> {
+    let step = "find the schema's foreign keys";
+    let keys = C::foreign_keys(conn).map_err(CleanupError::db(Cleanup::Tracked, step))?;
+    let statements = plan::<C>(&rows, &keys);
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let result = conn.transaction(|conn| {
+            for sql in &statements {
+                C::execute(conn, sql)?;
+            }
+            Ok(())
+        });
+        match result {
+            Ok(()) => return Ok(()),
+            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
+                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
+            }
+            Err(e) => {
+                return Err(CleanupError::db(
+                    Cleanup::Tracked,
+                    "delete the rows the test created",
+                )(e))
+            }
+        }
+    }
+}
+
+/// The `DELETE` statements for `rows`, newest first; runs of rows of one table become one
+/// statement.
+pub(crate) fn plan<C: TestBackend>(rows: &[Row], keys: &[ForeignKey]) -> Vec<String> {
+    let mut statements = Vec::new();
+    let mut newest_first = rows.iter().rev().peekable();
+    while let Some(first) = newest_first.next() {
+        let mut run = vec![first];
+        while let Some(next) = newest_first.peek() {
+            if next.table != first.table || next.columns != first.columns {
+                break;
+            }
+            run.push(newest_first.next().expect("peeked"));
+        }
+        let columns: Vec<String> = first.columns.iter().map(|c| c.to_string()).collect();
+        let values: Vec<String> = run
+            .iter()
+            .map(|row| tuple(row.key.iter().map(|v| C::quote_literal(v))))
+            .collect();
+        let filter = format!(
+            "{} IN ({})",
+            tuple(columns.iter().map(|c| C::quote_ident(c))),
+            values.join(", ")
+        );
+        delete_tree::<C>(first.table, &filter, keys, 0, &mut statements);
+    }
+    statements
+}
+
+/// Pushes the statements that delete the rows of `table` matching `filter`, after the rows of
+/// other tables that reference them.
+fn delete_tree<C: TestBackend>(
+    table: &str,
+    filter: &str,
+    keys: &[ForeignKey],
+    depth: usize,
+    out: &mut Vec<String>,
+) {
+    if depth < MAX_DEPTH {
+        for key in keys.iter().filter(|k| k.parent == table) {
+            let select = format!(
+                "SELECT {} FROM {} WHERE {filter}",
+                key.parent_columns
+                    .iter()
+                    .map(|c| C::quote_ident(c))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                C::quote_ident(table),
+            );
+            let child_filter = format!(
+                "{} IN ({})",
+                tuple(key.child_columns.iter().map(|c| C::quote_ident(c))),
+                C::deletable_subquery(select)
+            );
+            delete_tree::<C>(&key.child, &child_filter, keys, depth + 1, out);
+        }
+    }
+    out.push(format!(
+        "DELETE FROM {} WHERE {filter}",
+        C::quote_ident(table)
+    ));
+}
+
+/// `a` for one item, `(a, b)` for more.
+fn tuple(items: impl IntoIterator<Item = String>) -> String {
+    let items: Vec<String> = items.into_iter().collect();
+    match items.as_slice() {
+        [one] => one.clone(),
+        _ => format!("({})", items.join(", ")),
+    }
+}

@@ -1,0 +1,230 @@
+//! Cleanup strategies leave nothing behind, whichever way a test ends: for every strategy and
+//! backend, a test that passes, one that fails with an error and one that panics, each
+//! checked by counting every table from a separate connection. Plus the seed's background-task
+//! case, the remote-URL guard, and a killed test process whose database the next start sweeps.
+
+mod common;
+
+use diesel::prelude::*;
+use factory_core::cleanup::{Cleanup, CleanupError, TestDb};
+use shop::schema::{ledger_entries, order_items, orders, products, reviews, tags, users};
+use shop::{Order, Product, Review, User};
+
+/// Rows in each shop table, in a fixed order.
+type Counts = Vec<(&'static str, i64)>;
+
+/// Every test body, for one backend: `$open(cleanup)` gives a handle on the backend's cleanup
+/// database, `$connect(url)` a plain connection of type `$conn`.
+macro_rules! suite {
+    ($conn:ty, $open:path, $connect:expr) => {
+        use super::*;
+
+        fn counts(url: &str) -> Counts {
+            let mut conn: $conn = $connect(url);
+            let n = |q: Result<i64, diesel::result::Error>| q.expect("count rows");
+            vec![
+                ("users", n(users::table.count().get_result(&mut conn))),
+                ("products", n(products::table.count().get_result(&mut conn))),
+                ("orders", n(orders::table.count().get_result(&mut conn))),
+                ("order_items", n(order_items::table.count().get_result(&mut conn))),
+                ("reviews", n(reviews::table.count().get_result(&mut conn))),
+                ("tags", n(tags::table.count().get_result(&mut conn))),
+                ("ledger_entries", n(ledger_entries::table.count().get_result(&mut conn))),
+            ]
+        }
+
+        /// Opens a handle, hands it to `body`, and checks from separate connections that the
+        /// shared database is as it was and a per-test database ended empty.
+        fn leaves_nothing(cleanup: Cleanup, body: impl FnOnce(&mut TestDb<$conn>) + std::panic::UnwindSafe) {
+            let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
+            let (base_url, before) = {
+                let db = $open(Cleanup::Transaction);
+                let url = db.url().to_owned();
+                drop(db);
+                let before = counts(&url);
+                (url, before)
+            };
+            let own_url = std::sync::Mutex::new(String::new());
+            let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let mut db = $open(cleanup);
+                *own_url.lock().unwrap() = db.url().to_owned();
+                body(&mut db);
+            }));
+            let own_url = own_url.into_inner().unwrap();
+            // Truncation empties the whole database, rows from before included.
+            let expected: Counts = if cleanup == Cleanup::Truncate {
+                before.iter().map(|&(table, _)| (table, 0)).collect()
+            } else {
+                before
+            };
+            assert_eq!(counts(&base_url), expected, "{cleanup} left rows in the shared database");
+            if own_url != base_url {
+                let empty = counts(&own_url).iter().all(|&(_, n)| n == 0);
+                assert!(empty, "{cleanup} left rows in the test's database: {:?}", counts(&own_url));
+            }
+            if let Err(panic) = outcome {
+                let message = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| s.to_string())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                assert_eq!(message, "the test failed", "an unexpected panic");
+            }
+        }
+
+        /// A test's usual work: an order (with its user, two lines and their products) and a
+        /// few users more.
+        fn some_rows(db: &mut TestDb<$conn>) -> User {
+            let order = Order::factory().completed().create(db);
+            let users = User::factory().create_batch(3, db);
+            let n: i64 = orders::table.filter(orders::id.eq(order.id)).count().get_result(&mut **db).unwrap();
+            assert_eq!(n, 1, "the handle sees its own rows");
+            users[0].clone()
+        }
+
+        fn passes(cleanup: Cleanup) {
+            leaves_nothing(cleanup, |db| {
+                some_rows(db);
+            });
+        }
+
+        fn fails_with_an_error(cleanup: Cleanup) {
+            leaves_nothing(cleanup, |db| {
+                let user = some_rows(db);
+                let error = User::factory().email(user.email.clone()).try_create(db).unwrap_err();
+                assert_eq!(error.constraint_kind(), Some(factory_core::ConstraintKind::Unique));
+            });
+        }
+
+        fn panics(cleanup: Cleanup) {
+            leaves_nothing(cleanup, |db| {
+                some_rows(db);
+                panic!("the test failed");
+            });
+        }
+
+        macro_rules! outcomes {
+            ($strategy:ident, $cleanup:expr) => {
+                mod $strategy {
+                    use super::*;
+                    #[test]
+                    fn passes() {
+                        super::passes($cleanup);
+                    }
+                    #[test]
+                    fn fails_with_an_error() {
+                        super::fails_with_an_error($cleanup);
+                    }
+                    #[test]
+                    fn panics() {
+                        super::panics($cleanup);
+                    }
+                }
+            };
+        }
+
+        outcomes!(transaction, Cleanup::Transaction);
+        outcomes!(tracked, Cleanup::Tracked);
+        outcomes!(truncate, Cleanup::Truncate);
+        outcomes!(database_per_test, Cleanup::DatabasePerTest);
+
+        /// The seed's second failure case: the code under test writes from a background task
+        /// on a connection of its own. Tracked cleanup deletes that row too (it references a
+        /// row the test created).
+        #[test]
+        fn tracked_deletes_what_a_background_task_wrote() {
+            leaves_nothing(Cleanup::Tracked, |db| {
+                let user = User::factory().create(db);
+                let product = Product::factory().create(db);
+                let mut other = db.connect().expect("a second connection");
+                let worker = std::thread::spawn(move || {
+                    let order = Order::factory().user(&user).with_items(0).create(&mut other);
+                    Review::factory().author(&user).product(&product).create(&mut other);
+                    order
+                });
+                let order = worker.join().expect("the background task");
+                let n: i64 = orders::table.filter(orders::id.eq(order.id)).count().get_result(&mut **db).unwrap();
+                assert_eq!(n, 1, "the background task committed");
+            });
+        }
+
+        /// Under a test transaction the same background write escapes the rollback, and the
+        /// residue check says so, naming the table.
+        #[test]
+        fn transaction_reports_what_a_background_task_wrote() {
+            let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
+            let mut db = $open(Cleanup::Transaction);
+            let url = db.url().to_owned();
+            let before = counts(&url);
+            let Err(refused) = db.connect() else {
+                panic!("a second connection under Cleanup::Transaction")
+            };
+            assert!(matches!(refused, CleanupError::SecondConnection));
+            assert!(refused.to_string().contains("Cleanup::Tracked"), "{refused}");
+            let background_url = url.clone();
+            let stray = std::thread::spawn(move || {
+                let mut other: $conn = $connect(&background_url);
+                User::factory().create(&mut other)
+            })
+            .join()
+            .unwrap();
+            // (On SQLite the test transaction's first write locks out other writers, so the
+            // background write comes first.)
+            User::factory().create(&mut db);
+            let residue = match db.finish() {
+                Err(CleanupError::Residue(residue)) => residue,
+                other => panic!("expected the residue check to fail, got {other:?}"),
+            };
+            assert_eq!(residue.left_in("users"), 1);
+            assert!(residue.to_string().contains("`users`"), "{residue}");
+            let mut conn: $conn = $connect(&url);
+            diesel::delete(users::table.find(stray.id)).execute(&mut conn).unwrap();
+            assert_eq!(counts(&url), before);
+        }
+    };
+}
+
+mod sqlite {
+    fn connect(url: &str) -> diesel::SqliteConnection {
+        shop::sqlite(url)
+    }
+    suite!(diesel::SqliteConnection, common::sqlite_db, connect);
+}
+
+#[cfg(feature = "postgres")]
+mod postgres {
+    fn connect(url: &str) -> diesel::PgConnection {
+        diesel::Connection::establish(url).expect("connect to PostgreSQL")
+    }
+    suite!(diesel::PgConnection, common::pg_db, connect);
+}
+
+#[cfg(feature = "mysql")]
+mod mysql {
+    fn connect(url: &str) -> diesel::MysqlConnection {
+        diesel::Connection::establish(url).expect("connect to MariaDB")
+    }
+    suite!(diesel::MysqlConnection, common::mysql_db, connect);
+}
+
+/// Destructive strategies refuse a database that is not on this machine, before connecting.
+#[cfg(feature = "postgres")]
+#[test]
+fn destructive_strategies_refuse_a_remote_database() {
+    let remote = "postgres://app@db.prod.example.com:5432/app";
+    for cleanup in [Cleanup::Tracked, Cleanup::Truncate, Cleanup::DatabasePerTest] {
+        let error = TestDb::<diesel::PgConnection>::open(remote, cleanup).unwrap_err();
+        match &error {
+            CleanupError::RemoteDatabase { host, .. } => assert_eq!(host, "db.prod.example.com"),
+            other => panic!("expected a refusal, got {other}"),
+        }
+        assert!(error.to_string().contains("allow_remote"), "{error}");
+    }
+    // Opting in gets past the guard (and then fails to connect, as this host does not exist).
+    let error = TestDb::<diesel::PgConnection>::builder("postgres://app@db.invalid:5432/app")
+        .cleanup(Cleanup::Truncate)
+        .allow_remote()
+        .open()
+        .unwrap_err();
+    assert!(matches!(error, CleanupError::Connect { .. }), "{error}");
+}
