@@ -23,7 +23,7 @@ fn main() {
     println!("built in memory, not stored:");
     for u in &built {
         println!(
-            "  {:>2}  {:<20} {:<8} {} {}",
+            "  {:>2}  {:<26} {:<14} {} {}",
             u.id, u.email, u.username, u.first_name, u.last_name
         );
     }
@@ -40,7 +40,7 @@ fn main() {
     println!("\ncreated users:");
     for u in [&admin, &customer].into_iter().chain(&staff) {
         println!(
-            "  {:>2}  {:<20} {:<10} {:<10} {:<10} staff={:<5} role={}",
+            "  {:>2}  {:<26} {:<14} {:<10} {:<10} staff={:<5} role={}",
             u.id, u.email, u.username, u.first_name, u.last_name, u.is_staff, u.role
         );
     }
@@ -60,7 +60,7 @@ fn main() {
     println!("\ncreated products:");
     for p in &products {
         println!(
-            "  {:>2}  {:<10} {:>6.2}  stock {:>2}  {}",
+            "  {:>2}  {:<18} {:>6.2}  stock {:>2}  {}",
             p.id,
             p.name,
             f64::from(p.price_cents) / 100.0,

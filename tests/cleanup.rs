@@ -228,3 +228,88 @@ fn destructive_strategies_refuse_a_remote_database() {
         .unwrap_err();
     assert!(matches!(error, CleanupError::Connect { .. }), "{error}");
 }
+
+/// Set in the child process that the kill test starts and kills.
+const KILLED_CHILD: &str = "FACTORY_TEST_KILLED_CHILD";
+
+/// Not a test of its own: as the kill test's child, leases a per-test database, writes to it,
+/// says where, and waits to be killed. Without the variable it does nothing.
+#[test]
+fn killed_child() {
+    let Ok(backend) = std::env::var(KILLED_CHILD) else {
+        return;
+    };
+    let url = match backend.as_str() {
+        "sqlite" => {
+            let mut db = common::sqlite_db(Cleanup::DatabasePerTest);
+            Order::factory().create(&mut db);
+            let url = db.url().to_owned();
+            std::mem::forget(db);
+            url
+        }
+        #[cfg(feature = "postgres")]
+        "postgres" => {
+            let mut db = common::pg_db(Cleanup::DatabasePerTest);
+            Order::factory().create(&mut db);
+            let url = db.url().to_owned();
+            std::mem::forget(db);
+            url
+        }
+        other => panic!("no such backend: {other}"),
+    };
+    println!("LEASED {url}");
+    std::thread::sleep(std::time::Duration::from_secs(120));
+}
+
+/// Starts [`killed_child`] for `backend`, waits until it has written to its database, kills it
+/// (SIGKILL: no destructor runs) and returns its database's URL.
+fn kill_a_test_process(backend: &str) -> String {
+    use std::io::BufRead;
+    let mut child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", "killed_child", "--nocapture", "--test-threads=1"])
+        .env(KILLED_CHILD, backend)
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the child test process");
+    let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
+    let url = stdout
+        .lines()
+        .map_while(Result::ok)
+        .find_map(|line| line.split_once("LEASED ").map(|(_, url)| url.trim().to_owned()));
+    child.kill().expect("kill the child");
+    child.wait().expect("reap the child");
+    url.expect("the child leased a database before it was killed")
+}
+
+/// A test process killed mid-run leaves its SQLite copy; the next lease deletes it.
+#[test]
+fn the_next_start_sweeps_what_a_killed_sqlite_test_left() {
+    let left = kill_a_test_process("sqlite");
+    assert!(std::path::Path::new(&left).exists(), "the killed test left {left}");
+    let db = common::sqlite_db(Cleanup::DatabasePerTest);
+    assert_ne!(db.url(), left);
+    assert!(!std::path::Path::new(&left).exists(), "{left} was not swept");
+    db.finish().unwrap();
+}
+
+/// A test process killed mid-run leaves rows in its PostgreSQL database, marked in use; the
+/// next lease empties it.
+#[cfg(feature = "postgres")]
+#[test]
+fn the_next_start_sweeps_what_a_killed_postgres_test_left() {
+    let left = kill_a_test_process("postgres");
+    let rows = |url: &str| -> i64 {
+        let mut conn = diesel::PgConnection::establish(url).expect("connect");
+        orders::table.count().get_result(&mut conn).expect("count")
+    };
+    assert!(rows(&left) > 0, "the killed test left rows in {left}");
+    // The server frees the dead session's lock when it notices the connection is gone.
+    for _ in 0..50 {
+        common::pg_db(Cleanup::DatabasePerTest).finish().unwrap();
+        if rows(&left) == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{left} still holds rows after the next starts");
+}

@@ -466,28 +466,41 @@ impl<C: TestBackend> DerefMut for TestDb<C> {
 
 /// Factories create through a [`TestDb`] as through its connection; under
 /// [`Cleanup::Tracked`] every row they insert (parents and related rows included) is recorded.
-impl<F, C> Create<TestDb<C>> for F
-where
-    F: Create<C>,
-    C: TestBackend,
-{
-    fn try_create(self, db: &mut TestDb<C>) -> Result<Self::Model, FactoryError> {
-        db.with_tracking(|conn| F::try_create(self, conn))
-    }
+///
+/// One implementation per connection type (not one over every `C`), so that a factory that
+/// fails to compile does not send the trait solver down `TestDb<TestDb<..>>`.
+macro_rules! create_through_test_db {
+    ($conn:ty) => {
+        impl<F> Create<TestDb<$conn>> for F
+        where
+            F: Create<$conn>,
+        {
+            fn try_create(self, db: &mut TestDb<$conn>) -> Result<Self::Model, FactoryError> {
+                db.with_tracking(|conn| F::try_create(self, conn))
+            }
 
-    fn try_create_batch_with(
-        self,
-        n: usize,
-        customise: impl FnMut(usize, Self) -> Self,
-        db: &mut TestDb<C>,
-    ) -> Result<Vec<Self::Model>, FactoryError> {
-        db.with_tracking(|conn| F::try_create_batch_with(self, n, customise, conn))
-    }
+            fn try_create_batch_with(
+                self,
+                n: usize,
+                customise: impl FnMut(usize, Self) -> Self,
+                db: &mut TestDb<$conn>,
+            ) -> Result<Vec<Self::Model>, FactoryError> {
+                db.with_tracking(|conn| F::try_create_batch_with(self, n, customise, conn))
+            }
 
-    fn try_get_or_create(self, db: &mut TestDb<C>) -> Result<Self::Model, FactoryError> {
-        db.with_tracking(|conn| F::try_get_or_create(self, conn))
-    }
+            fn try_get_or_create(self, db: &mut TestDb<$conn>) -> Result<Self::Model, FactoryError> {
+                db.with_tracking(|conn| F::try_get_or_create(self, conn))
+            }
+        }
+    };
 }
+
+#[cfg(feature = "sqlite")]
+create_through_test_db!(diesel::sqlite::SqliteConnection);
+#[cfg(feature = "postgres")]
+create_through_test_db!(diesel::pg::PgConnection);
+#[cfg(feature = "mysql")]
+create_through_test_db!(diesel::mysql::MysqlConnection);
 
 impl<C: TestBackend> TestDb<C> {
     fn with_tracking<T>(&mut self, f: impl FnOnce(&mut C) -> T) -> T {
