@@ -8,7 +8,7 @@ mod common;
 use diesel::prelude::*;
 use factory_core::cleanup::{Cleanup, CleanupError, TestDb};
 use shop::schema::{ledger_entries, order_items, orders, products, reviews, tags, users};
-use shop::{Order, Product, Review, User};
+use shop::{Order, Product, Review, Tag, User};
 
 /// Rows in each shop table, in a fixed order.
 type Counts = Vec<(&'static str, i64)>;
@@ -26,16 +26,25 @@ macro_rules! suite {
                 ("users", n(users::table.count().get_result(&mut conn))),
                 ("products", n(products::table.count().get_result(&mut conn))),
                 ("orders", n(orders::table.count().get_result(&mut conn))),
-                ("order_items", n(order_items::table.count().get_result(&mut conn))),
+                (
+                    "order_items",
+                    n(order_items::table.count().get_result(&mut conn)),
+                ),
                 ("reviews", n(reviews::table.count().get_result(&mut conn))),
                 ("tags", n(tags::table.count().get_result(&mut conn))),
-                ("ledger_entries", n(ledger_entries::table.count().get_result(&mut conn))),
+                (
+                    "ledger_entries",
+                    n(ledger_entries::table.count().get_result(&mut conn)),
+                ),
             ]
         }
 
         /// Opens a handle, hands it to `body`, and checks from separate connections that the
         /// shared database is as it was and a per-test database ended empty.
-        fn leaves_nothing(cleanup: Cleanup, body: impl FnOnce(&mut TestDb<$conn>) + std::panic::UnwindSafe) {
+        fn leaves_nothing(
+            cleanup: Cleanup,
+            body: impl FnOnce(&mut TestDb<$conn>) + std::panic::UnwindSafe,
+        ) {
             let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
             let (base_url, before) = {
                 let db = $open(Cleanup::Transaction);
@@ -57,10 +66,18 @@ macro_rules! suite {
             } else {
                 before
             };
-            assert_eq!(counts(&base_url), expected, "{cleanup} left rows in the shared database");
+            assert_eq!(
+                counts(&base_url),
+                expected,
+                "{cleanup} left rows in the shared database"
+            );
             if own_url != base_url {
                 let empty = counts(&own_url).iter().all(|&(_, n)| n == 0);
-                assert!(empty, "{cleanup} left rows in the test's database: {:?}", counts(&own_url));
+                assert!(
+                    empty,
+                    "{cleanup} left rows in the test's database: {:?}",
+                    counts(&own_url)
+                );
             }
             if let Err(panic) = outcome {
                 let message = panic
@@ -77,7 +94,11 @@ macro_rules! suite {
         fn some_rows(db: &mut TestDb<$conn>) -> User {
             let order = Order::factory().completed().create(db);
             let users = User::factory().create_batch(3, db);
-            let n: i64 = orders::table.filter(orders::id.eq(order.id)).count().get_result(&mut **db).unwrap();
+            let n: i64 = orders::table
+                .filter(orders::id.eq(order.id))
+                .count()
+                .get_result(&mut **db)
+                .unwrap();
             assert_eq!(n, 1, "the handle sees its own rows");
             users[0].clone()
         }
@@ -91,8 +112,14 @@ macro_rules! suite {
         fn fails_with_an_error(cleanup: Cleanup) {
             leaves_nothing(cleanup, |db| {
                 let user = some_rows(db);
-                let error = User::factory().email(user.email.clone()).try_create(db).unwrap_err();
-                assert_eq!(error.constraint_kind(), Some(factory_core::ConstraintKind::Unique));
+                let error = User::factory()
+                    .email(user.email.clone())
+                    .try_create(db)
+                    .unwrap_err();
+                assert_eq!(
+                    error.constraint_kind(),
+                    Some(factory_core::ConstraintKind::Unique)
+                );
             });
         }
 
@@ -138,14 +165,56 @@ macro_rules! suite {
                 let product = Product::factory().create(db);
                 let mut other = db.connect().expect("a second connection");
                 let worker = std::thread::spawn(move || {
-                    let order = Order::factory().user(&user).with_items(0).create(&mut other);
-                    Review::factory().author(&user).product(&product).create(&mut other);
+                    let order = Order::factory()
+                        .user(&user)
+                        .with_items(0)
+                        .create(&mut other);
+                    Review::factory()
+                        .author(&user)
+                        .product(&product)
+                        .create(&mut other);
                     order
                 });
                 let order = worker.join().expect("the background task");
-                let n: i64 = orders::table.filter(orders::id.eq(order.id)).count().get_result(&mut **db).unwrap();
+                let n: i64 = orders::table
+                    .filter(orders::id.eq(order.id))
+                    .count()
+                    .get_result(&mut **db)
+                    .unwrap();
                 assert_eq!(n, 1, "the background task committed");
             });
+        }
+
+        /// Tracked cleanup deletes what the test inserted and nothing else: a row that
+        /// `get_or_create` found stays.
+        #[test]
+        fn tracked_deletes_only_what_the_test_created() {
+            let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
+            let url = $open(Cleanup::Transaction).url().to_owned();
+            let mut conn: $conn = $connect(&url);
+            let existing = Tag::factory().create(&mut conn);
+            let before = counts(&url);
+            {
+                let mut db = $open(Cleanup::Tracked);
+                let found = Tag::factory()
+                    .name(existing.name.clone())
+                    .label(existing.label.clone())
+                    .get_or_create(&mut db);
+                assert_eq!(found.id, existing.id);
+                assert_eq!(db.tracked_rows(), 0, "found, not created");
+                Tag::factory().get_or_create(&mut db);
+                assert_eq!(db.tracked_rows(), 1);
+            }
+            assert_eq!(counts(&url), before);
+            let still_there: i64 = tags::table
+                .find(existing.id)
+                .count()
+                .get_result(&mut conn)
+                .unwrap();
+            assert_eq!(still_there, 1);
+            diesel::delete(tags::table.find(existing.id))
+                .execute(&mut conn)
+                .unwrap();
         }
 
         /// Under a test transaction the same background write escapes the rollback, and the
@@ -160,7 +229,10 @@ macro_rules! suite {
                 panic!("a second connection under Cleanup::Transaction")
             };
             assert!(matches!(refused, CleanupError::SecondConnection));
-            assert!(refused.to_string().contains("Cleanup::Tracked"), "{refused}");
+            assert!(
+                refused.to_string().contains("Cleanup::Tracked"),
+                "{refused}"
+            );
             let background_url = url.clone();
             let stray = std::thread::spawn(move || {
                 let mut other: $conn = $connect(&background_url);
@@ -178,7 +250,9 @@ macro_rules! suite {
             assert_eq!(residue.left_in("users"), 1);
             assert!(residue.to_string().contains("`users`"), "{residue}");
             let mut conn: $conn = $connect(&url);
-            diesel::delete(users::table.find(stray.id)).execute(&mut conn).unwrap();
+            diesel::delete(users::table.find(stray.id))
+                .execute(&mut conn)
+                .unwrap();
             assert_eq!(counts(&url), before);
         }
     };
@@ -197,6 +271,26 @@ mod postgres {
         diesel::Connection::establish(url).expect("connect to PostgreSQL")
     }
     suite!(diesel::PgConnection, common::pg_db, connect);
+
+    /// UUID keys are recorded and deleted like integer ones.
+    #[test]
+    fn tracked_deletes_rows_with_uuid_keys() {
+        use shop::keys::{api_keys, ApiKey};
+        let api_keys_now = |url: &str| -> i64 {
+            api_keys::table
+                .count()
+                .get_result(&mut connect(url))
+                .unwrap()
+        };
+        let url = common::pg_db(Cleanup::Transaction).url().to_owned();
+        let before = api_keys_now(&url);
+        leaves_nothing(Cleanup::Tracked, |db| {
+            let keys = ApiKey::factory().create_batch(3, db);
+            assert_eq!(db.tracked_rows(), 6, "three keys and their three users");
+            assert_ne!(keys[0].id, keys[1].id);
+        });
+        assert_eq!(api_keys_now(&url), before);
+    }
 }
 
 #[cfg(feature = "mysql")]
@@ -212,7 +306,11 @@ mod mysql {
 #[test]
 fn destructive_strategies_refuse_a_remote_database() {
     let remote = "postgres://app@db.prod.example.com:5432/app";
-    for cleanup in [Cleanup::Tracked, Cleanup::Truncate, Cleanup::DatabasePerTest] {
+    for cleanup in [
+        Cleanup::Tracked,
+        Cleanup::Truncate,
+        Cleanup::DatabasePerTest,
+    ] {
         let error = TestDb::<diesel::PgConnection>::open(remote, cleanup).unwrap_err();
         match &error {
             CleanupError::RemoteDatabase { host, .. } => assert_eq!(host, "db.prod.example.com"),
@@ -272,10 +370,10 @@ fn kill_a_test_process(backend: &str) -> String {
         .spawn()
         .expect("start the child test process");
     let stdout = std::io::BufReader::new(child.stdout.take().unwrap());
-    let url = stdout
-        .lines()
-        .map_while(Result::ok)
-        .find_map(|line| line.split_once("LEASED ").map(|(_, url)| url.trim().to_owned()));
+    let url = stdout.lines().map_while(Result::ok).find_map(|line| {
+        line.split_once("LEASED ")
+            .map(|(_, url)| url.trim().to_owned())
+    });
     child.kill().expect("kill the child");
     child.wait().expect("reap the child");
     url.expect("the child leased a database before it was killed")
@@ -285,10 +383,16 @@ fn kill_a_test_process(backend: &str) -> String {
 #[test]
 fn the_next_start_sweeps_what_a_killed_sqlite_test_left() {
     let left = kill_a_test_process("sqlite");
-    assert!(std::path::Path::new(&left).exists(), "the killed test left {left}");
+    assert!(
+        std::path::Path::new(&left).exists(),
+        "the killed test left {left}"
+    );
     let db = common::sqlite_db(Cleanup::DatabasePerTest);
     assert_ne!(db.url(), left);
-    assert!(!std::path::Path::new(&left).exists(), "{left} was not swept");
+    assert!(
+        !std::path::Path::new(&left).exists(),
+        "{left} was not swept"
+    );
     db.finish().unwrap();
 }
 

@@ -102,6 +102,16 @@
 //! Mistakes (an unknown key, a template without `<n>`, two sources on a field, a trait naming
 //! an unknown field, ...) are compile errors at the offending token.
 //!
+//! # Test databases
+//!
+//! A [`TestDb`](cleanup::TestDb) is a connection that leaves nothing behind, opened with one
+//! [`Cleanup`](cleanup::Cleanup) strategy: a rolled-back test transaction (the default),
+//! tracked deletion of every row the factories created (and of rows that reference them),
+//! truncation, or a database of the test's own cloned from a migrated template. Factories take
+//! it as a connection (`User::factory().create(&mut db)`); an optional residue check counts
+//! every table before and after; strategies that delete refuse a non-local database unless
+//! allowed. See the [`cleanup`] module.
+//!
 //! # The order values are resolved in
 //!
 //! `build()` (and so `attributes()`, `create()` and each item of a batch) resolves:
@@ -142,6 +152,7 @@ pub use stub::Stub;
 /// English (`FirstName()`, `SafeEmail()`, ...) plus their locale-taking forms under `raw` and the
 /// locales (`fake::locales::FR_FR`).
 pub mod prelude {
+    pub use crate::cleanup::{Cleanup, TestDb};
     pub use crate::{Create, Factory, FactoryError, InsertRows, Sequence};
     pub use ::fake::faker::address::en::*;
     pub use ::fake::faker::boolean::en::*;

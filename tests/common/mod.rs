@@ -120,7 +120,9 @@ pub fn pg_db(
         url
     });
     factory_core::cleanup::TestDb::builder(url.as_str())
-        .migrations(factory_core::cleanup::Migrations::new(&shop::POSTGRES_MIGRATIONS))
+        .migrations(factory_core::cleanup::Migrations::new(
+            &shop::POSTGRES_MIGRATIONS,
+        ))
         .cleanup(cleanup)
         .check_residue(true)
         .open()
@@ -142,7 +144,9 @@ pub fn mysql_db(
         url
     });
     factory_core::cleanup::TestDb::builder(url.as_str())
-        .migrations(factory_core::cleanup::Migrations::new(&shop::MYSQL_MIGRATIONS))
+        .migrations(factory_core::cleanup::Migrations::new(
+            &shop::MYSQL_MIGRATIONS,
+        ))
         .cleanup(cleanup)
         .check_residue(true)
         .open()
@@ -157,7 +161,9 @@ pub fn sqlite_db(
     let path = std::env::temp_dir().join("factory-cleanup.sqlite");
     let url = path.to_string_lossy().into_owned();
     factory_core::cleanup::TestDb::builder(url)
-        .migrations(factory_core::cleanup::Migrations::new(&shop::SQLITE_MIGRATIONS))
+        .migrations(factory_core::cleanup::Migrations::new(
+            &shop::SQLITE_MIGRATIONS,
+        ))
         .cleanup(cleanup)
         .check_residue(true)
         .open()

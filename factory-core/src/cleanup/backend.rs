@@ -21,7 +21,9 @@ pub struct ForeignKey {
 
 /// A connection type [`TestDb`](super::TestDb) can manage. Implemented for `SqliteConnection`,
 /// `PgConnection` and `MysqlConnection` when their features are on.
-pub trait TestBackend: Connection<TransactionManager = AnsiTransactionManager> + Sized + 'static {
+pub trait TestBackend:
+    Connection<TransactionManager = AnsiTransactionManager> + Sized + 'static
+{
     /// What a per-test database holds on to while the test runs (its locks, its name).
     type Lease;
 

@@ -71,7 +71,10 @@ mod tests {
         );
         assert_eq!(remote_host("host=localhost dbname=app"), None);
         assert_eq!(remote_host("mysql://root@[::1]:3306/test"), None);
-        assert_eq!(remote_host("postgresql://%2Fvar%2Frun%2Fpostgresql/test"), None);
+        assert_eq!(
+            remote_host("postgresql://%2Fvar%2Frun%2Fpostgresql/test"),
+            None
+        );
         assert_eq!(remote_host(":memory:"), None);
         assert_eq!(
             remote_host("postgres:///test?host=db.example.com").as_deref(),

@@ -37,7 +37,10 @@ impl fmt::Debug for Migrations {
 impl Migrations {
     /// Migrations embedded with `diesel_migrations::embed_migrations!`.
     pub const fn new(source: &'static EmbeddedMigrations) -> Self {
-        Self { source, version: "" }
+        Self {
+            source,
+            version: "",
+        }
     }
 
     /// Mixes `version` into the hash: change it to rebuild templates after editing a

@@ -179,7 +179,10 @@ pub enum CleanupError {
 }
 
 impl CleanupError {
-    pub(crate) fn db(cleanup: Cleanup, step: impl Into<String>) -> impl FnOnce(diesel::result::Error) -> Self {
+    pub(crate) fn db(
+        cleanup: Cleanup,
+        step: impl Into<String>,
+    ) -> impl FnOnce(diesel::result::Error) -> Self {
         let step = step.into();
         move |source| Self::Database {
             cleanup,
@@ -343,6 +346,38 @@ impl<C: TestBackend> TestDb<C> {
         }
     }
 
+    /// The one line a test needs: a handle on the database `DATABASE_URL` names (as for
+    /// Diesel's CLI and `sqlx::test`), with `cleanup`, after applying `migrations`.
+    ///
+    /// # Panics
+    /// If `DATABASE_URL` is not set or the handle cannot be opened; the message says why.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "postgres")] {
+    /// use diesel_migrations::{embed_migrations, EmbeddedMigrations};
+    /// use factory_core::cleanup::{Cleanup, Migrations, TestDb};
+    ///
+    /// static SQL: EmbeddedMigrations = embed_migrations!("../migrations/postgres");
+    ///
+    /// let mut db = TestDb::<diesel::PgConnection>::from_env(Migrations::new(&SQL), Cleanup::Tracked);
+    /// // User::factory().create(&mut db);
+    /// # }
+    /// ```
+    #[track_caller]
+    pub fn from_env(migrations: Migrations, cleanup: Cleanup) -> Self {
+        let url = std::env::var("DATABASE_URL").unwrap_or_else(|_| {
+            panic!("TestDb::from_env: set DATABASE_URL to the database the tests may use")
+        });
+        match Self::builder(url)
+            .migrations(migrations)
+            .cleanup(cleanup)
+            .open()
+        {
+            Ok(db) => db,
+            Err(error) => panic!("TestDb::from_env: {error}"),
+        }
+    }
+
     /// A handle on the database at `url` with `cleanup` and no other options.
     pub fn open(url: impl Into<String>, cleanup: Cleanup) -> Result<Self, CleanupError> {
         Self::builder(url).cleanup(cleanup).open()
@@ -488,7 +523,10 @@ macro_rules! create_through_test_db {
                 db.with_tracking(|conn| F::try_create_batch_with(self, n, customise, conn))
             }
 
-            fn try_get_or_create(self, db: &mut TestDb<$conn>) -> Result<Self::Model, FactoryError> {
+            fn try_get_or_create(
+                self,
+                db: &mut TestDb<$conn>,
+            ) -> Result<Self::Model, FactoryError> {
                 db.with_tracking(|conn| F::try_get_or_create(self, conn))
             }
         }

@@ -8,8 +8,8 @@
 
 use super::backend::{group_foreign_keys, with_database, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError, Migrations};
-use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::connection::SimpleConnection;
+use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Text};
 use diesel_migrations::MigrationHarness;
@@ -56,7 +56,9 @@ pub struct MysqlLease {
 }
 
 fn number(conn: &mut MysqlConnection, sql: &str) -> QueryResult<Option<i64>> {
-    diesel::sql_query(sql).get_result::<Number>(conn).map(|r| r.n)
+    diesel::sql_query(sql)
+        .get_result::<Number>(conn)
+        .map(|r| r.n)
 }
 
 impl TestBackend for MysqlConnection {
@@ -128,7 +130,8 @@ impl TestBackend for MysqlConnection {
             sql.push_str(&format!(" TRUNCATE TABLE {};", Self::quote_ident(table)));
         }
         sql.push_str(" SET FOREIGN_KEY_CHECKS = 1;");
-        conn.batch_execute(&sql).map_err(CleanupError::db(cleanup, step))
+        conn.batch_execute(&sql)
+            .map_err(CleanupError::db(cleanup, step))
     }
 
     fn migrate(conn: &mut Self, url: &str, migrations: &Migrations) -> Result<(), CleanupError> {

@@ -11,8 +11,8 @@
 
 use super::backend::{group_foreign_keys, with_database, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError, Migrations};
-use diesel::pg::{Pg, PgConnection};
 use diesel::connection::SimpleConnection;
+use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{BigInt, Bool, Integer, Text};
 use diesel_migrations::MigrationHarness;
@@ -98,7 +98,8 @@ fn ensure_template(
     migrations: &Migrations,
 ) -> Result<String, CleanupError> {
     let template = format!("factory_tpl_{hash}");
-    let err = |step: &str| CleanupError::db(Cleanup::DatabasePerTest, format!("{step} `{template}`"));
+    let err =
+        |step: &str| CleanupError::db(Cleanup::DatabasePerTest, format!("{step} `{template}`"));
     if exists(admin, &template).map_err(err("look up the template"))? {
         return Ok(template);
     }
@@ -154,7 +155,10 @@ fn sweep(admin: &mut PgConnection, url: &str, hash: &str) -> Result<(), CleanupE
     let prefix = format!("factory_{hash}_");
     let key = lock_key(hash);
     for Name { name } in abandoned {
-        let Some(slot) = name.strip_prefix(&prefix).and_then(|s| s.parse::<i32>().ok()) else {
+        let Some(slot) = name
+            .strip_prefix(&prefix)
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
             continue;
         };
         if !try_lock(admin, key, slot).map_err(err("lock a per-test database"))? {
@@ -297,8 +301,10 @@ impl TestBackend for PgConnection {
         };
         PgConnection::truncate(&mut conn, Cleanup::DatabasePerTest)?;
         drop(conn);
-        comment(&mut lease.admin, &lease.name, CLEAN)
-            .map_err(CleanupError::db(Cleanup::DatabasePerTest, "mark a per-test database clean"))
+        comment(&mut lease.admin, &lease.name, CLEAN).map_err(CleanupError::db(
+            Cleanup::DatabasePerTest,
+            "mark a per-test database clean",
+        ))
         // Dropping the maintenance connection releases the slot's lock.
     }
 }

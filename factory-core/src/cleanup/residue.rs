@@ -9,7 +9,10 @@ use std::fmt;
 pub(crate) type Counts = BTreeMap<String, i64>;
 
 /// Counts the rows of every table of the schema in one query.
-pub(crate) fn count<C: TestBackend>(conn: &mut C, cleanup: Cleanup) -> Result<Counts, CleanupError> {
+pub(crate) fn count<C: TestBackend>(
+    conn: &mut C,
+    cleanup: Cleanup,
+) -> Result<Counts, CleanupError> {
     let step = "count the rows of every table";
     let tables = C::tables(conn).map_err(CleanupError::db(cleanup, step))?;
     if tables.is_empty() {
@@ -71,7 +74,11 @@ impl Residue {
 
 impl fmt::Display for Residue {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the test left rows behind after {} cleaned up:", self.cleanup)?;
+        write!(
+            f,
+            "the test left rows behind after {} cleaned up:",
+            self.cleanup
+        )?;
         for (table, before, after) in &self.tables {
             write!(f, " `{table}` {before} -> {after} ({:+})", after - before)?;
         }
@@ -92,7 +99,12 @@ mod tests {
 
     #[test]
     fn compare_names_every_table_that_gained_rows() {
-        let before: Counts = [("users".into(), 2), ("orders".into(), 0), ("gone".into(), 1)].into();
+        let before: Counts = [
+            ("users".into(), 2),
+            ("orders".into(), 0),
+            ("gone".into(), 1),
+        ]
+        .into();
         let after: Counts = [("users".into(), 2), ("orders".into(), 3), ("new".into(), 1)].into();
         let residue = compare(Cleanup::Tracked, &before, &after).unwrap_err();
         assert_eq!(residue.left_in("orders"), 3);

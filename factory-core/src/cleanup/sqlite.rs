@@ -111,7 +111,11 @@ fn sweep(dir: &Path) {
 
 /// Builds `tpl_<hash>.sqlite` unless it exists, under a file lock, into a scratch file renamed
 /// once migrated.
-fn ensure_template(dir: &Path, hash: &str, migrations: &Migrations) -> Result<PathBuf, CleanupError> {
+fn ensure_template(
+    dir: &Path,
+    hash: &str,
+    migrations: &Migrations,
+) -> Result<PathBuf, CleanupError> {
     let template = dir.join(format!("tpl_{hash}.sqlite"));
     if template.exists() {
         return Ok(template);
@@ -139,12 +143,16 @@ impl TestBackend for SqliteConnection {
     type Lease = SqliteLease;
 
     fn connect(url: &str) -> Result<Self, CleanupError> {
-        let mut conn = SqliteConnection::establish(url).map_err(|source| CleanupError::Connect {
-            url: url.to_owned(),
-            source,
-        })?;
+        let mut conn =
+            SqliteConnection::establish(url).map_err(|source| CleanupError::Connect {
+                url: url.to_owned(),
+                source,
+            })?;
         conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-            .map_err(CleanupError::db(Cleanup::Transaction, "set up the SQLite connection"))?;
+            .map_err(CleanupError::db(
+                Cleanup::Transaction,
+                "set up the SQLite connection",
+            ))?;
         Ok(conn)
     }
 
@@ -182,7 +190,11 @@ impl TestBackend for SqliteConnection {
         let mut last = None;
         for row in rows {
             let id = (row.child.clone(), row.name.clone());
-            position = if last.as_ref() == Some(&id) { position + 1 } else { 0 };
+            position = if last.as_ref() == Some(&id) {
+                position + 1
+            } else {
+                0
+            };
             last = Some(id);
             let parent_column = match row.parent_column {
                 Some(column) => column,
@@ -196,7 +208,13 @@ impl TestBackend for SqliteConnection {
                 .map(|n| n.name)
                 .unwrap_or_default(),
             };
-            resolved.push((row.child, row.parent, row.child_column, parent_column, row.name));
+            resolved.push((
+                row.child,
+                row.parent,
+                row.child_column,
+                parent_column,
+                row.name,
+            ));
         }
         Ok(group_foreign_keys(resolved))
     }
