@@ -142,6 +142,17 @@ pub use create::Create;
 pub use error::{ConstraintKind, FactoryError};
 pub use factory::Factory;
 pub use factory_derive::Factory;
+
+/// Embeds a directory of Diesel migrations, as `diesel_migrations::embed_migrations!` does
+/// (the calling crate depends on `diesel_migrations`), together with a hash of the files that
+/// names the template per-test databases are cloned from: a
+/// [`cleanup::Migrations`]. The path is relative to the crate's `Cargo.toml`.
+///
+/// ```
+/// static SHOP: factory_core::cleanup::Migrations =
+///     factory_core::embed_migrations!("../migrations/postgres");
+/// ```
+pub use factory_derive::embed_migrations;
 pub use insert::InsertRows;
 pub use sequence::Sequence;
 pub use stub::Stub;

@@ -5,6 +5,7 @@
 
 mod ast;
 mod expand;
+mod migrations;
 mod valid;
 
 use darling::FromDeriveInput;
@@ -14,6 +15,13 @@ use proc_macro::TokenStream;
 #[proc_macro_derive(Factory, attributes(factory, diesel))]
 pub fn derive_factory(input: TokenStream) -> TokenStream {
     derive(input.into()).into()
+}
+
+/// Diesel's `embed_migrations!` plus a hash of the migration files: a
+/// `factory_core::cleanup::Migrations`. See `factory_core::embed_migrations!`.
+#[proc_macro]
+pub fn embed_migrations(input: TokenStream) -> TokenStream {
+    migrations::expand(input.into()).into()
 }
 
 /// The whole derive on token streams, so tests can call it without a compiler.

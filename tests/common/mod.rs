@@ -93,6 +93,18 @@ pub fn serial(name: &str) -> std::fs::File {
     file
 }
 
+/// The shop's migrations, with a hash of their files naming the per-test template.
+pub static SQLITE_MIGRATIONS: factory_core::cleanup::Migrations =
+    factory_core::embed_migrations!("migrations/sqlite");
+/// As [`SQLITE_MIGRATIONS`], for PostgreSQL.
+#[cfg(feature = "postgres")]
+pub static PG_MIGRATIONS: factory_core::cleanup::Migrations =
+    factory_core::embed_migrations!("migrations/postgres");
+/// As [`SQLITE_MIGRATIONS`], for MySQL / MariaDB.
+#[cfg(feature = "mysql")]
+pub static MYSQL_MIGRATIONS: factory_core::cleanup::Migrations =
+    factory_core::embed_migrations!("migrations/mysql");
+
 /// The URL of the database the cleanup tests of a backend own (created and migrated once per
 /// process): `FACTORY_TEST_<BACKEND>_URL` with its database renamed to `factory_cleanup`.
 #[cfg(any(feature = "postgres", feature = "mysql"))]

@@ -7,10 +7,19 @@ use std::fmt;
 
 /// Embedded Diesel migrations, for [`TestDbBuilder::migrations`](super::TestDbBuilder::migrations).
 ///
-/// Per-test databases are built from a template named after a hash of the migrations' names
-/// (and of [`with_version`](Self::with_version), when given): adding a migration builds a new
-/// template. Diesel never re-runs a migration it has applied, and neither does the template: if
-/// you edit the SQL of an existing migration during development, bump `with_version`.
+/// Per-test databases are built from a template named after a hash of the migrations. Made with
+/// [`factory_core::embed_migrations!`](crate::embed_migrations), the hash covers the files'
+/// contents: adding or editing a migration builds a new template. Made with [`Migrations::new`]
+/// from Diesel's own `embed_migrations!`, the SQL is out of reach and the hash covers the
+/// migrations' names (and [`with_version`](Self::with_version)): bump the version after
+/// editing a migration in place.
+///
+/// ```
+/// use factory_core::cleanup::Migrations;
+///
+/// static SHOP: Migrations = factory_core::embed_migrations!("../migrations/sqlite");
+/// assert_eq!(SHOP.hash::<diesel::sqlite::Sqlite>().len(), 12);
+/// ```
 ///
 /// ```
 /// use diesel_migrations::{embed_migrations, EmbeddedMigrations};
@@ -24,6 +33,7 @@ use std::fmt;
 pub struct Migrations {
     source: &'static EmbeddedMigrations,
     version: &'static str,
+    files_hash: Option<&'static str>,
 }
 
 impl fmt::Debug for Migrations {
@@ -40,7 +50,16 @@ impl Migrations {
         Self {
             source,
             version: "",
+            files_hash: None,
         }
+    }
+
+    /// Names the migrations by `hash` (of their files) instead of their names:
+    /// what [`embed_migrations!`](crate::embed_migrations) does.
+    #[doc(hidden)]
+    pub const fn with_hash(mut self, hash: &'static str) -> Self {
+        self.files_hash = Some(hash);
+        self
     }
 
     /// Mixes `version` into the hash: change it to rebuild templates after editing a
@@ -50,8 +69,12 @@ impl Migrations {
         self
     }
 
-    /// Twelve hex digits naming this set of migrations (FNV-1a of the names and version).
+    /// Twelve hex digits naming this set of migrations: of their files' contents with
+    /// [`embed_migrations!`](crate::embed_migrations), else FNV-1a of their names and version.
     pub fn hash<DB: Backend>(&self) -> String {
+        if let Some(hash) = self.files_hash {
+            return hash.to_owned();
+        }
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
         let mut feed = |bytes: &[u8]| {
             for &b in bytes.iter().chain(b"\n") {
