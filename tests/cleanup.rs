@@ -353,6 +353,14 @@ fn killed_child() {
             std::mem::forget(db);
             url
         }
+        #[cfg(feature = "mysql")]
+        "mysql" => {
+            let mut db = common::mysql_db(Cleanup::DatabasePerTest);
+            Order::factory().create(&mut db);
+            let url = db.url().to_owned();
+            std::mem::forget(db);
+            url
+        }
         other => panic!("no such backend: {other}"),
     };
     println!("LEASED {url}");
@@ -410,6 +418,30 @@ fn the_next_start_sweeps_what_a_killed_postgres_test_left() {
     // The server frees the dead session's lock when it notices the connection is gone.
     for _ in 0..50 {
         common::pg_db(Cleanup::DatabasePerTest).finish().unwrap();
+        if rows(&left) == 0 {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("{left} still holds rows after the next starts");
+}
+
+/// A test process killed mid-run leaves rows in its MariaDB worker database; the next lease
+/// (of whichever slot) empties it.
+#[cfg(feature = "mysql")]
+#[test]
+fn the_next_start_sweeps_what_a_killed_mysql_test_left() {
+    let left = kill_a_test_process("mysql");
+    let rows = |url: &str| -> i64 {
+        let mut conn = diesel::MysqlConnection::establish(url).expect("connect");
+        orders::table.count().get_result(&mut conn).expect("count")
+    };
+    assert!(rows(&left) > 0, "the killed test left rows in {left}");
+    // Hold a lease of our own while the next one starts, so that it cannot simply take the
+    // dead test's slot: the sweep must find it.
+    let _ours = common::mysql_db(Cleanup::DatabasePerTest);
+    for _ in 0..50 {
+        common::mysql_db(Cleanup::DatabasePerTest).finish().unwrap();
         if rows(&left) == 0 {
             return;
         }

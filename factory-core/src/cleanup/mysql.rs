@@ -4,7 +4,7 @@
 //! A worker's database is `factory_<hash>_<slot>`: a test leases the lowest slot whose named
 //! lock (`GET_LOCK`) it can take, creates and migrates the database the first time, and gives
 //! it back emptied. A slot whose lock is free but whose tables hold rows was left by a killed
-//! process: the next lease empties it.
+//! process: every lease sweeps those (and empties its own slot if it holds rows).
 
 use super::backend::{group_foreign_keys, with_database, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError, Migrations};
@@ -59,6 +59,71 @@ fn number(conn: &mut MysqlConnection, sql: &str) -> QueryResult<Option<i64>> {
     diesel::sql_query(sql)
         .get_result::<Number>(conn)
         .map(|r| r.n)
+}
+
+/// Empties the worker databases of this set of migrations that no live test holds and that
+/// still hold rows: what killed processes left. Counted across databases on `locker`; only a
+/// dirty one gets a connection of its own.
+fn sweep(
+    locker: &mut MysqlConnection,
+    url: &str,
+    hash: &str,
+    leased: &str,
+) -> Result<(), CleanupError> {
+    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+    let slots: Vec<Name> = diesel::sql_query(format!(
+        "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA \
+         WHERE SCHEMA_NAME LIKE 'factory\\_{hash}\\_%'"
+    ))
+    .load(locker)
+    .map_err(err("list the worker databases"))?;
+    for Name { name } in slots {
+        if name == leased {
+            continue;
+        }
+        let got = number(locker, &format!("SELECT GET_LOCK('{name}', 0) AS n"))
+            .map_err(err("lock a worker database"))?;
+        if got != Some(1) {
+            continue; // a live test holds it
+        }
+        let swept = sweep_one(locker, url, &name);
+        let _ = number(locker, &format!("SELECT RELEASE_LOCK('{name}') AS n"));
+        swept?;
+    }
+    Ok(())
+}
+
+fn sweep_one(locker: &mut MysqlConnection, url: &str, name: &str) -> Result<(), CleanupError> {
+    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+    let tables: Vec<Name> = diesel::sql_query(format!(
+        "SELECT CAST(TABLE_NAME AS CHAR) AS name FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE' \
+         AND TABLE_NAME <> '__diesel_schema_migrations'",
+        MysqlConnection::quote_literal(name)
+    ))
+    .load(locker)
+    .map_err(err("list a worker database's tables"))?;
+    if tables.is_empty() {
+        return Ok(());
+    }
+    let any_rows = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "EXISTS (SELECT 1 FROM {}.{})",
+                MysqlConnection::quote_ident(name),
+                MysqlConnection::quote_ident(&t.name)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" OR ");
+    let dirty = number(locker, &format!("SELECT CAST({any_rows} AS SIGNED) AS n"))
+        .map_err(err("look for rows in a worker database"))?;
+    if dirty == Some(1) {
+        let mut conn = MysqlConnection::connect(&with_database(url, name)?)?;
+        MysqlConnection::truncate(&mut conn, Cleanup::DatabasePerTest)?;
+    }
+    Ok(())
 }
 
 impl TestBackend for MysqlConnection {
@@ -165,6 +230,7 @@ impl TestBackend for MysqlConnection {
             }
             slot += 1;
         };
+        sweep(&mut locker, url, &hash, &name)?;
         let quoted = Self::quote_ident(&name);
         locker
             .batch_execute(&format!("CREATE DATABASE IF NOT EXISTS {quoted}"))
