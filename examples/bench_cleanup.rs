@@ -28,19 +28,38 @@
 //!    its test databases; not done here, which flatters the baseline slightly.);
 //! 6. `hand-written, open connection`: `BEGIN`, the same rows inserted by hand with Diesel
 //!    (`RETURNING` each, the hook's lines query and total update), `ROLLBACK`, on a connection
-//!    opened once: the floor. Reference line: `hand-written + connect`, the same with a
-//!    connection opened per test.
+//!    opened once: the floor. Reference lines: `hand-written + connect`, the same with a
+//!    connection opened per test (what a connection costs); `factory rows, open connection`,
+//!    the factories on that open connection in a transaction rolled back (what
+//!    `Cleanup::Transaction` would cost on a reused connection).
 //!
-//! Every scenario but the floor opens its own connections per test, as a test process does.
-//! Each scenario runs a warm-up round, then `RUNS` timed rounds of `n` tests (200 for the cheap
-//! ones, 30 for the ones that create databases), the order of the scenarios rotating from round
-//! to round; the table shows ms per test, best and median of the rounds.
+//! Every scenario but those on the open connection opens its own connections per test, as a
+//! test process does. Each scenario runs a warm-up round, then `RUNS` timed rounds of `n` tests
+//! (200, 100 for Tracked and Truncate, 30 for the two that create databases); the table shows ms
+//! per test, best and median of the rounds. A `CHECKPOINT` precedes every round, outside the
+//! clock: `DROP DATABASE` forces a checkpoint, which would otherwise make migrate-per-test pay
+//! for the disk writes the other scenarios deferred.
+//!
+//! The scenarios run in three groups, one after the other, the rounds rotating within a group
+//! (see [`GROUPS`]): those that create no files (Transaction, Tracked, the hand-written lines),
+//! then migrate-per-test, then the two that TRUNCATE (Truncate, DatabasePerTest). On the ext4
+//! disk this was written on, creating a file gets slower for minutes after many files were
+//! unlinked: `CREATE DATABASE` (about 300 files) went from ~30 ms to ~200 ms after a few
+//! thousand TRUNCATEs, most of it in the kernel (`perf`: `recently_deleted`,
+//! `find_inode_bit`). Measured in one rotation with the TRUNCATE scenarios, migrate-per-test
+//! doubled. The program prints a probe of that state (an empty database created and dropped)
+//! before each group and at the end.
 //!
 //! The second table simulates nextest (one process per test): the example spawns itself with
 //! `FACTORY_BENCH_CLEANUP_CHILD=<scenario>`, which runs one test and exits, `CHILDREN` times per
 //! scenario after one warm-up child, and shows the wall time per child as the parent sees it
 //! (process start, dynamic loading, connections, the test, exit), nothing subtracted. The
 //! `process only` line is a child that exits at once.
+//!
+//! `FACTORY_BENCH_CLEANUP_PROFILE=1` prints, instead of the tables, where each scenario's time
+//! goes: every connection and statement of the process (factory-core's included) is timed
+//! through Diesel's default instrumentation and put in a step by its SQL (connect, advisory
+//! locks, migrations bookkeeping, TRUNCATE, COMMENT ON DATABASE, the rows, ...).
 
 use bench::RUNS;
 use diesel::connection::SimpleConnection;
@@ -66,8 +85,40 @@ const URL_VAR: &str = "FACTORY_BENCH_CLEANUP_URL";
 const CHILD_VAR: &str = "FACTORY_BENCH_CLEANUP_CHILD";
 /// Children spawned per scenario in the nextest simulation (after one warm-up child).
 const CHILDREN: usize = 20;
+/// Set (not `0`): print where each scenario's time goes instead of the tables.
+const PROFILE_VAR: &str = "FACTORY_BENCH_CLEANUP_PROFILE";
 /// Prefix of the migrate-per-test databases.
 const MPT_PREFIX: &str = "factory_bench_mpt_";
+
+/// The scenarios measured together (a warm-up, then rounds rotating within the group), then
+/// the ones run as children, group after group. The groups keep scenarios that make the
+/// server create and unlink many files (TRUNCATE: new files for every table, index and
+/// sequence) from slowing down the ones measured after them: on this machine's ext4, creating a
+/// file gets slower for minutes after many were unlinked (`perf`: most of `CREATE DATABASE` in
+/// the kernel's `recently_deleted` / `find_inode_bit`), and migrate-per-test creates ~300 files
+/// per test.
+const GROUPS: [(&[Scenario], &[Scenario]); 3] = [
+    (
+        &[
+            Scenario::Transaction,
+            Scenario::Tracked,
+            Scenario::Hand,
+            Scenario::HandConnect,
+            Scenario::FactoryOpen,
+        ],
+        &[
+            Scenario::Process,
+            Scenario::Transaction,
+            Scenario::Tracked,
+            Scenario::HandConnect,
+        ],
+    ),
+    (&[Scenario::MigratePerTest], &[Scenario::MigratePerTest]),
+    (
+        &[Scenario::Truncate, Scenario::DatabasePerTest],
+        &[Scenario::Truncate, Scenario::DatabasePerTest],
+    ),
+];
 
 /// The shop's migrations under a version of the benchmark's own: its template and slots are
 /// not the ones the test suite uses.
@@ -112,13 +163,14 @@ enum Scenario {
     MigratePerTest,
     Hand,
     HandConnect,
+    FactoryOpen,
     /// Children only: a process that exits at once.
     Process,
 }
 
 impl Scenario {
     /// The scenarios of the in-process table, in its order.
-    const TIMED: [Scenario; 7] = [
+    const TIMED: [Scenario; 8] = [
         Scenario::Transaction,
         Scenario::Tracked,
         Scenario::Truncate,
@@ -126,6 +178,7 @@ impl Scenario {
         Scenario::MigratePerTest,
         Scenario::Hand,
         Scenario::HandConnect,
+        Scenario::FactoryOpen,
     ];
 
     /// The scenarios of the nextest table, in its order.
@@ -148,6 +201,7 @@ impl Scenario {
             Scenario::MigratePerTest => "migrate-per-test",
             Scenario::Hand => "hand",
             Scenario::HandConnect => "hand-connect",
+            Scenario::FactoryOpen => "factory-open",
             Scenario::Process => "process",
         }
     }
@@ -168,6 +222,7 @@ impl Scenario {
             Scenario::MigratePerTest => "5. migrate per test (sqlx::test)",
             Scenario::Hand => "6. hand-written, open connection (floor)",
             Scenario::HandConnect => "   hand-written + connect (reference)",
+            Scenario::FactoryOpen => "   factory rows, open connection (reference)",
             Scenario::Process => "   process only (exits at once)",
         }
     }
@@ -176,6 +231,7 @@ impl Scenario {
     fn iterations(self) -> usize {
         match self {
             Scenario::DatabasePerTest | Scenario::MigratePerTest => 30,
+            Scenario::Tracked | Scenario::Truncate => 100,
             _ => 200,
         }
     }
@@ -214,6 +270,35 @@ impl Bench {
         }
     }
 
+    /// How long `CREATE DATABASE` + `DROP DATABASE` of an empty database take now (best of 3),
+    /// on a maintenance connection opened beforehand: the state of the disk.
+    fn probe(&mut self) -> Duration {
+        let mut admin = connect(&self.maintenance_url());
+        let name = format!("{MPT_PREFIX}probe_{}", std::process::id());
+        let times: Vec<Duration> = (0..3)
+            .map(|_| {
+                bench::timed(|| {
+                    admin
+                        .batch_execute(&format!("CREATE DATABASE {name}"))
+                        .and_then(|()| admin.batch_execute(&format!("DROP DATABASE {name}")))
+                        .expect("create and drop the probe database")
+                })
+                .1
+            })
+            .collect();
+        bench::best(&times)
+    }
+
+    /// `CHECKPOINT`, outside the clock: the disk writes other scenarios deferred are not paid
+    /// by the next one. (`DROP DATABASE` forces a checkpoint: without this, migrate-per-test
+    /// would pay for the rows and files of whatever ran before it.)
+    fn checkpoint(&mut self) {
+        self.conn
+            .get_or_insert_with(|| connect(&self.url))
+            .batch_execute("CHECKPOINT")
+            .expect("CHECKPOINT (needs a superuser or pg_checkpoint)");
+    }
+
     fn maintenance_url(&self) -> String {
         format!("{}/postgres", self.server)
     }
@@ -223,12 +308,22 @@ impl Bench {
         match scenario {
             Scenario::Process => {}
             Scenario::MigratePerTest => self.migrate_per_test(),
-            Scenario::Hand => {
-                let mut conn = self.conn.take().unwrap_or_else(|| connect(&self.url));
-                hand_test(&mut conn, &mut self.seq);
-                self.conn = Some(conn);
-            }
+            Scenario::Hand => hand_test(
+                self.conn.get_or_insert_with(|| connect(&self.url)),
+                &mut self.seq,
+            ),
             Scenario::HandConnect => hand_test(&mut connect(&self.url), &mut self.seq),
+            Scenario::FactoryOpen => {
+                let conn = self.conn.get_or_insert_with(|| connect(&self.url));
+                let result = conn.transaction::<(), _, _>(|conn| {
+                    factory_rows(conn);
+                    Err(diesel::result::Error::RollbackTransaction)
+                });
+                assert!(matches!(
+                    result,
+                    Err(diesel::result::Error::RollbackTransaction)
+                ));
+            }
             strategy => {
                 let cleanup = strategy.cleanup().expect("a TestDb strategy");
                 let mut db = TestDb::<PgConnection>::builder(&self.url)
@@ -406,6 +501,10 @@ fn main() {
         Bench::new(url).test(scenario);
         return;
     }
+    let profiling = std::env::var(PROFILE_VAR).is_ok_and(|v| !v.is_empty() && v != "0");
+    if profiling {
+        profile::install();
+    }
     // Fix the seed before timing, so its stderr line is not inside a measurement.
     let _ = factory_core::fake::seed();
     let mut bench = Bench::new(url.clone());
@@ -427,6 +526,11 @@ fn main() {
         drop_databases(&mut admin, &format!("factory\\_{hash}\\_%"));
     }
 
+    if profiling {
+        profile::run(&mut bench);
+        return;
+    }
+
     // The first DatabasePerTest test builds the template and clones slot 0: a one-off.
     let (_, first_open) = bench::timed(|| {
         TestDb::<PgConnection>::builder(&url)
@@ -440,30 +544,43 @@ fn main() {
     // both measurements.)
 
     let exe = std::env::current_exe().expect("the example's own path");
-    let mut sides: Vec<Scenario> = Scenario::TIMED.to_vec();
-    let measured = bench::measure(&mut sides, |&mut scenario| {
-        let n = scenario.iterations();
-        let (_, elapsed) = bench::timed(|| {
-            for _ in 0..n {
-                bench.test(scenario);
-            }
+    let mut rows: Vec<Row> = Vec::new();
+    let mut children: Vec<(Scenario, Vec<Duration>)> = Vec::new();
+    let mut probes = Vec::new();
+    for (group, spawned) in GROUPS {
+        probes.push(bench.probe());
+        let mut sides = group.to_vec();
+        let measured = bench::measure(&mut sides, |&mut scenario| {
+            bench.checkpoint();
+            let n = scenario.iterations();
+            let (_, elapsed) = bench::timed(|| {
+                for _ in 0..n {
+                    bench.test(scenario);
+                }
+            });
+            elapsed / n as u32
         });
-        elapsed / n as u32
-    });
-    let rows: Vec<Row> = sides
-        .iter()
-        .zip(measured)
-        .map(|(&scenario, m)| Row {
+        rows.extend(sides.iter().zip(measured).map(|(&scenario, m)| Row {
             scenario,
             per_test: m.times,
-        })
-        .collect();
+        }));
+        // Nextest: one process per test.
+        for &scenario in spawned {
+            bench.checkpoint();
+            child(&exe, &url, scenario);
+            let times = (0..CHILDREN).map(|_| child(&exe, &url, scenario)).collect();
+            children.push((scenario, times));
+        }
+    }
+    probes.push(bench.probe());
+    rows.sort_by_key(|r| Scenario::TIMED.iter().position(|&s| s == r.scenario));
+    children.sort_by_key(|(s, _)| Scenario::CHILDREN.iter().position(|c| c == s));
     let row = |s: Scenario| rows.iter().find(|r| r.scenario == s).expect("measured");
     let baseline = row(Scenario::MigratePerTest);
 
     println!(
         "\nPostgreSQL {url}; release build; a warm-up round, then {RUNS} rounds of n tests per \
-         scenario, order rotating\n"
+         scenario, rotating within groups\n"
     );
     println!(
         "{:<44} {:>5} {:>10} {:>10} {:>16}",
@@ -491,32 +608,51 @@ fn main() {
     let tx = row(Scenario::Transaction);
     let dpt = row(Scenario::DatabasePerTest);
     let verdict = |ok: bool| if ok { "met" } else { "MISSED" };
+    println!("targets (best of {RUNS}):");
     println!(
-        "targets (best of {RUNS}): Transaction under 1 ms per test: {:.3} ms (median {:.3}): {}; \
-         DatabasePerTest at most 1/3 of migrate-per-test: {:.3} / {:.3} ms = {:.3} (median \
-         {:.3}): {}",
+        "  Transaction under 1 ms per test: {:.3} ms (median {:.3}): {}",
         tx.best(),
         tx.median(),
-        verdict(tx.best() < 1.0),
+        verdict(tx.best() < 1.0)
+    );
+    println!(
+        "  DatabasePerTest at most 1/3 of migrate-per-test: {:.3} / {:.3} ms = {:.3} (median \
+         {:.3}): {}",
         dpt.best(),
         baseline.best(),
         dpt.best() / baseline.best(),
         dpt.median() / baseline.median(),
         verdict(dpt.best() <= baseline.best() / 3.0)
     );
+    let (hand, hand_connect, open) = (
+        row(Scenario::Hand),
+        row(Scenario::HandConnect),
+        row(Scenario::FactoryOpen),
+    );
+    println!(
+        "  for scale: a new connection and its cold first statements cost {:.3} ms (hand-written \
+         + connect minus the floor, best); the factory's rows on an open connection, rolled \
+         back, {:.3} ms",
+        hand_connect.best() - hand.best(),
+        open.best()
+    );
 
-    // Nextest: one process per test.
+    println!(
+        "  disk state: CREATE DATABASE + DROP DATABASE of an empty database (best of 3) took {} \
+         ms before each group and at the end; it varies several-fold with the files created and \
+         unlinked in the last minutes, see the notes at the top of the source",
+        probes
+            .iter()
+            .map(|p| format!("{:.1}", bench::ms(*p)))
+            .collect::<Vec<_>>()
+            .join(" / ")
+    );
+
     println!(
         "\nnextest simulation: the example spawns itself ({CHILD_VAR}=<scenario>) to run one \
          test; wall time per child, 1 warm-up + {CHILDREN} children per scenario, nothing \
          subtracted\n"
     );
-    let mut children = Vec::new();
-    for scenario in Scenario::CHILDREN {
-        child(&exe, &url, scenario);
-        let times: Vec<Duration> = (0..CHILDREN).map(|_| child(&exe, &url, scenario)).collect();
-        children.push((scenario, times));
-    }
     let child_baseline = children
         .iter()
         .find(|(s, _)| *s == Scenario::MigratePerTest)
@@ -545,5 +681,169 @@ fn main() {
             in_process,
             best / child_baseline
         );
+    }
+}
+
+/// Where the time of a test goes: every connection and statement of the process timed through
+/// Diesel's default instrumentation (so factory-core's own connections and statements too),
+/// each statement put in a step by its SQL.
+mod profile {
+    use super::{Bench, Scenario};
+    use diesel::connection::{set_default_instrumentation, Instrumentation, InstrumentationEvent};
+    use std::collections::BTreeMap;
+    use std::sync::Mutex;
+    use std::time::{Duration, Instant};
+
+    enum Event {
+        Start(&'static str),
+        Finish,
+    }
+
+    static LOG: Mutex<Vec<(Instant, Event)>> = Mutex::new(Vec::new());
+
+    /// The step a statement belongs to.
+    fn step(sql: &str) -> &'static str {
+        let upper = sql.trim_start().to_ascii_uppercase();
+        let has = |s: &str| upper.contains(s);
+        if has("ADVISORY") {
+            "advisory lock / unlock"
+        } else if has("PG_TABLES") {
+            "list tables (pg_tables)"
+        } else if has("__DIESEL_SCHEMA_MIGRATIONS") {
+            "migrations: bookkeeping queries"
+        } else if upper.starts_with("COMMENT ON DATABASE") {
+            "COMMENT ON DATABASE (in use / clean)"
+        } else if upper.starts_with("TRUNCATE") {
+            "TRUNCATE"
+        } else if has("PG_CONSTRAINT") {
+            "foreign keys (pg_constraint)"
+        } else if upper.starts_with("DELETE") {
+            "DELETE tracked rows"
+        } else if upper.starts_with("CREATE DATABASE") {
+            "CREATE DATABASE"
+        } else if upper.starts_with("DROP DATABASE") {
+            "DROP DATABASE"
+        } else if has("PG_DATABASE") {
+            "pg_database lookups (exists, sweep)"
+        } else if has("CREATE TABLE") || has("CREATE TYPE") || has("ALTER TABLE") {
+            "migration SQL"
+        } else if ["BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE"]
+            .iter()
+            .any(|k| upper.starts_with(k))
+        {
+            "BEGIN / SAVEPOINT / COMMIT / ROLLBACK"
+        } else {
+            "rows: INSERT / SELECT / UPDATE"
+        }
+    }
+
+    fn instrumentation() -> Option<Box<dyn Instrumentation>> {
+        Some(Box::new(|event: InstrumentationEvent<'_>| {
+            let now = Instant::now();
+            let event = match event {
+                InstrumentationEvent::StartEstablishConnection { url, .. } => {
+                    Event::Start(if url.ends_with("/postgres") {
+                        "connect maintenance db (postgres)"
+                    } else {
+                        "connect test db"
+                    })
+                }
+                InstrumentationEvent::StartQuery { query, .. } => {
+                    Event::Start(step(&query.to_string()))
+                }
+                InstrumentationEvent::FinishEstablishConnection { .. }
+                | InstrumentationEvent::FinishQuery { .. } => Event::Finish,
+                _ => return,
+            };
+            LOG.lock().expect("the log").push((now, event));
+        }))
+    }
+
+    /// Times every connection made from now on.
+    pub fn install() {
+        set_default_instrumentation(instrumentation).expect("set Diesel's instrumentation");
+    }
+
+    /// One test: its wall time, and the time and statements of each step.
+    fn one(
+        bench: &mut Bench,
+        scenario: Scenario,
+    ) -> (Duration, BTreeMap<&'static str, (Duration, usize)>) {
+        LOG.lock().expect("the log").clear();
+        let start = Instant::now();
+        bench.test(scenario);
+        let wall = start.elapsed();
+        let log = std::mem::take(&mut *LOG.lock().expect("the log"));
+        let mut steps = BTreeMap::new();
+        let mut open: Option<(Instant, &'static str)> = None;
+        for (at, event) in log {
+            match event {
+                Event::Start(name) => open = Some((at, name)),
+                Event::Finish => {
+                    if let Some((since, name)) = open.take() {
+                        let entry = steps.entry(name).or_insert((Duration::ZERO, 0));
+                        entry.0 += at - since;
+                        entry.1 += 1;
+                    }
+                }
+            }
+        }
+        (wall, steps)
+    }
+
+    /// Prints, per scenario, the mean time per test of each step (and the statements it sends),
+    /// the rest (client code, closing connections) as `other`.
+    pub fn run(bench: &mut Bench) {
+        println!(
+            "profile: mean per test over n tests after 3 warm-ups; times include the \
+             instrumentation's own cost (a few us per statement)\n"
+        );
+        for scenario in Scenario::TIMED {
+            let n = (scenario.iterations() / 4).max(20);
+            bench.checkpoint();
+            for _ in 0..3 {
+                one(bench, scenario);
+            }
+            let mut walls = Vec::with_capacity(n);
+            let mut total: BTreeMap<&'static str, (Duration, usize)> = BTreeMap::new();
+            for _ in 0..n {
+                let (wall, steps) = one(bench, scenario);
+                walls.push(wall);
+                for (name, (time, count)) in steps {
+                    let entry = total.entry(name).or_insert((Duration::ZERO, 0));
+                    entry.0 += time;
+                    entry.1 += count;
+                }
+            }
+            let wall: Duration = walls.iter().sum::<Duration>() / n as u32;
+            println!(
+                "{} (n = {n}): {:.3} ms per test (median {:.3})",
+                scenario.label().trim(),
+                super::bench::ms(wall),
+                super::bench::ms(super::bench::median(&walls))
+            );
+            let mut rows: Vec<(&str, Duration, f64)> = total
+                .into_iter()
+                .map(|(name, (time, count))| (name, time / n as u32, count as f64 / n as f64))
+                .collect();
+            rows.sort_by_key(|r| std::cmp::Reverse(r.1));
+            let known: Duration = rows.iter().map(|r| r.1).sum();
+            for (name, time, count) in rows {
+                println!(
+                    "    {:<40} {:>8.3} ms {:>5.1}%  {:>5.1} statements",
+                    name,
+                    super::bench::ms(time),
+                    100.0 * time.as_secs_f64() / wall.as_secs_f64(),
+                    count
+                );
+            }
+            let other = wall.saturating_sub(known);
+            println!(
+                "    {:<40} {:>8.3} ms {:>5.1}%",
+                "other (client code, closing connections)",
+                super::bench::ms(other),
+                100.0 * other.as_secs_f64() / wall.as_secs_f64()
+            );
+        }
     }
 }

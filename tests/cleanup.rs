@@ -449,3 +449,70 @@ fn the_next_start_sweeps_what_a_killed_mysql_test_left() {
     }
     panic!("{left} still holds rows after the next starts");
 }
+
+/// Reference rows a migration inserts are part of a fresh database: every test of
+/// `DatabasePerTest` sees them, however the test before it on the same pooled database changed
+/// them.
+macro_rules! seeded_migrations_survive {
+    ($name:ident, $conn:ty, $migrations:literal, $url:expr) => {
+        #[test]
+        fn $name() {
+            #[derive(QueryableByName)]
+            struct Count {
+                #[diesel(sql_type = diesel::sql_types::BigInt)]
+                n: i64,
+            }
+            static SEEDED: factory_core::cleanup::Migrations =
+                factory_core::embed_migrations!($migrations);
+            let count = |conn: &mut $conn, table: &str| -> i64 {
+                diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
+                    .get_result::<Count>(conn)
+                    .expect("count")
+                    .n
+            };
+            for round in 0..3 {
+                let mut db = TestDb::<$conn>::builder($url)
+                    .migrations(SEEDED)
+                    .cleanup(Cleanup::DatabasePerTest)
+                    .open()
+                    .unwrap();
+                assert_eq!(count(&mut db, "countries"), 3, "round {round}: the reference rows");
+                assert_eq!(count(&mut db, "notes"), 0, "round {round}: no earlier test's rows");
+                diesel::sql_query("INSERT INTO notes (country, body) VALUES ('fr', 'bonjour')")
+                    .execute(&mut *db)
+                    .unwrap();
+                diesel::sql_query("DELETE FROM countries WHERE code = 'jp'")
+                    .execute(&mut *db)
+                    .unwrap();
+                db.finish().unwrap();
+            }
+        }
+    };
+}
+
+seeded_migrations_survive!(
+    seeded_migrations_survive_on_sqlite,
+    diesel::SqliteConnection,
+    "tests/fixtures/seeded/sqlite",
+    "unused.sqlite"
+);
+#[cfg(feature = "postgres")]
+seeded_migrations_survive!(
+    seeded_migrations_survive_on_postgres,
+    diesel::PgConnection,
+    "tests/fixtures/seeded/postgres",
+    common::cleanup_url(
+        "FACTORY_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/factory_test"
+    )
+);
+#[cfg(feature = "mysql")]
+seeded_migrations_survive!(
+    seeded_migrations_survive_on_mysql,
+    diesel::MysqlConnection,
+    "tests/fixtures/seeded/mysql",
+    common::cleanup_url(
+        "FACTORY_TEST_MYSQL_URL",
+        "mysql://root@127.0.0.1:3306/factory_test"
+    )
+);

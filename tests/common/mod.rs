@@ -132,9 +132,7 @@ pub fn pg_db(
         url
     });
     factory_core::cleanup::TestDb::builder(url.as_str())
-        .migrations(factory_core::cleanup::Migrations::new(
-            &shop::POSTGRES_MIGRATIONS,
-        ))
+        .migrations(PG_MIGRATIONS)
         .cleanup(cleanup)
         .check_residue(true)
         .open()
@@ -156,9 +154,7 @@ pub fn mysql_db(
         url
     });
     factory_core::cleanup::TestDb::builder(url.as_str())
-        .migrations(factory_core::cleanup::Migrations::new(
-            &shop::MYSQL_MIGRATIONS,
-        ))
+        .migrations(MYSQL_MIGRATIONS)
         .cleanup(cleanup)
         .check_residue(true)
         .open()
@@ -173,9 +169,7 @@ pub fn sqlite_db(
     let path = std::env::temp_dir().join("factory-cleanup.sqlite");
     let url = path.to_string_lossy().into_owned();
     factory_core::cleanup::TestDb::builder(url)
-        .migrations(factory_core::cleanup::Migrations::new(
-            &shop::SQLITE_MIGRATIONS,
-        ))
+        .migrations(SQLITE_MIGRATIONS)
         .cleanup(cleanup)
         .check_residue(true)
         .open()

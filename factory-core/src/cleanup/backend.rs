@@ -20,9 +20,9 @@ pub struct ForeignKey {
 }
 
 /// A connection type [`TestDb`](super::TestDb) can manage. Implemented for `SqliteConnection`,
-/// `PgConnection` and `MysqlConnection` when their features are on.
+/// `PgConnection` and `MysqlConnection` when their features are on; sealed.
 pub trait TestBackend:
-    Connection<TransactionManager = AnsiTransactionManager> + Sized + 'static
+    sealed::Sealed + Connection<TransactionManager = AnsiTransactionManager> + Sized + 'static
 {
     /// What a per-test database holds on to while the test runs (its locks, its name).
     type Lease;
@@ -54,8 +54,8 @@ pub trait TestBackend:
     fn foreign_keys(conn: &mut Self) -> Result<Vec<ForeignKey>, DieselError>;
 
     /// Runs one statement.
-    fn execute(conn: &mut Self, sql: &str) -> Result<usize, DieselError> {
-        diesel::connection::SimpleConnection::batch_execute(conn, sql).map(|()| 0)
+    fn execute(conn: &mut Self, sql: &str) -> Result<(), DieselError> {
+        diesel::connection::SimpleConnection::batch_execute(conn, sql)
     }
 
     /// Empties every table of the schema but the migrations bookkeeping.
@@ -63,7 +63,12 @@ pub trait TestBackend:
 
     /// Applies pending migrations to the database at `url`, under a lock that parallel test
     /// processes share.
-    fn migrate(conn: &mut Self, url: &str, migrations: &Migrations) -> Result<(), CleanupError>;
+    fn migrate(
+        conn: &mut Self,
+        url: &str,
+        migrations: &Migrations,
+        cleanup: Cleanup,
+    ) -> Result<(), CleanupError>;
 
     /// Leases a clean, migrated database of the test's own on the server `url` names.
     fn lease_database(url: &str, migrations: &Migrations) -> Result<Self::Lease, CleanupError>;
@@ -140,6 +145,17 @@ pub(crate) fn with_database(url: &str, database: &str) -> Result<String, Cleanup
         ))
     })?;
     parsed.set_path(&format!("/{database}"));
+    // libpq's `?dbname=` would win over the path.
+    let query: Vec<(String, String)> = parsed
+        .query_pairs()
+        .filter(|(k, _)| k != "dbname")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if query.is_empty() {
+        parsed.set_query(None);
+    } else {
+        parsed.query_pairs_mut().clear().extend_pairs(query);
+    }
     Ok(parsed.into())
 }
 
@@ -163,4 +179,15 @@ mod tests {
         assert_eq!(keys[2].parent_columns, ["order_id", "product_id"]);
         assert_eq!(keys[1].parent, "products");
     }
+}
+
+pub(crate) mod sealed {
+    /// Keeps [`TestBackend`](super::TestBackend) to the connections this crate implements it for.
+    pub trait Sealed {}
+    #[cfg(feature = "sqlite")]
+    impl Sealed for diesel::sqlite::SqliteConnection {}
+    #[cfg(feature = "postgres")]
+    impl Sealed for diesel::pg::PgConnection {}
+    #[cfg(feature = "mysql")]
+    impl Sealed for diesel::mysql::MysqlConnection {}
 }

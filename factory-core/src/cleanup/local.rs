@@ -18,31 +18,65 @@ pub fn is_local(url: &str) -> bool {
     remote_host(url).is_none()
 }
 
-/// The host `url` names when it is not this machine.
+/// The first host `url` would reach that is not this machine. Every host counts: the URL's,
+/// libpq's `host` and `hostaddr` parameters (which win over it), comma-separated lists, and
+/// `PGHOST`/`PGHOSTADDR` when a PostgreSQL URL names none.
 pub(crate) fn remote_host(url: &str) -> Option<String> {
+    hosts(url).into_iter().find(|h| !is_local_host(h))
+}
+
+fn hosts(url: &str) -> Vec<String> {
+    let split = |value: &str| -> Vec<String> {
+        value
+            .split(',')
+            .map(|h| h.trim().to_owned())
+            .filter(|h| !h.is_empty())
+            .collect()
+    };
+    let mut hosts = Vec::new();
+    let postgres;
     if !url.contains("://") {
-        // libpq's `key=value` form; anything else is a SQLite path.
-        let host = url
+        // libpq's `key=value` form, or else a SQLite path.
+        let pairs: Vec<(&str, &str)> = url
             .split_whitespace()
-            .find_map(|part| part.strip_prefix("host="))?;
-        return (!is_local_host(host)).then(|| host.to_owned());
+            .filter_map(|part| part.split_once('='))
+            .collect();
+        postgres = !pairs.is_empty();
+        for (key, value) in pairs {
+            if key == "host" || key == "hostaddr" {
+                hosts.extend(split(value.trim_matches('\'')));
+            }
+        }
+    } else {
+        let Ok(parsed) = url::Url::parse(url) else {
+            // Not a URL we can read: refuse rather than guess.
+            return vec![url.to_owned()];
+        };
+        if matches!(parsed.scheme(), "sqlite" | "file") {
+            return hosts;
+        }
+        postgres = matches!(parsed.scheme(), "postgres" | "postgresql");
+        if let Some(host) = parsed.host_str().filter(|h| !h.is_empty()) {
+            hosts.extend(split(&url_decode(host)));
+        }
+        for (key, value) in parsed.query_pairs() {
+            if matches!(key.as_ref(), "host" | "hostaddr" | "unix_socket") {
+                hosts.extend(split(&value));
+            }
+        }
     }
-    let Ok(parsed) = url::Url::parse(url) else {
-        // Not a URL we can read: refuse rather than guess.
-        return Some(url.split('@').next_back().unwrap_or(url).to_owned());
-    };
-    if parsed.scheme() == "sqlite" || parsed.scheme() == "file" {
-        return None;
+    if postgres && hosts.is_empty() {
+        for var in ["PGHOST", "PGHOSTADDR"] {
+            if let Ok(value) = std::env::var(var) {
+                hosts.extend(split(&value));
+            }
+        }
     }
-    let query_host = parsed
-        .query_pairs()
-        .find(|(k, _)| k == "host" || k == "unix_socket")
-        .map(|(_, v)| v.into_owned());
-    let host = match parsed.host_str() {
-        Some(h) if !h.is_empty() => h.to_owned(),
-        _ => return query_host.filter(|h| !is_local_host(h)),
-    };
-    (!is_local_host(&host)).then_some(host)
+    hosts
+}
+
+fn url_decode(host: &str) -> String {
+    host.replace("%2F", "/").replace("%2f", "/")
 }
 
 fn is_local_host(host: &str) -> bool {
@@ -79,6 +113,23 @@ mod tests {
         assert_eq!(
             remote_host("postgres:///test?host=db.example.com").as_deref(),
             Some("db.example.com")
+        );
+        // libpq connects to the query's host or hostaddr, whatever the URL's host says.
+        assert_eq!(
+            remote_host("postgres://localhost/db?host=db.prod.example.com").as_deref(),
+            Some("db.prod.example.com")
+        );
+        assert_eq!(
+            remote_host("postgres://localhost/db?hostaddr=10.1.2.3").as_deref(),
+            Some("10.1.2.3")
+        );
+        assert_eq!(
+            remote_host("host=localhost hostaddr=10.1.2.3 dbname=app").as_deref(),
+            Some("10.1.2.3")
+        );
+        assert_eq!(
+            remote_host("postgres://localhost,db2.example.com/app").as_deref(),
+            Some("db2.example.com")
         );
     }
 }

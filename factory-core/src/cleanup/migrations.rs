@@ -72,7 +72,7 @@ impl Migrations {
     /// Twelve hex digits naming this set of migrations: of their files' contents with
     /// [`embed_migrations!`](crate::embed_migrations), else FNV-1a of their names and version.
     pub fn hash<DB: Backend>(&self) -> String {
-        if let Some(hash) = self.files_hash {
+        if let (Some(hash), "") = (self.files_hash, self.version) {
             return hash.to_owned();
         }
         let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -83,6 +83,10 @@ impl Migrations {
         };
         feed(b"factory-core template 1");
         feed(self.version.as_bytes());
+        if let Some(files) = self.files_hash {
+            feed(files.as_bytes());
+            return format!("{:012x}", hash >> 16);
+        }
         for migration in self.migrations::<DB>() {
             feed(migration.name().to_string().as_bytes());
         }

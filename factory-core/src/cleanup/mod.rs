@@ -263,7 +263,12 @@ impl<C: TestBackend> TestDbBuilder<C> {
     /// connection, after cleanup; any difference fails the test with the tables and counts.
     ///
     /// The check assumes no other test commits to the same database meanwhile; use it on a
-    /// database the test owns, or in a test group that runs alone.
+    /// database the test owns, or in a test group that runs alone. Under
+    /// [`Cleanup::DatabasePerTest`] it is moot (the database is the test's own) and skipped.
+    ///
+    /// Only rows created through factories given the handle (`create(&mut db)`) are tracked:
+    /// creating through `&mut *db`, `db.conn()` or inside `db.transaction(..)` bypasses the
+    /// record, and this check is what reports such rows.
     pub fn check_residue(mut self, check: bool) -> Self {
         self.check_residue = check;
         self
@@ -303,16 +308,18 @@ impl<C: TestBackend> TestDbBuilder<C> {
             _ => {
                 let mut conn = C::connect(&self.url)?;
                 if let Some(migrations) = &self.migrations {
-                    C::migrate(&mut conn, &self.url, migrations)?;
+                    C::migrate(&mut conn, &self.url, migrations, cleanup)?;
                 }
                 (conn, self.url.clone(), None)
             }
         };
-        let baseline = if self.check_residue && !C::is_private(&url) {
-            Some(residue::count(&mut conn, cleanup)?)
-        } else {
-            None
-        };
+        // A per-test database is the test's own and ends empty or dropped: nothing to count.
+        let baseline =
+            if self.check_residue && cleanup != Cleanup::DatabasePerTest && !C::is_private(&url) {
+                Some(residue::count(&mut conn, cleanup)?)
+            } else {
+                None
+            };
         if cleanup == Cleanup::Transaction {
             conn.begin_test_transaction()
                 .map_err(CleanupError::db(cleanup, "begin the test transaction"))?;
@@ -442,12 +449,25 @@ impl<C: TestBackend> TestDb<C> {
                     drop(conn);
                     None
                 };
-                if rows.is_empty() {
+                let deleted = if rows.is_empty() {
                     Ok(())
                 } else {
                     own.map_or_else(|| C::connect(&self.url), Ok)
                         .and_then(|mut own| track::delete::<C>(&mut own, rows))
-                }
+                };
+                deleted.and_then(|()| match self.tracked.keyless() {
+                    [] => Ok(()),
+                    keyless => Err(CleanupError::Usage(format!(
+                        "Cleanup::Tracked cannot delete the rows of {}: the model does not hold \
+                         its primary key, so its rows cannot be found again; use \
+                         Cleanup::Truncate or Cleanup::DatabasePerTest for this test",
+                        keyless
+                            .iter()
+                            .map(|(factory, table)| format!("{factory} (`{table}`)"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ))),
+                })
             }
             Cleanup::Truncate => {
                 let mut conn = reusable(conn).map_or_else(|| C::connect(&self.url), Ok)?;
@@ -541,7 +561,10 @@ create_through_test_db!(diesel::pg::PgConnection);
 create_through_test_db!(diesel::mysql::MysqlConnection);
 
 impl<C: TestBackend> TestDb<C> {
-    fn with_tracking<T>(&mut self, f: impl FnOnce(&mut C) -> T) -> T {
+    fn with_tracking<T>(
+        &mut self,
+        f: impl FnOnce(&mut C) -> Result<T, FactoryError>,
+    ) -> Result<T, FactoryError> {
         let conn = self.conn.as_mut().expect("the connection lives until drop");
         if self.cleanup == Cleanup::Tracked {
             self.tracked.recording(|| f(conn))

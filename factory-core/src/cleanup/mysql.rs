@@ -4,7 +4,9 @@
 //! A worker's database is `factory_<hash>_<slot>`: a test leases the lowest slot whose named
 //! lock (`GET_LOCK`) it can take, creates and migrates the database the first time, and gives
 //! it back emptied. A slot whose lock is free but whose tables hold rows was left by a killed
-//! process: every lease sweeps those (and empties its own slot if it holds rows).
+//! process: every lease sweeps those (and empties its own slot if it holds rows). A table
+//! `__factory_core_slot` in each marks it fully built, and whether its migrations inserted
+//! rows: such a database is dropped and built again instead of emptied.
 
 use super::backend::{group_foreign_keys, with_database, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError, Migrations};
@@ -53,6 +55,9 @@ pub struct MysqlLease {
     // Holds the named lock until dropped.
     _locker: MysqlConnection,
     url: String,
+    server: String,
+    name: String,
+    seeded: bool,
 }
 
 fn number(conn: &mut MysqlConnection, sql: &str) -> QueryResult<Option<i64>> {
@@ -61,9 +66,136 @@ fn number(conn: &mut MysqlConnection, sql: &str) -> QueryResult<Option<i64>> {
         .map(|r| r.n)
 }
 
-/// Empties the worker databases of this set of migrations that no live test holds and that
-/// still hold rows: what killed processes left. Counted across databases on `locker`; only a
-/// dirty one gets a connection of its own.
+/// The table in each worker database that says it is fully built, and whether its migrations
+/// left rows of their own (then it is dropped rather than emptied after a test).
+const MARKER: &str = "__factory_core_slot";
+
+/// What a worker database whose lock we hold is like.
+#[derive(Debug, PartialEq, Eq)]
+enum Slot {
+    /// Missing, or half-built by a process that died.
+    Unready,
+    /// Its migrations inserted rows: it cannot be emptied back to them.
+    Seeded,
+    /// Migrated and empty.
+    Clean,
+    /// Holds rows a test left.
+    Dirty,
+}
+
+fn slot_state(locker: &mut MysqlConnection, name: &str) -> Result<Slot, CleanupError> {
+    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+    let db = MysqlConnection::quote_literal(name);
+    let tables: Vec<Name> = diesel::sql_query(format!(
+        "SELECT CAST(TABLE_NAME AS CHAR) AS name FROM information_schema.TABLES \
+         WHERE TABLE_SCHEMA = {db} AND TABLE_TYPE = 'BASE TABLE' \
+         AND TABLE_NAME <> '__diesel_schema_migrations'"
+    ))
+    .load(locker)
+    .map_err(err("list a worker database's tables"))?;
+    if !tables.iter().any(|t| t.name == MARKER) {
+        return Ok(Slot::Unready);
+    }
+    let quoted = MysqlConnection::quote_ident(name);
+    let seeded = number(
+        locker,
+        &format!(
+            "SELECT CAST(MAX(seeded) AS SIGNED) AS n FROM {quoted}.{}",
+            MysqlConnection::quote_ident(MARKER)
+        ),
+    )
+    .map_err(err("read a worker database's marker"))?;
+    if seeded == Some(1) {
+        return Ok(Slot::Seeded);
+    }
+    let any_rows: Vec<String> = tables
+        .iter()
+        .filter(|t| t.name != MARKER)
+        .map(|t| {
+            format!(
+                "EXISTS (SELECT 1 FROM {quoted}.{})",
+                MysqlConnection::quote_ident(&t.name)
+            )
+        })
+        .collect();
+    if any_rows.is_empty() {
+        return Ok(Slot::Clean);
+    }
+    let dirty = number(
+        locker,
+        &format!("SELECT CAST({} AS SIGNED) AS n", any_rows.join(" OR ")),
+    )
+    .map_err(err("look for rows in a worker database"))?;
+    Ok(if dirty == Some(1) {
+        Slot::Dirty
+    } else {
+        Slot::Clean
+    })
+}
+
+/// Creates and migrates a worker database from nothing, then marks it built.
+fn build_slot(
+    locker: &mut MysqlConnection,
+    url: &str,
+    name: &str,
+    migrations: &Migrations,
+) -> Result<(), CleanupError> {
+    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+    let quoted = MysqlConnection::quote_ident(name);
+    locker
+        .batch_execute(&format!(
+            "DROP DATABASE IF EXISTS {quoted}; CREATE DATABASE {quoted}"
+        ))
+        .map_err(err("create a worker database"))?;
+    let mut conn = MysqlConnection::connect(&with_database(url, name)?)?;
+    conn.run_pending_migrations(migrations.source())
+        .map_err(|e| CleanupError::Migrations {
+            database: name.to_owned(),
+            message: e.to_string(),
+        })?;
+    let counts = super::residue::count(&mut conn, Cleanup::DatabasePerTest)?;
+    let seeded = i32::from(counts.values().any(|&n| n > 0));
+    conn.batch_execute(&format!(
+        "CREATE TABLE {marker} (seeded INT NOT NULL); INSERT INTO {marker} VALUES ({seeded})",
+        marker = MysqlConnection::quote_ident(MARKER)
+    ))
+    .map_err(err("mark a worker database built"))
+}
+
+/// Brings a worker database whose lock we hold to the state of a fresh one.
+fn reset_slot(
+    locker: &mut MysqlConnection,
+    url: &str,
+    name: &str,
+    migrations: Option<&Migrations>,
+) -> Result<(), CleanupError> {
+    let drop_it = |locker: &mut MysqlConnection| {
+        locker
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {}",
+                MysqlConnection::quote_ident(name)
+            ))
+            .map_err(CleanupError::db(
+                Cleanup::DatabasePerTest,
+                "drop a worker database",
+            ))
+    };
+    match (slot_state(locker, name)?, migrations) {
+        (Slot::Clean, _) => Ok(()),
+        (Slot::Dirty, _) => {
+            let mut conn = MysqlConnection::connect(&with_database(url, name)?)?;
+            MysqlConnection::truncate(&mut conn, Cleanup::DatabasePerTest)
+        }
+        (Slot::Unready | Slot::Seeded, Some(migrations)) => {
+            build_slot(locker, url, name, migrations)
+        }
+        (Slot::Unready | Slot::Seeded, None) => drop_it(locker),
+    }
+}
+
+/// Resets the worker databases of this set of migrations that no live test holds: what killed
+/// processes left. Looked at across databases on `locker`; only a dirty one gets a
+/// connection of its own.
 fn sweep(
     locker: &mut MysqlConnection,
     url: &str,
@@ -73,7 +205,7 @@ fn sweep(
     let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
     let slots: Vec<Name> = diesel::sql_query(format!(
         "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA \
-         WHERE SCHEMA_NAME LIKE 'factory\\_{hash}\\_%'"
+         WHERE SCHEMA_NAME LIKE 'factory\\\\_{hash}\\\\_%'"
     ))
     .load(locker)
     .map_err(err("list the worker databases"))?;
@@ -86,42 +218,9 @@ fn sweep(
         if got != Some(1) {
             continue; // a live test holds it
         }
-        let swept = sweep_one(locker, url, &name);
+        let swept = reset_slot(locker, url, &name, None);
         let _ = number(locker, &format!("SELECT RELEASE_LOCK('{name}') AS n"));
         swept?;
-    }
-    Ok(())
-}
-
-fn sweep_one(locker: &mut MysqlConnection, url: &str, name: &str) -> Result<(), CleanupError> {
-    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
-    let tables: Vec<Name> = diesel::sql_query(format!(
-        "SELECT CAST(TABLE_NAME AS CHAR) AS name FROM information_schema.TABLES \
-         WHERE TABLE_SCHEMA = {} AND TABLE_TYPE = 'BASE TABLE' \
-         AND TABLE_NAME <> '__diesel_schema_migrations'",
-        MysqlConnection::quote_literal(name)
-    ))
-    .load(locker)
-    .map_err(err("list a worker database's tables"))?;
-    if tables.is_empty() {
-        return Ok(());
-    }
-    let any_rows = tables
-        .iter()
-        .map(|t| {
-            format!(
-                "EXISTS (SELECT 1 FROM {}.{})",
-                MysqlConnection::quote_ident(name),
-                MysqlConnection::quote_ident(&t.name)
-            )
-        })
-        .collect::<Vec<_>>()
-        .join(" OR ");
-    let dirty = number(locker, &format!("SELECT CAST({any_rows} AS SIGNED) AS n"))
-        .map_err(err("look for rows in a worker database"))?;
-    if dirty == Some(1) {
-        let mut conn = MysqlConnection::connect(&with_database(url, name)?)?;
-        MysqlConnection::truncate(&mut conn, Cleanup::DatabasePerTest)?;
     }
     Ok(())
 }
@@ -154,7 +253,8 @@ impl TestBackend for MysqlConnection {
         diesel::sql_query(
             "SELECT CAST(TABLE_NAME AS CHAR) AS name FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
-             AND TABLE_NAME <> '__diesel_schema_migrations' ORDER BY 1",
+             AND TABLE_NAME <> '__diesel_schema_migrations' \
+             AND TABLE_NAME <> '__factory_core_slot' ORDER BY 1",
         )
         .load::<Name>(conn)
         .map(|rows| rows.into_iter().map(|r| r.name).collect())
@@ -175,6 +275,7 @@ impl TestBackend for MysqlConnection {
                     CAST(CONSTRAINT_NAME AS CHAR) AS name \
              FROM information_schema.KEY_COLUMN_USAGE \
              WHERE TABLE_SCHEMA = DATABASE() AND REFERENCED_TABLE_NAME IS NOT NULL \
+                 AND REFERENCED_TABLE_SCHEMA = DATABASE() \
              ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
         )
         .load(conn)?;
@@ -190,7 +291,8 @@ impl TestBackend for MysqlConnection {
             return Ok(());
         }
         // MySQL truncates one table per statement; one round trip carries them all.
-        let mut sql = String::from("SET FOREIGN_KEY_CHECKS = 0;");
+        let mut sql =
+            String::from("SET SESSION lock_wait_timeout = 15; SET FOREIGN_KEY_CHECKS = 0;");
         for table in &tables {
             sql.push_str(&format!(" TRUNCATE TABLE {};", Self::quote_ident(table)));
         }
@@ -199,11 +301,21 @@ impl TestBackend for MysqlConnection {
             .map_err(CleanupError::db(cleanup, step))
     }
 
-    fn migrate(conn: &mut Self, url: &str, migrations: &Migrations) -> Result<(), CleanupError> {
+    fn migrate(
+        conn: &mut Self,
+        url: &str,
+        migrations: &Migrations,
+        cleanup: Cleanup,
+    ) -> Result<(), CleanupError> {
         let lock = format!("factory_migrate_{}", migrations.hash::<Mysql>());
-        let err = |step: &'static str| CleanupError::db(Cleanup::Transaction, step);
-        number(conn, &format!("SELECT GET_LOCK('{lock}', 60) AS n"))
+        let err = |step: &'static str| CleanupError::db(cleanup, step);
+        let got = number(conn, &format!("SELECT GET_LOCK('{lock}', 60) AS n"))
             .map_err(err("lock the migrations"))?;
+        if got != Some(1) {
+            return Err(CleanupError::Usage(format!(
+                "another process held the migrations lock `{lock}` for 60 s; is a migration stuck?"
+            )));
+        }
         let ran = conn
             .run_pending_migrations(migrations.source())
             .map(drop)
@@ -231,25 +343,14 @@ impl TestBackend for MysqlConnection {
             slot += 1;
         };
         sweep(&mut locker, url, &hash, &name)?;
-        let quoted = Self::quote_ident(&name);
-        locker
-            .batch_execute(&format!("CREATE DATABASE IF NOT EXISTS {quoted}"))
-            .map_err(err("create a worker database"))?;
-        let url = with_database(url, &name)?;
-        let mut conn = MysqlConnection::connect(&url)?;
-        conn.run_pending_migrations(migrations.source())
-            .map_err(|e| CleanupError::Migrations {
-                database: name.clone(),
-                message: e.to_string(),
-            })?;
-        // Rows here were left by a process killed while it held the lease.
-        let counts = super::residue::count(&mut conn, Cleanup::DatabasePerTest)?;
-        if counts.values().any(|&n| n > 0) {
-            Self::truncate(&mut conn, Cleanup::DatabasePerTest)?;
-        }
+        reset_slot(&mut locker, url, &name, Some(migrations))?;
+        let seeded = slot_state(&mut locker, &name)? == Slot::Seeded;
         Ok(MysqlLease {
             _locker: locker,
-            url,
+            url: with_database(url, &name)?,
+            server: url.to_owned(),
+            name,
+            seeded,
         })
     }
 
@@ -257,7 +358,13 @@ impl TestBackend for MysqlConnection {
         lease.url.clone()
     }
 
-    fn release_database(lease: MysqlLease, conn: Option<Self>) -> Result<(), CleanupError> {
+    fn release_database(mut lease: MysqlLease, conn: Option<Self>) -> Result<(), CleanupError> {
+        if lease.seeded {
+            // Rows its migrations inserted cannot be told from the test's: drop it; the
+            // next lease builds it again.
+            drop(conn);
+            return reset_slot(&mut lease._locker, &lease.server, &lease.name, None);
+        }
         let mut conn = match conn {
             Some(conn) => conn,
             None => MysqlConnection::connect(&lease.url)?,

@@ -56,21 +56,33 @@ pub struct PgLease {
     admin: PgConnection,
     name: String,
     url: String,
+    /// The URL the handle was opened with, for connecting to other databases of the server.
+    server: String,
+    seeded: bool,
 }
 
 const IN_USE: &str = "factory-core: in use";
 const CLEAN: &str = "factory-core: clean";
+/// A template whose migrations insert rows (reference data): its copies cannot be emptied
+/// back to it, so they are dropped and cloned again.
+const SEEDED: &str = "factory-core: template with rows";
+const TEMPLATE: &str = "factory-core: template";
 
 /// The first advisory-lock key of a set of migrations (the second is the slot).
 fn lock_key(hash: &str) -> i32 {
     u32::from_str_radix(&hash[..8], 16).unwrap_or(0) as i32
 }
 
-fn exists(admin: &mut PgConnection, name: &str) -> QueryResult<bool> {
-    diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS flag")
-        .bind::<Text, _>(name)
-        .get_result::<Flag>(admin)
-        .map(|f| f.flag)
+/// A database's comment (empty when it has none); `None` when it does not exist.
+fn describe(admin: &mut PgConnection, name: &str) -> QueryResult<Option<String>> {
+    diesel::sql_query(
+        "SELECT COALESCE(shobj_description(oid, 'pg_database'), '') AS name \
+         FROM pg_database WHERE datname = $1",
+    )
+    .bind::<Text, _>(name)
+    .get_result::<Name>(admin)
+    .optional()
+    .map(|found| found.map(|n| n.name))
 }
 
 fn comment(admin: &mut PgConnection, name: &str, text: &str) -> QueryResult<()> {
@@ -89,28 +101,43 @@ fn try_lock(admin: &mut PgConnection, key: i32, slot: i32) -> QueryResult<bool> 
         .map(|f| f.flag)
 }
 
+fn unlock(admin: &mut PgConnection, key: i32, slot: i32) -> QueryResult<()> {
+    diesel::sql_query("SELECT pg_advisory_unlock($1, $2) AS flag")
+        .bind::<Integer, _>(key)
+        .bind::<Integer, _>(slot)
+        .get_result::<Flag>(admin)
+        .map(drop)
+}
+
 /// Builds `factory_tpl_<hash>` unless it exists: under an advisory lock, into a scratch
 /// database renamed only once migrated, so a killed builder leaves no half-built template.
+/// Returns its name and whether its migrations left rows in it.
 fn ensure_template(
     admin: &mut PgConnection,
     url: &str,
     hash: &str,
     migrations: &Migrations,
-) -> Result<String, CleanupError> {
+) -> Result<(String, bool), CleanupError> {
     let template = format!("factory_tpl_{hash}");
     let err =
         |step: &str| CleanupError::db(Cleanup::DatabasePerTest, format!("{step} `{template}`"));
-    if exists(admin, &template).map_err(err("look up the template"))? {
-        return Ok(template);
+    if let Some(note) = describe(admin, &template).map_err(err("look up the template"))? {
+        return Ok((template, note == SEEDED));
     }
     let key = lock_key(hash);
-    diesel::sql_query("SELECT pg_advisory_lock($1, -1)")
-        .bind::<Integer, _>(key)
-        .execute(admin)
+    // Another process may be building it; wait for it, but not for ever.
+    admin
+        .batch_execute("SET lock_timeout = '120s'")
+        .and_then(|()| {
+            diesel::sql_query("SELECT pg_advisory_lock($1, -1)")
+                .bind::<Integer, _>(key)
+                .execute(admin)
+                .map(drop)
+        })
         .map_err(err("lock the build of"))?;
-    let built = (|| {
-        if exists(admin, &template).map_err(err("look up the template"))? {
-            return Ok(());
+    let built = (|| -> Result<bool, CleanupError> {
+        if let Some(note) = describe(admin, &template).map_err(err("look up the template"))? {
+            return Ok(note == SEEDED);
         }
         let scratch = format!("{template}_build");
         let quoted = PgConnection::quote_ident(&scratch);
@@ -118,7 +145,7 @@ fn ensure_template(
             .batch_execute(&format!("DROP DATABASE IF EXISTS {quoted}"))
             .and_then(|()| admin.batch_execute(&format!("CREATE DATABASE {quoted}")))
             .map_err(err("create the scratch database for"))?;
-        {
+        let seeded = {
             let scratch_url = with_database(url, &scratch)?;
             let mut conn = PgConnection::connect(&scratch_url)?;
             conn.run_pending_migrations(migrations.source())
@@ -126,24 +153,62 @@ fn ensure_template(
                     database: scratch.clone(),
                     message: e.to_string(),
                 })?;
-        }
+            let counts = super::residue::count(&mut conn, Cleanup::DatabasePerTest)?;
+            counts.values().any(|&n| n > 0)
+        };
         admin
             .batch_execute(&format!(
                 "ALTER DATABASE {quoted} RENAME TO {}",
                 PgConnection::quote_ident(&template)
             ))
-            .map_err(err("name the template"))
+            .map_err(err("name the template"))?;
+        comment(admin, &template, if seeded { SEEDED } else { TEMPLATE })
+            .map_err(err("mark the template"))?;
+        Ok(seeded)
     })();
     let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1, -1)")
         .bind::<Integer, _>(key)
         .execute(admin);
-    built?;
+    let seeded = built?;
     unlocked.map_err(err("unlock the build of"))?;
-    Ok(template)
+    Ok((template, seeded))
 }
 
-/// Empties the slots marked in use whose lock is free: what killed processes left.
-fn sweep(admin: &mut PgConnection, url: &str, hash: &str) -> Result<(), CleanupError> {
+/// Makes a slot whose lock we hold as good as a fresh clone: emptied and marked clean, or,
+/// when the template holds rows of its own, dropped (the lease clones it again).
+fn reset_slot(
+    admin: &mut PgConnection,
+    url: &str,
+    name: &str,
+    seeded: bool,
+    conn: Option<PgConnection>,
+) -> Result<(), CleanupError> {
+    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+    if seeded {
+        drop(conn);
+        return admin
+            .batch_execute(&format!(
+                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+                PgConnection::quote_ident(name)
+            ))
+            .map_err(err("drop a per-test database"));
+    }
+    let mut conn = match conn {
+        Some(conn) => conn,
+        None => PgConnection::connect(&with_database(url, name)?)?,
+    };
+    PgConnection::truncate(&mut conn, Cleanup::DatabasePerTest)?;
+    drop(conn);
+    comment(admin, name, CLEAN).map_err(err("mark a per-test database clean"))
+}
+
+/// Resets the slots marked in use whose lock is free: what killed processes left.
+fn sweep(
+    admin: &mut PgConnection,
+    url: &str,
+    hash: &str,
+    seeded: bool,
+) -> Result<(), CleanupError> {
     let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
     let abandoned: Vec<Name> = diesel::sql_query(
         "SELECT datname::text AS name FROM pg_database \
@@ -164,15 +229,10 @@ fn sweep(admin: &mut PgConnection, url: &str, hash: &str) -> Result<(), CleanupE
         if !try_lock(admin, key, slot).map_err(err("lock a per-test database"))? {
             continue; // in use by a live test
         }
-        let emptied = PgConnection::connect(&with_database(url, &name)?)
-            .and_then(|mut conn| PgConnection::truncate(&mut conn, Cleanup::DatabasePerTest));
-        let marked = comment(admin, &name, CLEAN).map_err(err("mark a per-test database clean"));
-        let _ = diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
-            .bind::<Integer, _>(key)
-            .bind::<Integer, _>(slot)
-            .execute(admin);
-        emptied?;
-        marked?;
+        let reset = reset_slot(admin, url, &name, seeded, None);
+        let unlocked = unlock(admin, key, slot).map_err(err("unlock a per-test database"));
+        reset?;
+        unlocked?;
     }
     Ok(())
 }
@@ -216,11 +276,13 @@ impl TestBackend for PgConnection {
              JOIN pg_class child ON child.oid = c.conrelid \
              JOIN pg_class parent ON parent.oid = c.confrelid \
              JOIN pg_namespace ns ON ns.oid = child.relnamespace \
+             JOIN pg_namespace parent_ns ON parent_ns.oid = parent.relnamespace \
              CROSS JOIN LATERAL unnest(c.conkey, c.confkey) WITH ORDINALITY \
                  AS k(child_att, parent_att, position) \
              JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.child_att \
              JOIN pg_attribute pa ON pa.attrelid = c.confrelid AND pa.attnum = k.parent_att \
              WHERE c.contype = 'f' AND ns.nspname = current_schema() \
+                 AND parent_ns.nspname = current_schema() \
              ORDER BY child.relname, c.conname, k.position",
         )
         .load(conn)?;
@@ -236,16 +298,22 @@ impl TestBackend for PgConnection {
             return Ok(());
         }
         let list: Vec<String> = tables.iter().map(|t| Self::quote_ident(t)).collect();
+        // No CASCADE: a table of another schema referencing these is not ours to empty.
         conn.batch_execute(&format!(
-            "TRUNCATE {} RESTART IDENTITY CASCADE",
+            "SET lock_timeout = '15s'; TRUNCATE {} RESTART IDENTITY",
             list.join(", ")
         ))
         .map_err(CleanupError::db(cleanup, step))
     }
 
-    fn migrate(conn: &mut Self, url: &str, migrations: &Migrations) -> Result<(), CleanupError> {
+    fn migrate(
+        conn: &mut Self,
+        url: &str,
+        migrations: &Migrations,
+        cleanup: Cleanup,
+    ) -> Result<(), CleanupError> {
         let key = lock_key(&migrations.hash::<Pg>());
-        let err = |step: &'static str| CleanupError::db(Cleanup::Transaction, step);
+        let err = |step: &'static str| CleanupError::db(cleanup, step);
         diesel::sql_query("SELECT pg_advisory_lock($1, -2)")
             .bind::<Integer, _>(key)
             .execute(conn)
@@ -267,8 +335,8 @@ impl TestBackend for PgConnection {
     fn lease_database(url: &str, migrations: &Migrations) -> Result<PgLease, CleanupError> {
         let hash = migrations.hash::<Pg>();
         let mut admin = PgConnection::connect(&with_database(url, "postgres")?)?;
-        let template = ensure_template(&mut admin, url, &hash, migrations)?;
-        sweep(&mut admin, url, &hash)?;
+        let (template, seeded) = ensure_template(&mut admin, url, &hash, migrations)?;
+        sweep(&mut admin, url, &hash, seeded)?;
         let key = lock_key(&hash);
         let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
         let mut slot = 0;
@@ -276,7 +344,13 @@ impl TestBackend for PgConnection {
             slot += 1;
         }
         let name = format!("factory_{hash}_{slot}");
-        if !exists(&mut admin, &name).map_err(err("look up a per-test database"))? {
+        let mut state = describe(&mut admin, &name).map_err(err("look up a per-test database"))?;
+        if state.as_deref() == Some(IN_USE) {
+            // Its test died after the sweep looked: reset it now that the lock is ours.
+            reset_slot(&mut admin, url, &name, seeded, None)?;
+            state = describe(&mut admin, &name).map_err(err("look up a per-test database"))?;
+        }
+        if state.is_none() {
             admin
                 .batch_execute(&format!(
                     "CREATE DATABASE {} TEMPLATE {}",
@@ -286,8 +360,14 @@ impl TestBackend for PgConnection {
                 .map_err(err("clone the template"))?;
         }
         comment(&mut admin, &name, IN_USE).map_err(err("mark a per-test database in use"))?;
-        let url = with_database(url, &name)?;
-        Ok(PgLease { admin, name, url })
+        let lease_url = with_database(url, &name)?;
+        Ok(PgLease {
+            admin,
+            name,
+            url: lease_url,
+            server: url.to_owned(),
+            seeded,
+        })
     }
 
     fn lease_url(lease: &PgLease) -> String {
@@ -295,16 +375,13 @@ impl TestBackend for PgConnection {
     }
 
     fn release_database(mut lease: PgLease, conn: Option<Self>) -> Result<(), CleanupError> {
-        let mut conn = match conn {
-            Some(conn) => conn,
-            None => PgConnection::connect(&lease.url)?,
-        };
-        PgConnection::truncate(&mut conn, Cleanup::DatabasePerTest)?;
-        drop(conn);
-        comment(&mut lease.admin, &lease.name, CLEAN).map_err(CleanupError::db(
-            Cleanup::DatabasePerTest,
-            "mark a per-test database clean",
-        ))
+        reset_slot(
+            &mut lease.admin,
+            &lease.server,
+            &lease.name,
+            lease.seeded,
+            conn,
+        )
         // Dropping the maintenance connection releases the slot's lock.
     }
 }

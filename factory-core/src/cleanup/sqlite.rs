@@ -246,7 +246,13 @@ impl TestBackend for SqliteConnection {
         })
     }
 
-    fn migrate(conn: &mut Self, url: &str, migrations: &Migrations) -> Result<(), CleanupError> {
+    fn migrate(
+        conn: &mut Self,
+        url: &str,
+        migrations: &Migrations,
+        cleanup: Cleanup,
+    ) -> Result<(), CleanupError> {
+        let _ = cleanup;
         let _lock = if Self::is_private(url) {
             None
         } else {
@@ -271,8 +277,12 @@ impl TestBackend for SqliteConnection {
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
+        // Locked under a name the sweep ignores, then renamed: a sweeper never finds the lock
+        // file unlocked between its creation and its locking.
         let lock_path = dir.join(format!("{stem}.lock"));
-        let lock = lock_file(&lock_path)?;
+        let pending = dir.join(format!("{stem}.lock-new"));
+        let lock = lock_file(&pending)?;
+        fs::rename(&pending, &lock_path).map_err(file_error("name the lock file", &lock_path))?;
         let path = dir.join(format!("{stem}.sqlite"));
         fs::copy(&template, &path).map_err(file_error("copy the template to", &path))?;
         Ok(SqliteLease {
@@ -289,11 +299,18 @@ impl TestBackend for SqliteConnection {
     fn release_database(lease: SqliteLease, conn: Option<Self>) -> Result<(), CleanupError> {
         drop(conn);
         remove_database(&lease.path);
-        fs::remove_file(&lease.lock_path).map_err(file_error("remove", &lease.lock_path))
+        match fs::remove_file(&lease.lock_path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(file_error("remove", &lease.lock_path)(e))
+            }
+            _ => Ok(()),
+        }
         // The lock goes with the lease.
     }
 
     fn is_private(url: &str) -> bool {
-        url == ":memory:" || url.contains("mode=memory") || url.is_empty()
+        url == ":memory:"
+            || url.is_empty()
+            || (url.contains("mode=memory") && !url.contains("cache=shared"))
     }
 }

@@ -14,17 +14,32 @@ pub(crate) struct Row {
     key: Vec<String>,
 }
 
+/// What one factory call through a handle inserted.
+#[derive(Debug, Default)]
+struct Recording {
+    rows: Vec<Row>,
+    /// Factories whose model does not hold its primary key, with their tables: their rows
+    /// cannot be found again.
+    keyless: Vec<(&'static str, &'static str)>,
+}
+
 thread_local! {
     /// The recorders of the handles whose factories are running on this thread, innermost last.
-    static RECORDING: RefCell<Vec<Vec<Row>>> = const { RefCell::new(Vec::new()) };
+    static RECORDING: RefCell<Vec<Recording>> = const { RefCell::new(Vec::new()) };
 }
 
 /// Records `models`, just inserted by factory `F`, with the innermost handle recording on this
 /// thread; nothing when none is.
 pub(crate) fn record<F: Factory>(models: &[F::Model]) {
     let _ = RECORDING.try_with(|recording| {
-        if let Some(rows) = recording.borrow_mut().last_mut() {
-            rows.extend(models.iter().map(|model| Row {
+        if let Some(top) = recording.borrow_mut().last_mut() {
+            if F::KEY_COLUMNS.is_empty() {
+                if !models.is_empty() && !top.keyless.contains(&(F::NAME, F::TABLE_NAME)) {
+                    top.keyless.push((F::NAME, F::TABLE_NAME));
+                }
+                return;
+            }
+            top.rows.extend(models.iter().map(|model| Row {
                 table: F::TABLE_NAME,
                 columns: F::KEY_COLUMNS,
                 key: F::key_text(model),
@@ -37,6 +52,7 @@ pub(crate) fn record<F: Factory>(models: &[F::Model]) {
 #[derive(Debug, Default)]
 pub(crate) struct Tracked {
     rows: Vec<Row>,
+    keyless: Vec<(&'static str, &'static str)>,
 }
 
 impl Tracked {
@@ -48,21 +64,41 @@ impl Tracked {
         std::mem::take(&mut self.rows)
     }
 
-    /// Runs `f` with this recorder the innermost on the thread; what it records lands here,
-    /// also when `f` panics or fails (a failed factory's rows were rolled back, and deleting
-    /// them later finds nothing).
-    pub(crate) fn recording<T>(&mut self, f: impl FnOnce() -> T) -> T {
-        struct Pop<'a>(&'a mut Vec<Row>);
-        impl Drop for Pop<'_> {
+    /// The factories (and tables) whose rows could not be recorded for lack of a key.
+    pub(crate) fn keyless(&self) -> &[(&'static str, &'static str)] {
+        &self.keyless
+    }
+
+    /// Runs `f` with a recorder the innermost on the thread, and keeps what it recorded when
+    /// `f` succeeds. A factory that fails or panics rolled its rows back (every factory call
+    /// with more than one insert is a transaction): keeping their keys could later delete a
+    /// row someone else inserted under a reused key.
+    pub(crate) fn recording<T, E>(&mut self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+        struct Pop;
+        impl Drop for Pop {
             fn drop(&mut self) {
-                if let Ok(Some(rows)) = RECORDING.try_with(|r| r.borrow_mut().pop()) {
-                    self.0.extend(rows);
+                // On unwind: forget what the panicking call recorded.
+                let _ = RECORDING.try_with(|r| r.borrow_mut().pop());
+            }
+        }
+        RECORDING.with(|r| r.borrow_mut().push(Recording::default()));
+        let pop = Pop;
+        let result = f();
+        std::mem::forget(pop);
+        let recorded = RECORDING
+            .try_with(|r| r.borrow_mut().pop())
+            .ok()
+            .flatten()
+            .unwrap_or_default();
+        if result.is_ok() {
+            self.rows.extend(recorded.rows);
+            for entry in recorded.keyless {
+                if !self.keyless.contains(&entry) {
+                    self.keyless.push(entry);
                 }
             }
         }
-        RECORDING.with(|r| r.borrow_mut().push(Vec::new()));
-        let _pop = Pop(&mut self.rows);
-        f()
+        result
     }
 }
 
@@ -93,10 +129,13 @@ pub(crate) fn delete<C: TestBackend>(conn: &mut C, rows: Vec<Row>) -> Result<(),
                 std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
             }
             Err(e) => {
-                return Err(CleanupError::db(
-                    Cleanup::Tracked,
-                    "delete the rows the test created",
-                )(e))
+                let step = format!(
+                    "delete the {} rows the test created ({} statements, attempt {attempt} of \
+                     {ATTEMPTS})",
+                    rows.len(),
+                    statements.len()
+                );
+                return Err(CleanupError::db(Cleanup::Tracked, step)(e));
             }
         }
     }
