@@ -22,7 +22,7 @@ pub struct ForeignKey {
 /// A connection type [`TestDb`](super::TestDb) can manage. Implemented for `SqliteConnection`,
 /// `PgConnection` and `MysqlConnection` when their features are on; sealed.
 pub trait TestBackend:
-    sealed::Sealed + Connection<TransactionManager = AnsiTransactionManager> + Sized + 'static
+    sealed::Sealed + Connection<TransactionManager = AnsiTransactionManager> + Send + Sized + 'static
 {
     /// What a per-test database holds on to while the test runs (its locks, its name).
     type Lease;
@@ -75,6 +75,11 @@ pub trait TestBackend:
 
     /// The URL of a leased database.
     fn lease_url(lease: &Self::Lease) -> String;
+
+    /// A connection to a leased database (one the lease kept from its last test, if any).
+    fn lease_connection(lease: &mut Self::Lease) -> Result<Self, CleanupError> {
+        Self::connect(&Self::lease_url(lease))
+    }
 
     /// Gives a leased database back, emptied (through `conn`, the handle's connection, when
     /// it is still fit to use).

@@ -40,6 +40,7 @@
 mod backend;
 mod local;
 mod migrations;
+mod pool;
 mod residue;
 mod track;
 
@@ -59,6 +60,7 @@ pub(crate) use track::record;
 
 use crate::create::Create;
 use crate::error::FactoryError;
+use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
@@ -300,15 +302,20 @@ impl<C: TestBackend> TestDbBuilder<C> {
                             .to_owned(),
                     )
                 })?;
-                let lease = C::lease_database(&self.url, migrations)?;
+                let mut lease = C::lease_database(&self.url, migrations)?;
                 let url = C::lease_url(&lease);
-                let conn = C::connect(&url)?;
+                let conn = C::lease_connection(&mut lease)?;
                 (conn, url, Some(lease))
             }
             _ => {
-                let mut conn = C::connect(&self.url)?;
+                let mut conn = checkout::<C>(&self.url)?;
                 if let Some(migrations) = &self.migrations {
-                    C::migrate(&mut conn, &self.url, migrations, cleanup)?;
+                    // Once per process and database: the check is two queries and a lock.
+                    let done = format!("{}\u{0}{}", self.url, migrations.hash::<C::Backend>());
+                    if !pool::is_done(&done) {
+                        C::migrate(&mut conn, &self.url, migrations, cleanup)?;
+                        pool::mark_done(&done);
+                    }
                 }
                 (conn, self.url.clone(), None)
             }
@@ -321,7 +328,9 @@ impl<C: TestBackend> TestDbBuilder<C> {
                 None
             };
         if cleanup == Cleanup::Transaction {
-            conn.begin_test_transaction()
+            // A plain transaction rather than Diesel's test transaction, so that the
+            // connection can be rolled back and kept for the next test.
+            AnsiTransactionManager::begin_transaction(&mut conn)
                 .map_err(CleanupError::db(cleanup, "begin the test transaction"))?;
         }
         Ok(TestDb {
@@ -433,9 +442,18 @@ impl<C: TestBackend> TestDb<C> {
         let cleanup = self.cleanup;
         let conn = self.conn.take();
         let result = match cleanup {
-            // Closing the connection rolls the test transaction back.
             Cleanup::Transaction => {
-                drop(conn);
+                if let Some(mut conn) = conn {
+                    // Rolled back, the connection serves the next test; if the rollback
+                    // fails, closing it rolls back just as well.
+                    let depth = AnsiTransactionManager::transaction_manager_status_mut(&mut conn)
+                        .transaction_depth();
+                    if matches!(depth, Ok(Some(d)) if d.get() == 1)
+                        && AnsiTransactionManager::rollback_transaction(&mut conn).is_ok()
+                    {
+                        checkin(&self.url, conn);
+                    }
+                }
                 Ok(())
             }
             Cleanup::Tracked => {
@@ -446,14 +464,20 @@ impl<C: TestBackend> TestDb<C> {
                 let own = if C::is_private(&self.url) {
                     reusable(conn)
                 } else {
-                    drop(conn);
+                    if let Some(conn) = reusable(conn) {
+                        checkin(&self.url, conn);
+                    }
                     None
                 };
                 let deleted = if rows.is_empty() {
                     Ok(())
                 } else {
-                    own.map_or_else(|| C::connect(&self.url), Ok)
-                        .and_then(|mut own| track::delete::<C>(&mut own, rows))
+                    own.map_or_else(|| checkout::<C>(&self.url), Ok)
+                        .and_then(|mut own| {
+                            track::delete::<C>(&mut own, &self.url, rows)?;
+                            checkin(&self.url, own);
+                            Ok(())
+                        })
                 };
                 deleted.and_then(|()| match self.tracked.keyless() {
                     [] => Ok(()),
@@ -470,8 +494,10 @@ impl<C: TestBackend> TestDb<C> {
                 })
             }
             Cleanup::Truncate => {
-                let mut conn = reusable(conn).map_or_else(|| C::connect(&self.url), Ok)?;
-                C::truncate(&mut conn, cleanup)
+                let mut conn = reusable(conn).map_or_else(|| checkout::<C>(&self.url), Ok)?;
+                C::truncate(&mut conn, cleanup)?;
+                checkin(&self.url, conn);
+                Ok(())
             }
             Cleanup::DatabasePerTest => match self.lease.take() {
                 Some(lease) => C::release_database(lease, reusable(conn)),
@@ -480,11 +506,30 @@ impl<C: TestBackend> TestDb<C> {
         };
         result?;
         if let Some(before) = self.baseline.take() {
-            let mut fresh = C::connect(&self.url)?;
+            let mut fresh = checkout::<C>(&self.url)?;
             let after = residue::count(&mut fresh, cleanup)?;
+            checkin(&self.url, fresh);
             residue::compare(cleanup, &before, &after)?;
         }
         Ok(())
+    }
+}
+
+/// An idle connection to `url` this process kept, or a new one.
+fn checkout<C: TestBackend>(url: &str) -> Result<C, CleanupError> {
+    if C::is_private(url) {
+        return C::connect(url);
+    }
+    match pool::take::<C>(url) {
+        Some(conn) => Ok(conn),
+        None => C::connect(url),
+    }
+}
+
+/// Keeps a connection outside any transaction for the next test of this process.
+fn checkin<C: TestBackend>(url: &str, mut conn: C) {
+    if !C::is_private(url) && !C::in_transaction(&mut conn) {
+        pool::put(url, conn);
     }
 }
 

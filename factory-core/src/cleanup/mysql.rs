@@ -58,6 +58,9 @@ pub struct MysqlLease {
     server: String,
     name: String,
     seeded: bool,
+    /// The connection the last test of this process used, kept with the lease.
+    conn: Option<MysqlConnection>,
+    pool_key: String,
 }
 
 fn number(conn: &mut MysqlConnection, sql: &str) -> QueryResult<Option<i64>> {
@@ -286,7 +289,27 @@ impl TestBackend for MysqlConnection {
 
     fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {
         let step = "truncate the schema's tables";
-        let tables = Self::tables(conn).map_err(CleanupError::db(cleanup, step))?;
+        let mut tables = Self::tables(conn).map_err(CleanupError::db(cleanup, step))?;
+        if tables.is_empty() {
+            return Ok(());
+        }
+        // TRUNCATE recreates the table, a cost worth skipping for the tables a test left
+        // empty (their AUTO_INCREMENT may have moved; ids are not promised).
+        let probe = tables
+            .iter()
+            .map(|t| {
+                format!(
+                    "SELECT {} AS name FROM DUAL WHERE EXISTS (SELECT 1 FROM {})",
+                    Self::quote_literal(t),
+                    Self::quote_ident(t)
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(" UNION ALL ");
+        let with_rows: Vec<Name> = diesel::sql_query(probe)
+            .load(conn)
+            .map_err(CleanupError::db(cleanup, step))?;
+        tables.retain(|t| with_rows.iter().any(|n| n.name == *t));
         if tables.is_empty() {
             return Ok(());
         }
@@ -330,6 +353,13 @@ impl TestBackend for MysqlConnection {
 
     fn lease_database(url: &str, migrations: &Migrations) -> Result<MysqlLease, CleanupError> {
         let hash = migrations.hash::<Mysql>();
+        let pool_key = format!("{url}\u{0}{hash}");
+        if let Some(mut lease) = super::pool::take::<MysqlLease>(&pool_key) {
+            // Emptied by its last test and still locked; what a killed test process left is
+            // swept at every start, pooled or not.
+            sweep(&mut lease._locker, url, &hash, &lease.name)?;
+            return Ok(lease);
+        }
         let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
         let mut locker = MysqlConnection::connect(url)?;
         let mut slot = 0;
@@ -351,6 +381,8 @@ impl TestBackend for MysqlConnection {
             server: url.to_owned(),
             name,
             seeded,
+            conn: None,
+            pool_key,
         })
     }
 
@@ -369,7 +401,18 @@ impl TestBackend for MysqlConnection {
             Some(conn) => conn,
             None => MysqlConnection::connect(&lease.url)?,
         };
-        Self::truncate(&mut conn, Cleanup::DatabasePerTest)
-        // Dropping the lease's connection releases the slot's lock.
+        Self::truncate(&mut conn, Cleanup::DatabasePerTest)?;
+        // Emptied and still locked: the next test of this process takes it as it is.
+        lease.conn = Some(conn);
+        let key = lease.pool_key.clone();
+        super::pool::put(&key, lease);
+        Ok(())
+    }
+
+    fn lease_connection(lease: &mut MysqlLease) -> Result<Self, CleanupError> {
+        match lease.conn.take() {
+            Some(conn) => Ok(conn),
+            None => MysqlConnection::connect(&lease.url),
+        }
     }
 }

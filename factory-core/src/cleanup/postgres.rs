@@ -59,6 +59,9 @@ pub struct PgLease {
     /// The URL the handle was opened with, for connecting to other databases of the server.
     server: String,
     seeded: bool,
+    /// The connection the last test of this process used, kept with the lease.
+    conn: Option<PgConnection>,
+    pool_key: String,
 }
 
 const IN_USE: &str = "factory-core: in use";
@@ -182,24 +185,119 @@ fn reset_slot(
     name: &str,
     seeded: bool,
     conn: Option<PgConnection>,
-) -> Result<(), CleanupError> {
+) -> Result<Option<PgConnection>, CleanupError> {
     let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
     if seeded {
         drop(conn);
-        return admin
+        admin
             .batch_execute(&format!(
                 "DROP DATABASE IF EXISTS {} WITH (FORCE)",
                 PgConnection::quote_ident(name)
             ))
-            .map_err(err("drop a per-test database"));
+            .map_err(err("drop a per-test database"))?;
+        return Ok(None);
     }
     let mut conn = match conn {
         Some(conn) => conn,
         None => PgConnection::connect(&with_database(url, name)?)?,
     };
-    PgConnection::truncate(&mut conn, Cleanup::DatabasePerTest)?;
-    drop(conn);
-    comment(admin, name, CLEAN).map_err(err("mark a per-test database clean"))
+    empty(&mut conn)?;
+    comment(admin, name, CLEAN).map_err(err("mark a per-test database clean"))?;
+    Ok(Some(conn))
+}
+
+/// The tables and foreign keys of each database this process emptied, by database: reading the
+/// catalog costs more than emptying a test's few rows.
+type Schema = (Vec<String>, Vec<ForeignKey>);
+static SCHEMAS: std::sync::Mutex<Vec<(String, Schema)>> = std::sync::Mutex::new(Vec::new());
+
+/// The schema's tables and foreign keys, from this process's cache unless `fresh`.
+fn schema(conn: &mut PgConnection, cleanup: Cleanup, fresh: bool) -> Result<Schema, CleanupError> {
+    let step = "read the schema's tables and foreign keys";
+    let err = CleanupError::db(cleanup, step);
+    let database: String =
+        match diesel::select(diesel::dsl::sql::<Text>("current_database()")).get_result(conn) {
+            Ok(name) => name,
+            Err(e) => return Err(err(e)),
+        };
+    let mut cache = SCHEMAS.lock().unwrap_or_else(|e| e.into_inner());
+    if !fresh {
+        if let Some((_, schema)) = cache.iter().find(|(d, _)| *d == database) {
+            return Ok(schema.clone());
+        }
+    }
+    let schema = match (PgConnection::tables(conn), PgConnection::foreign_keys(conn)) {
+        (Ok(tables), Ok(keys)) => (tables, keys),
+        (Err(e), _) | (_, Err(e)) => return Err(CleanupError::db(cleanup, step)(e)),
+    };
+    cache.retain(|(d, _)| *d != database);
+    cache.push((database, schema.clone()));
+    Ok(schema)
+}
+
+/// Which of `tables` hold rows, in one query.
+fn tables_with_rows(
+    conn: &mut PgConnection,
+    tables: &[String],
+    cleanup: Cleanup,
+) -> Result<Vec<String>, CleanupError> {
+    if tables.is_empty() {
+        return Ok(Vec::new());
+    }
+    let probe = tables
+        .iter()
+        .map(|t| {
+            format!(
+                "SELECT {}::text AS name WHERE EXISTS (SELECT 1 FROM {})",
+                PgConnection::quote_literal(t),
+                PgConnection::quote_ident(t)
+            )
+        })
+        .collect::<Vec<_>>()
+        .join(" UNION ALL ");
+    diesel::sql_query(probe)
+        .load::<Name>(conn)
+        .map(|rows| rows.into_iter().map(|n| n.name).collect())
+        .map_err(CleanupError::db(cleanup, "look for tables that hold rows"))
+}
+
+/// Empties a per-test database as cheaply as it can be: `DELETE` from the tables that hold
+/// rows, children first (a test's few rows go faster than `TRUNCATE`'s file work), then the
+/// used sequences back to their start. Tables whose foreign keys form a cycle are truncated.
+fn empty(conn: &mut PgConnection) -> Result<(), CleanupError> {
+    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+    let (tables, keys) = schema(conn, Cleanup::DatabasePerTest, false)?;
+    let mut left = tables_with_rows(conn, &tables, Cleanup::DatabasePerTest)?;
+    let mut sql = String::from("SET lock_timeout = '15s';");
+    // Children first: a table goes once no other table still to empty references it.
+    while !left.is_empty() {
+        let ready = left.iter().position(|table| {
+            !keys
+                .iter()
+                .any(|k| k.parent == *table && k.child != *table && left.contains(&k.child))
+        });
+        match ready {
+            Some(at) => {
+                let table = left.remove(at);
+                sql.push_str(&format!(
+                    " DELETE FROM {};",
+                    PgConnection::quote_ident(&table)
+                ));
+            }
+            None => {
+                let cycle: Vec<String> =
+                    left.iter().map(|t| PgConnection::quote_ident(t)).collect();
+                sql.push_str(&format!(" TRUNCATE {} CASCADE;", cycle.join(", ")));
+                left.clear();
+            }
+        }
+    }
+    sql.push_str(
+        " SELECT setval(format('%I.%I', schemaname, sequencename)::regclass, start_value, false) \
+         FROM pg_sequences WHERE schemaname = current_schema() AND last_value IS NOT NULL;",
+    );
+    conn.batch_execute(&sql)
+        .map_err(err("empty the per-test database"))
 }
 
 /// Resets the slots marked in use whose lock is free: what killed processes left.
@@ -229,7 +327,7 @@ fn sweep(
         if !try_lock(admin, key, slot).map_err(err("lock a per-test database"))? {
             continue; // in use by a live test
         }
-        let reset = reset_slot(admin, url, &name, seeded, None);
+        let reset = reset_slot(admin, url, &name, seeded, None).map(drop);
         let unlocked = unlock(admin, key, slot).map_err(err("unlock a per-test database"));
         reset?;
         unlocked?;
@@ -292,18 +390,35 @@ impl TestBackend for PgConnection {
     }
 
     fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {
-        let step = "truncate the schema's tables";
-        let tables = Self::tables(conn).map_err(CleanupError::db(cleanup, step))?;
-        if tables.is_empty() {
-            return Ok(());
+        // TRUNCATE costs file work per table: only the tables that hold rows, with the tables
+        // that reference them (TRUNCATE wants those in the same statement). No CASCADE: a table
+        // of another schema referencing these is not ours to empty.
+        let mut fresh = false;
+        loop {
+            let (tables, keys) = schema(conn, cleanup, fresh)?;
+            let mut set = tables_with_rows(conn, &tables, cleanup)?;
+            if set.is_empty() {
+                return Ok(());
+            }
+            while let Some(child) = keys
+                .iter()
+                .find(|k| set.contains(&k.parent) && !set.contains(&k.child))
+                .map(|k| k.child.clone())
+            {
+                set.push(child);
+            }
+            let list: Vec<String> = set.iter().map(|t| Self::quote_ident(t)).collect();
+            let sql = format!(
+                "SET lock_timeout = '15s'; TRUNCATE {} RESTART IDENTITY",
+                list.join(", ")
+            );
+            match conn.batch_execute(&sql) {
+                Ok(()) => return Ok(()),
+                // The schema may have changed since this process cached it.
+                Err(_) if !fresh => fresh = true,
+                Err(e) => return Err(CleanupError::db(cleanup, "truncate the schema's tables")(e)),
+            }
         }
-        let list: Vec<String> = tables.iter().map(|t| Self::quote_ident(t)).collect();
-        // No CASCADE: a table of another schema referencing these is not ours to empty.
-        conn.batch_execute(&format!(
-            "SET lock_timeout = '15s'; TRUNCATE {} RESTART IDENTITY",
-            list.join(", ")
-        ))
-        .map_err(CleanupError::db(cleanup, step))
     }
 
     fn migrate(
@@ -334,6 +449,16 @@ impl TestBackend for PgConnection {
 
     fn lease_database(url: &str, migrations: &Migrations) -> Result<PgLease, CleanupError> {
         let hash = migrations.hash::<Pg>();
+        let pool_key = format!("{url}\u{0}{hash}");
+        if let Some(mut lease) = super::pool::take::<PgLease>(&pool_key) {
+            // What a killed test process left is swept at every start, pooled or not.
+            sweep(&mut lease.admin, url, &hash, lease.seeded)?;
+            comment(&mut lease.admin, &lease.name, IN_USE).map_err(CleanupError::db(
+                Cleanup::DatabasePerTest,
+                "mark a per-test database in use",
+            ))?;
+            return Ok(lease);
+        }
         let mut admin = PgConnection::connect(&with_database(url, "postgres")?)?;
         let (template, seeded) = ensure_template(&mut admin, url, &hash, migrations)?;
         sweep(&mut admin, url, &hash, seeded)?;
@@ -367,6 +492,8 @@ impl TestBackend for PgConnection {
             url: lease_url,
             server: url.to_owned(),
             seeded,
+            conn: None,
+            pool_key,
         })
     }
 
@@ -374,14 +501,28 @@ impl TestBackend for PgConnection {
         lease.url.clone()
     }
 
+    fn lease_connection(lease: &mut PgLease) -> Result<Self, CleanupError> {
+        match lease.conn.take() {
+            Some(conn) => Ok(conn),
+            None => PgConnection::connect(&lease.url),
+        }
+    }
+
     fn release_database(mut lease: PgLease, conn: Option<Self>) -> Result<(), CleanupError> {
-        reset_slot(
+        let kept = reset_slot(
             &mut lease.admin,
             &lease.server,
             &lease.name,
             lease.seeded,
             conn,
-        )
+        )?;
+        if let Some(conn) = kept {
+            // Emptied and still locked: the next test of this process takes it as it is.
+            lease.conn = Some(conn);
+            let key = lease.pool_key.clone();
+            super::pool::put(&key, lease);
+        }
+        Ok(())
         // Dropping the maintenance connection releases the slot's lock.
     }
 }

@@ -5,6 +5,7 @@ use super::backend::{is_retryable, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError};
 use crate::factory::Factory;
 use std::cell::RefCell;
+use std::sync::Mutex;
 
 /// One inserted row: its table and primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -108,26 +109,49 @@ const MAX_DEPTH: usize = 6;
 /// How often a cleanup that hit a deadlock is tried again.
 const ATTEMPTS: u32 = 5;
 
-/// Deletes `rows` newest first, each after the rows that reference it, in one transaction;
-/// tries again on a deadlock.
-pub(crate) fn delete<C: TestBackend>(conn: &mut C, rows: Vec<Row>) -> Result<(), CleanupError> {
+/// The foreign keys of each database this process cleaned up, by URL: reading the catalog
+/// costs more than the deletes.
+static KEYS: Mutex<Vec<(String, Vec<ForeignKey>)>> = Mutex::new(Vec::new());
+
+fn foreign_keys<C: TestBackend>(
+    conn: &mut C,
+    url: &str,
+    fresh: bool,
+) -> Result<Vec<ForeignKey>, CleanupError> {
+    let mut cache = KEYS.lock().unwrap_or_else(|e| e.into_inner());
+    if !fresh {
+        if let Some((_, keys)) = cache.iter().find(|(u, _)| u == url) {
+            return Ok(keys.clone());
+        }
+    }
     let step = "find the schema's foreign keys";
     let keys = C::foreign_keys(conn).map_err(CleanupError::db(Cleanup::Tracked, step))?;
-    let statements = plan::<C>(&rows, &keys);
+    cache.retain(|(u, _)| u != url);
+    cache.push((url.to_owned(), keys.clone()));
+    Ok(keys)
+}
+
+/// Deletes `rows` newest first, each after the rows that reference it, in one transaction and
+/// one round trip; tries again on a deadlock, and once with the catalog read afresh if the
+/// schema changed since this process cached its foreign keys.
+pub(crate) fn delete<C: TestBackend>(
+    conn: &mut C,
+    url: &str,
+    rows: Vec<Row>,
+) -> Result<(), CleanupError> {
+    let mut fresh = false;
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let result = conn.transaction(|conn| {
-            for sql in &statements {
-                C::execute(conn, sql)?;
-            }
-            Ok(())
-        });
-        match result {
+        let keys = foreign_keys(conn, url, fresh)?;
+        let statements = plan::<C>(&rows, &keys);
+        let batch = statements.join(";\n");
+        match conn.transaction(|conn| C::execute(conn, &batch)) {
             Ok(()) => return Ok(()),
             Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
                 std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
             }
+            Err(_) if !fresh => fresh = true,
             Err(e) => {
                 let step = format!(
                     "delete the {} rows the test created ({} statements, attempt {attempt} of \
