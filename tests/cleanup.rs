@@ -476,8 +476,16 @@ macro_rules! seeded_migrations_survive {
                     .cleanup(Cleanup::DatabasePerTest)
                     .open()
                     .unwrap();
-                assert_eq!(count(&mut db, "countries"), 3, "round {round}: the reference rows");
-                assert_eq!(count(&mut db, "notes"), 0, "round {round}: no earlier test's rows");
+                assert_eq!(
+                    count(&mut db, "countries"),
+                    3,
+                    "round {round}: the reference rows"
+                );
+                assert_eq!(
+                    count(&mut db, "notes"),
+                    0,
+                    "round {round}: no earlier test's rows"
+                );
                 diesel::sql_query("INSERT INTO notes (country, body) VALUES ('fr', 'bonjour')")
                     .execute(&mut *db)
                     .unwrap();
