@@ -163,7 +163,7 @@ pub use stub::Stub;
 /// English (`FirstName()`, `SafeEmail()`, ...) plus their locale-taking forms under `raw` and the
 /// locales (`fake::locales::FR_FR`).
 pub mod prelude {
-    pub use crate::cleanup::{Cleanup, TestDb};
+    pub use crate::cleanup::{Cleanup, Migrations, TestDb};
     pub use crate::{Create, Factory, FactoryError, InsertRows, Sequence};
     pub use ::fake::faker::address::en::*;
     pub use ::fake::faker::boolean::en::*;
