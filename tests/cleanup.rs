@@ -524,3 +524,95 @@ seeded_migrations_survive!(
         "mysql://root@127.0.0.1:3306/factory_test"
     )
 );
+
+/// Set in the children of the parallel template build test: the migrations version to use.
+const TEMPLATE_CHILD: &str = "FACTORY_TEST_TEMPLATE_CHILD";
+
+/// Not a test of its own: as a child of the test below, opens a per-test database of a set of
+/// migrations nobody has built yet, and uses it. Without the variable it does nothing.
+#[cfg(feature = "postgres")]
+#[test]
+fn template_child() {
+    let Ok(version) = std::env::var(TEMPLATE_CHILD) else {
+        return;
+    };
+    let migrations = common::PG_MIGRATIONS.with_version(Box::leak(version.into_boxed_str()));
+    let url = common::cleanup_url(
+        "FACTORY_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/factory_test",
+    );
+    let mut db = TestDb::<diesel::PgConnection>::builder(url)
+        .migrations(migrations)
+        .cleanup(Cleanup::DatabasePerTest)
+        .open()
+        .expect("open a per-test database");
+    Order::factory().create(&mut db);
+    db.finish().expect("give the database back");
+}
+
+/// Parallel test processes that all need a template not built yet: one builds it under the
+/// advisory lock, the others wait and clone it; every one of them gets a working database.
+#[cfg(feature = "postgres")]
+#[test]
+fn parallel_processes_build_the_template_once() {
+    let version = format!(
+        "parallel-{}-{:?}",
+        std::process::id(),
+        std::time::SystemTime::now()
+    );
+    let children: Vec<_> = (0..4)
+        .map(|_| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "template_child", "--test-threads=1"])
+                .env(TEMPLATE_CHILD, &version)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .expect("start a child test process")
+        })
+        .collect();
+    for mut child in children {
+        assert!(
+            child.wait().unwrap().success(),
+            "a child failed to use its database"
+        );
+    }
+    // Exactly one template for these migrations, and the children's databases: drop them all.
+    let hash = common::PG_MIGRATIONS
+        .with_version(Box::leak(version.into_boxed_str()))
+        .hash::<diesel::pg::Pg>();
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    let url = common::cleanup_url(
+        "FACTORY_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/factory_test",
+    );
+    let (server, _) = url.rsplit_once('/').unwrap();
+    let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap();
+    let names: Vec<Name> = diesel::sql_query(format!(
+        "SELECT datname::text AS name FROM pg_database WHERE datname LIKE '%{hash}%' ORDER BY 1"
+    ))
+    .load(&mut admin)
+    .unwrap();
+    let templates = names
+        .iter()
+        .filter(|n| n.name.starts_with("factory_tpl_"))
+        .count();
+    assert_eq!(
+        templates,
+        1,
+        "{:?}",
+        names.iter().map(|n| &n.name).collect::<Vec<_>>()
+    );
+    assert!(
+        names.iter().all(|n| !n.name.ends_with("_build")),
+        "no half-built template"
+    );
+    for Name { name } in names {
+        diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+            .execute(&mut admin)
+            .unwrap();
+    }
+}
