@@ -200,7 +200,12 @@ pub const ALLOW_REMOTE_VAR: &str = "FACTORY_ALLOW_REMOTE_DATABASE";
 /// A test's database connection that cleans up after the test, whatever way it ends.
 ///
 /// Open one with [`TestDb::builder`] (or [`TestDb::open`] for the defaults). It dereferences
-/// to the connection, and every factory accepts it as a connection:
+/// to the connection, and every factory accepts it as a connection.
+///
+/// A test process keeps connections (outside any transaction), leased per-test databases and
+/// what it read of the schema for its next tests: connecting costs more than a test
+/// transaction's whole work. Session settings a test changes (`SET ..`) therefore carry over to
+/// a later test of the same process; a connection left inside a transaction is closed instead.
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
@@ -459,25 +464,29 @@ impl<C: TestBackend> TestDb<C> {
             Cleanup::Tracked => {
                 let rows = self.tracked.take();
                 // The handle's connection may hold locks of a transaction the test left open:
-                // close it and delete on a connection of their own. (A private in-memory
-                // database exists only on the handle's connection.)
-                let own = if C::is_private(&self.url) {
-                    reusable(conn)
-                } else {
-                    if let Some(conn) = reusable(conn) {
-                        checkin(&self.url, conn);
+                // delete on a connection of their own, and close the handle's unless it is
+                // clean. (A private in-memory database exists only on the handle's connection.)
+                let deleted = if C::is_private(&self.url) {
+                    match reusable(conn) {
+                        Some(mut conn) if !rows.is_empty() => {
+                            track::delete::<C>(&mut conn, &self.url, rows)
+                        }
+                        _ => Ok(()),
                     }
-                    None
-                };
-                let deleted = if rows.is_empty() {
-                    Ok(())
                 } else {
-                    own.map_or_else(|| checkout::<C>(&self.url), Ok)
-                        .and_then(|mut own| {
+                    let deleted = if rows.is_empty() {
+                        Ok(())
+                    } else {
+                        checkout::<C>(&self.url).and_then(|mut own| {
                             track::delete::<C>(&mut own, &self.url, rows)?;
                             checkin(&self.url, own);
                             Ok(())
                         })
+                    };
+                    if let Some(conn) = reusable(conn) {
+                        checkin(&self.url, conn);
+                    }
+                    deleted
                 };
                 deleted.and_then(|()| match self.tracked.keyless() {
                     [] => Ok(()),
