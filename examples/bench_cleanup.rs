@@ -42,7 +42,8 @@
 //!
 //! The scenarios run in three groups, one after the other, the rounds rotating within a group
 //! (see [`GROUPS`]): those that create no files (Transaction, Tracked, the hand-written lines),
-//! then migrate-per-test, then the two that TRUNCATE (Truncate, DatabasePerTest). On the ext4
+//! then migrate-per-test, then the two that empty tables (Truncate; DatabasePerTest, which now
+//! deletes rather than truncates, kept in that group). On the ext4
 //! disk this was written on, creating a file gets slower for minutes after many files were
 //! unlinked: `CREATE DATABASE` (about 300 files) went from ~30 ms to ~200 ms after a few
 //! thousand TRUNCATEs, most of it in the kernel (`perf`: `recently_deleted`,

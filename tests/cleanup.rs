@@ -130,6 +130,22 @@ macro_rules! suite {
             });
         }
 
+        /// The panic comes inside the test's own transaction, which holds row locks that the
+        /// cleanup must not wait on.
+        fn panics_inside_a_transaction(cleanup: Cleanup) {
+            leaves_nothing(cleanup, |db| {
+                some_rows(db);
+                let _ = db
+                    .conn()
+                    .transaction::<(), diesel::result::Error, _>(|conn| {
+                        diesel::update(users::table)
+                            .set(users::first_name.eq("locked"))
+                            .execute(conn)?;
+                        panic!("the test failed");
+                    });
+            });
+        }
+
         macro_rules! outcomes {
             ($strategy:ident, $cleanup:expr) => {
                 mod $strategy {
@@ -145,6 +161,10 @@ macro_rules! suite {
                     #[test]
                     fn panics() {
                         super::panics($cleanup);
+                    }
+                    #[test]
+                    fn panics_inside_a_transaction() {
+                        super::panics_inside_a_transaction($cleanup);
                     }
                 }
             };
@@ -282,7 +302,10 @@ mod postgres {
                 .get_result(&mut connect(url))
                 .unwrap()
         };
-        let url = common::pg_db(Cleanup::Transaction).url().to_owned();
+        let url = common::cleanup_url(
+            "FACTORY_TEST_POSTGRES_URL",
+            "postgres://postgres@127.0.0.1:5432/factory_test",
+        );
         let before = api_keys_now(&url);
         leaves_nothing(Cleanup::Tracked, |db| {
             let keys = ApiKey::factory().create_batch(3, db);
@@ -347,7 +370,7 @@ fn killed_child() {
         }
         #[cfg(feature = "postgres")]
         "postgres" => {
-            let mut db = common::pg_db(Cleanup::DatabasePerTest);
+            let mut db = kill_test_pg();
             Order::factory().create(&mut db);
             let url = db.url().to_owned();
             std::mem::forget(db);
@@ -355,7 +378,7 @@ fn killed_child() {
         }
         #[cfg(feature = "mysql")]
         "mysql" => {
-            let mut db = common::mysql_db(Cleanup::DatabasePerTest);
+            let mut db = kill_test_mysql();
             Order::factory().create(&mut db);
             let url = db.url().to_owned();
             std::mem::forget(db);
@@ -374,6 +397,7 @@ fn kill_a_test_process(backend: &str) -> String {
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args(["--exact", "killed_child", "--nocapture", "--test-threads=1"])
         .env(KILLED_CHILD, backend)
+        .env("FACTORY_TEST_KILL_VERSION", kill_test_version())
         .stdout(std::process::Stdio::piped())
         .spawn()
         .expect("start the child test process");
@@ -404,50 +428,179 @@ fn the_next_start_sweeps_what_a_killed_sqlite_test_left() {
     db.finish().unwrap();
 }
 
-/// A test process killed mid-run leaves rows in its PostgreSQL database, marked in use; the
-/// next lease empties it.
+/// The kill tests' migrations: the shop's under a version of their own (passed to the child),
+/// so that their pool of per-test databases is theirs alone.
+fn kill_test_version() -> &'static str {
+    static VERSION: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    VERSION.get_or_init(|| {
+        std::env::var("FACTORY_TEST_KILL_VERSION")
+            .unwrap_or_else(|_| format!("kill-{}", std::process::id()))
+    })
+}
+
+#[cfg(feature = "postgres")]
+fn kill_test_pg() -> TestDb<diesel::PgConnection> {
+    TestDb::builder(common::cleanup_url(
+        "FACTORY_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/factory_test",
+    ))
+    .migrations(common::PG_MIGRATIONS.with_version(kill_test_version()))
+    .cleanup(Cleanup::DatabasePerTest)
+    .open()
+    .expect("open a per-test database")
+}
+
+/// Drops every database whose name holds `hash` (the kill tests' own pools).
+fn drop_databases_of(run: impl FnOnce(&str) -> Vec<String>, drop: impl Fn(&str), hash: &str) {
+    for name in run(hash) {
+        drop(&name);
+    }
+}
+
+/// A test process killed mid-run leaves rows in its PostgreSQL database, marked in use. This
+/// process holds a pooled database of its own, so the next start gets that one, not the dead
+/// test's: only the sweep can empty what the dead test left.
 #[cfg(feature = "postgres")]
 #[test]
 fn the_next_start_sweeps_what_a_killed_postgres_test_left() {
+    let ours = {
+        let db = kill_test_pg();
+        let url = db.url().to_owned();
+        db.finish().unwrap();
+        url
+    };
     let left = kill_a_test_process("postgres");
+    assert_ne!(left, ours, "the child leased a database of its own");
     let rows = |url: &str| -> i64 {
         let mut conn = diesel::PgConnection::establish(url).expect("connect");
         orders::table.count().get_result(&mut conn).expect("count")
     };
     assert!(rows(&left) > 0, "the killed test left rows in {left}");
     // The server frees the dead session's lock when it notices the connection is gone.
+    let mut swept = false;
     for _ in 0..50 {
-        common::pg_db(Cleanup::DatabasePerTest).finish().unwrap();
+        let db = kill_test_pg();
+        assert_eq!(
+            db.url(),
+            ours,
+            "the next start reuses this process's database"
+        );
+        db.finish().unwrap();
         if rows(&left) == 0 {
-            return;
+            swept = true;
+            break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("{left} still holds rows after the next starts");
+    let hash = common::PG_MIGRATIONS
+        .with_version(kill_test_version())
+        .hash::<diesel::pg::Pg>();
+    let (server, _) = ours.rsplit_once('/').unwrap();
+    let admin = std::cell::RefCell::new(
+        diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap(),
+    );
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    drop_databases_of(
+        |hash| {
+            diesel::sql_query(format!(
+                "SELECT datname::text AS name FROM pg_database WHERE datname LIKE '%{hash}%'"
+            ))
+            .load::<Name>(&mut *admin.borrow_mut())
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
+        },
+        |name| {
+            diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
+                .execute(&mut *admin.borrow_mut())
+                .unwrap();
+        },
+        &hash,
+    );
+    assert!(swept, "{left} still holds rows after the next starts");
 }
 
-/// A test process killed mid-run leaves rows in its MariaDB worker database; the next lease
-/// (of whichever slot) empties it.
+#[cfg(feature = "mysql")]
+fn kill_test_mysql() -> TestDb<diesel::MysqlConnection> {
+    TestDb::builder(common::cleanup_url(
+        "FACTORY_TEST_MYSQL_URL",
+        "mysql://root@127.0.0.1:3306/factory_test",
+    ))
+    .migrations(common::MYSQL_MIGRATIONS.with_version(kill_test_version()))
+    .cleanup(Cleanup::DatabasePerTest)
+    .open()
+    .expect("open a per-test database")
+}
+
+/// A test process killed mid-run leaves rows in its MariaDB worker database. This process
+/// holds a pooled database of its own, so the next start gets that one: only the sweep can
+/// empty what the dead test left.
 #[cfg(feature = "mysql")]
 #[test]
 fn the_next_start_sweeps_what_a_killed_mysql_test_left() {
+    let ours = {
+        let db = kill_test_mysql();
+        let url = db.url().to_owned();
+        db.finish().unwrap();
+        url
+    };
     let left = kill_a_test_process("mysql");
+    assert_ne!(left, ours, "the child leased a database of its own");
     let rows = |url: &str| -> i64 {
         let mut conn = diesel::MysqlConnection::establish(url).expect("connect");
         orders::table.count().get_result(&mut conn).expect("count")
     };
     assert!(rows(&left) > 0, "the killed test left rows in {left}");
-    // Hold a lease of our own while the next one starts, so that it cannot simply take the
-    // dead test's slot: the sweep must find it.
-    let _ours = common::mysql_db(Cleanup::DatabasePerTest);
+    let mut swept = false;
     for _ in 0..50 {
-        common::mysql_db(Cleanup::DatabasePerTest).finish().unwrap();
+        let db = kill_test_mysql();
+        assert_eq!(
+            db.url(),
+            ours,
+            "the next start reuses this process's database"
+        );
+        db.finish().unwrap();
         if rows(&left) == 0 {
-            return;
+            swept = true;
+            break;
         }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    panic!("{left} still holds rows after the next starts");
+    let hash = common::MYSQL_MIGRATIONS
+        .with_version(kill_test_version())
+        .hash::<diesel::mysql::Mysql>();
+    let (server, _) = ours.rsplit_once('/').unwrap();
+    let admin = std::cell::RefCell::new(diesel::MysqlConnection::establish(server).unwrap());
+    #[derive(QueryableByName)]
+    struct Name {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        name: String,
+    }
+    drop_databases_of(
+        |hash| {
+            diesel::sql_query(format!(
+                "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA \
+                 WHERE SCHEMA_NAME LIKE '%{hash}%'"
+            ))
+            .load::<Name>(&mut *admin.borrow_mut())
+            .unwrap()
+            .into_iter()
+            .map(|n| n.name)
+            .collect()
+        },
+        |name| {
+            diesel::sql_query(format!("DROP DATABASE `{name}`"))
+                .execute(&mut *admin.borrow_mut())
+                .unwrap();
+        },
+        &hash,
+    );
+    assert!(swept, "{left} still holds rows after the next starts");
 }
 
 /// Reference rows a migration inserts are part of a fresh database: every test of

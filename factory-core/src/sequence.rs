@@ -294,9 +294,12 @@ fn acquire(path: &Path, now: u64) -> io::Result<u64> {
         .ok()
         .and_then(|t| t.trim().parse::<u64>().ok());
     let value = last.map_or(now, |last| now.max(last.saturating_add(1)));
-    file.set_len(0)?;
+    // Overwritten in place with one fixed-width write, never emptied first: a process killed
+    // here leaves the old number or the new one, not an empty file.
+    let line = format!("{value:020}\n");
     file.seek(SeekFrom::Start(0))?;
-    writeln!(file, "{value}")?;
+    file.write_all(line.as_bytes())?;
+    file.set_len(line.len() as u64)?;
     file.unlock()?;
     Ok(value)
 }
@@ -409,7 +412,15 @@ mod tests {
         assert_eq!(acquire(&file.0, 20).unwrap(), 501, "the clock went back");
         std::fs::write(&file.0, "not a number").unwrap();
         assert_eq!(acquire(&file.0, 30).unwrap(), 30);
-        assert_eq!(std::fs::read_to_string(&file.0).unwrap(), "30\n");
+        assert_eq!(
+            std::fs::read_to_string(&file.0).unwrap(),
+            "00000000000000000030\n",
+            "overwritten in place, fixed width"
+        );
+        // A longer leftover is cut back to the new line.
+        std::fs::write(&file.0, "000000000000000000040\ntrailing garbage\n").unwrap();
+        assert_eq!(acquire(&file.0, 30).unwrap(), 30);
+        assert_eq!(acquire(&file.0, 30).unwrap(), 31);
     }
 
     #[test]

@@ -23,7 +23,12 @@ pub fn expand(input: TokenStream) -> TokenStream {
         .unwrap_or_default();
     let hash = match hash_dir(&root.join(lit.value())) {
         Ok(hash) => hash,
-        Err(message) => return syn::Error::new(lit.span(), message).to_compile_error(),
+        Err(message) => {
+            // Name the directory as written (relative to Cargo.toml), not where it resolved.
+            let message =
+                message.replace(&root.join(lit.value()).display().to_string(), &lit.value());
+            return syn::Error::new(lit.span(), message).to_compile_error();
+        }
     };
     quote! {
         ::factory_core::cleanup::Migrations::new(&diesel_migrations::embed_migrations!(#lit))

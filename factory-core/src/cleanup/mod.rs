@@ -474,6 +474,10 @@ impl<C: TestBackend> TestDb<C> {
                         _ => Ok(()),
                     }
                 } else {
+                    // First: a handle left inside a transaction (a test that panicked in
+                    // `db.transaction(..)`) is closed here, releasing its locks, before the
+                    // deletes could wait on them.
+                    let handle = reusable(conn);
                     let deleted = if rows.is_empty() {
                         Ok(())
                     } else {
@@ -483,7 +487,7 @@ impl<C: TestBackend> TestDb<C> {
                             Ok(())
                         })
                     };
-                    if let Some(conn) = reusable(conn) {
+                    if let Some(conn) = handle {
                         checkin(&self.url, conn);
                     }
                     deleted

@@ -319,9 +319,14 @@ impl TestBackend for MysqlConnection {
         for table in &tables {
             sql.push_str(&format!(" TRUNCATE TABLE {};", Self::quote_ident(table)));
         }
-        sql.push_str(" SET FOREIGN_KEY_CHECKS = 1;");
-        conn.batch_execute(&sql)
-            .map_err(CleanupError::db(cleanup, step))
+        sql.push_str(" SET FOREIGN_KEY_CHECKS = 1; SET SESSION lock_wait_timeout = DEFAULT;");
+        conn.batch_execute(&sql).map_err(|e| {
+            // The connection may be kept for a later test: never with checks off.
+            let _ = conn.batch_execute(
+                "SET FOREIGN_KEY_CHECKS = 1; SET SESSION lock_wait_timeout = DEFAULT",
+            );
+            CleanupError::db(cleanup, step)(e)
+        })
     }
 
     fn migrate(

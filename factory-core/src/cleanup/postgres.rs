@@ -1,13 +1,15 @@
-//! PostgreSQL: catalog queries, one-statement `TRUNCATE`, advisory locks, and per-test
-//! databases cloned from a migrated template and recycled through a pool.
+//! PostgreSQL: catalog queries, one-statement `TRUNCATE` (of the tables that hold rows),
+//! advisory locks, and per-test databases cloned from a migrated template and recycled.
 //!
 //! A test's database is `factory_<hash>_<slot>`, cloned once from `factory_tpl_<hash>` (built
 //! under an advisory lock by the first process that needs it) and then reused: a test leases
 //! the lowest slot whose advisory lock it can take on a maintenance connection, and gives it
-//! back emptied (`TRUNCATE .. RESTART IDENTITY`). Dropping a database costs more than a test
-//! should wait; emptying one is a few milliseconds. A leased slot is marked "in use" in its
-//! database comment; a slot still marked in use whose lock is free was left by a killed
-//! process, and the next lease empties it.
+//! back emptied (`DELETE` in foreign-key order, sequences reset); the process keeps it for its
+//! next test. Dropping a database costs more than a test should wait; emptying one takes a
+//! millisecond or two. A template whose migrations insert rows is marked so, and its copies
+//! are dropped and cloned again instead. A leased slot is marked "in use" in its database
+//! comment; a slot still marked in use whose lock is free was left by a killed process, and
+//! every lease sweeps those.
 
 use super::backend::{group_foreign_keys, with_database, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError, Migrations};
