@@ -1,0 +1,491 @@
+//! The TOML config that classifies every column of every table, and the fail-closed check of it
+//! against the schema it is run on.
+//!
+//! ```toml
+//! key_env = "ANONYMISE_KEY"          # the environment variable holding the secret key
+//!
+//! [tables.users]
+//! quasi_identifiers = ["postcode", "birth_date", "gender"]
+//!
+//! [tables.users.columns]
+//! id = "keep"
+//! email = "email_pseudonym"          # u3f9c..@anonymised.invalid: same input, same output
+//! national_id = "pseudonym"          # keyed HMAC-SHA256: joins survive, md5 tables do not
+//! name = { rule = "fake", kind = "name" }
+//! postcode = { rule = "generalise", to = "postcode_district" }
+//! birth_date = { rule = "generalise", to = "year" }
+//! age = { rule = "generalise", to = "age_band", width = 10, top = 90 }
+//! salary = { rule = "generalise", to = "round", step = 1000 }
+//! status = { rule = "map", values = { active = "A", closed = "C" } }
+//! notes = "null"
+//!
+//! [[virtual_keys]]                   # a reference the database does not declare
+//! from = "audit.user_email"
+//! to = "users.email"
+//! ```
+
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// The whole config file.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// The environment variable that holds the secret key of the pseudonyms.
+    #[serde(default = "default_key_env")]
+    pub key_env: String,
+    /// Each table's columns and quasi-identifiers, by table name.
+    #[serde(default)]
+    pub tables: BTreeMap<String, TableConfig>,
+    /// References the database does not declare as foreign keys.
+    #[serde(default)]
+    pub virtual_keys: Vec<VirtualKey>,
+}
+
+fn default_key_env() -> String {
+    "ANONYMISE_KEY".to_owned()
+}
+
+/// One table of the config.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct TableConfig {
+    /// Every column, classified.
+    #[serde(default)]
+    pub columns: BTreeMap<String, RuleSpec>,
+    /// The columns that together could single a person out (for the k-anonymity report).
+    #[serde(default)]
+    pub quasi_identifiers: Vec<String>,
+}
+
+/// `from = "table.column"` references `to = "table.column"`.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct VirtualKey {
+    /// The referencing column.
+    pub from: String,
+    /// The referenced column.
+    pub to: String,
+}
+
+/// A column's rule as written: a bare name (`"keep"`) or a table with parameters.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(untagged)]
+pub enum RuleSpec {
+    /// `"keep"`, `"null"`, `"pseudonym"`, `"email_pseudonym"`.
+    Name(String),
+    /// `{ rule = "..", .. }`.
+    Full(Rule),
+}
+
+/// What happens to a column's values.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Rule {
+    /// Copied as they are.
+    Keep,
+    /// Replaced by NULL (an empty CSV field).
+    Null,
+    /// Replaced by a keyed HMAC-SHA256 pseudonym: the same input gives the same output in every
+    /// table and every run with the same key.
+    Pseudonym,
+    /// An email whose local part is a keyed pseudonym, at a reserved domain.
+    EmailPseudonym,
+    /// A realistic fake value of `kind`, the same for the same input and key.
+    Fake {
+        /// What to make up.
+        kind: FakeKind,
+        /// The `fake` crate locale (default `en`).
+        #[serde(default)]
+        locale: Option<String>,
+    },
+    /// A coarser value.
+    Generalise {
+        /// How.
+        to: Generalisation,
+        /// `age_band`: the band width (default 10).
+        #[serde(default)]
+        width: Option<u32>,
+        /// `age_band`: ages at or above this share one band (default 90).
+        #[serde(default)]
+        top: Option<u32>,
+        /// `round`: the step numbers are rounded to (default 10).
+        #[serde(default)]
+        step: Option<f64>,
+    },
+    /// A fixed mapping; a value not in it is an error (fail closed) unless `default` is given.
+    Map {
+        /// Input value to output value.
+        values: BTreeMap<String, String>,
+        /// The output for values not in the map.
+        #[serde(default)]
+        default: Option<String>,
+    },
+}
+
+/// What a `fake` rule makes up.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum FakeKind {
+    /// A full name.
+    Name,
+    /// A first name.
+    FirstName,
+    /// A last name.
+    LastName,
+    /// A phone number.
+    Phone,
+    /// A street address.
+    Address,
+    /// A city.
+    City,
+    /// A company name.
+    Company,
+    /// A short sentence.
+    Sentence,
+}
+
+/// What a `generalise` rule coarsens to.
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum Generalisation {
+    /// A postcode's outward part (`SW1A 1AA` to `SW1A`), or its first three characters.
+    PostcodeDistrict,
+    /// A date's year (`1987-04-12` to `1987-01-01`, still a date).
+    Year,
+    /// A date's month (`1987-04-12` to `1987-04-01`).
+    Month,
+    /// An age's band's lower bound, with a top code (`37` to `30`, `95` to `90`).
+    AgeBand,
+    /// A number rounded to `step`.
+    Round,
+}
+
+impl RuleSpec {
+    /// The rule, a bare name resolved; `None` for a name that is not a rule.
+    pub fn rule(&self) -> Option<Rule> {
+        match self {
+            Self::Full(rule) => Some(rule.clone()),
+            Self::Name(name) => match name.as_str() {
+                "keep" => Some(Rule::Keep),
+                "null" => Some(Rule::Null),
+                "pseudonym" => Some(Rule::Pseudonym),
+                "email_pseudonym" => Some(Rule::EmailPseudonym),
+                _ => None,
+            },
+        }
+    }
+}
+
+/// The columns of the data a run reads: what the config is checked against.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Schema {
+    /// Tables in dependency order (referenced tables first) when known.
+    pub tables: Vec<TableSchema>,
+}
+
+/// One table of the data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TableSchema {
+    /// Its name.
+    pub name: String,
+    /// Its columns, in order.
+    pub columns: Vec<ColumnSchema>,
+}
+
+/// One column of the data.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ColumnSchema {
+    /// Its name.
+    pub name: String,
+    /// Whether a unique index covers it alone (its values must stay distinct).
+    pub unique: bool,
+    /// `table.column` it references, if it does.
+    pub references: Option<String>,
+}
+
+/// Why a config cannot be used: every problem found, so one run shows them all.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub struct ConfigError {
+    /// Columns of the data the config does not classify (`table.column`).
+    pub unclassified: Vec<String>,
+    /// Config entries for tables or columns the data does not have.
+    pub stale: Vec<String>,
+    /// Entries whose rule cannot be used, with why.
+    pub invalid: Vec<String>,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        writeln!(f, "the config does not match the data; nothing was written")?;
+        if !self.unclassified.is_empty() {
+            writeln!(
+                f,
+                "  columns the config does not classify (add a rule for each, \"keep\" if it holds nothing personal):"
+            )?;
+            for c in &self.unclassified {
+                writeln!(f, "    {c}")?;
+            }
+        }
+        if !self.stale.is_empty() {
+            writeln!(
+                f,
+                "  config entries for columns that no longer exist (remove them):"
+            )?;
+            for c in &self.stale {
+                writeln!(f, "    {c}")?;
+            }
+        }
+        for problem in &self.invalid {
+            writeln!(f, "  {problem}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A config checked against a schema: a rule for every column.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Plan {
+    /// Per table, in the schema's order: the table and each column's rule, in column order.
+    pub tables: Vec<(String, Vec<(String, Rule)>)>,
+}
+
+impl Plan {
+    /// The rules of `table`'s columns, in order.
+    pub fn table(&self, table: &str) -> Option<&[(String, Rule)]> {
+        self.tables
+            .iter()
+            .find(|(t, _)| t == table)
+            .map(|(_, columns)| columns.as_slice())
+    }
+}
+
+impl Config {
+    /// Parses a config file's text.
+    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
+        toml::from_str(text)
+    }
+
+    /// Checks the config against `schema`, failing closed: a column without a rule, an entry
+    /// for a column that does not exist, an unknown rule name, a quasi-identifier that is not a
+    /// column, or a referencing column whose rule differs from the column it references. A
+    /// referencing column the config leaves out takes the referenced column's rule, so joins
+    /// survive.
+    pub fn check(&self, schema: &Schema) -> Result<Plan, ConfigError> {
+        let mut error = ConfigError {
+            unclassified: Vec::new(),
+            stale: Vec::new(),
+            invalid: Vec::new(),
+        };
+        // Virtual keys as references.
+        let mut references: BTreeMap<String, String> = BTreeMap::new();
+        for table in &schema.tables {
+            for column in &table.columns {
+                if let Some(target) = &column.references {
+                    references.insert(format!("{}.{}", table.name, column.name), target.clone());
+                }
+            }
+        }
+        for key in &self.virtual_keys {
+            let known = |qualified: &str| {
+                qualified.split_once('.').is_some_and(|(t, c)| {
+                    schema
+                        .tables
+                        .iter()
+                        .any(|s| s.name == t && s.columns.iter().any(|col| col.name == c))
+                })
+            };
+            for end in [&key.from, &key.to] {
+                if !known(end) {
+                    error.stale.push(format!(
+                        "virtual key {} -> {}: no column {end}",
+                        key.from, key.to
+                    ));
+                }
+            }
+            references.insert(key.from.clone(), key.to.clone());
+        }
+        let rule_of = |qualified: &str| -> Option<Result<Rule, String>> {
+            let (t, c) = qualified.split_once('.')?;
+            let spec = self.tables.get(t)?.columns.get(c)?;
+            Some(spec.rule().ok_or_else(|| match spec {
+                RuleSpec::Name(name) => format!(
+                    "{qualified}: unknown rule \"{name}\" (keep, null, pseudonym, email_pseudonym, or a table with rule = fake | generalise | map)"
+                ),
+                RuleSpec::Full(_) => format!("{qualified}: unusable rule"),
+            }))
+        };
+        let mut plan = Plan { tables: Vec::new() };
+        for table in &schema.tables {
+            let mut columns = Vec::new();
+            for column in &table.columns {
+                let qualified = format!("{}.{}", table.name, column.name);
+                // The rule: the column's own, else (for a reference) its target's.
+                let mut chain = vec![qualified.clone()];
+                let mut resolved = rule_of(&qualified);
+                while resolved.is_none() {
+                    let Some(target) = references.get(chain.last().expect("non-empty")) else {
+                        break;
+                    };
+                    if chain.contains(target) {
+                        break;
+                    }
+                    chain.push(target.clone());
+                    resolved = rule_of(target);
+                }
+                match resolved {
+                    None => error.unclassified.push(qualified.clone()),
+                    Some(Err(problem)) => error.invalid.push(problem),
+                    Some(Ok(rule)) => {
+                        // A declared rule on a referencing column must agree with its target's.
+                        if let (Some(target), true) = (references.get(&qualified), chain.len() == 1)
+                        {
+                            if let Some(Ok(target_rule)) = rule_of(target) {
+                                if target_rule != rule {
+                                    error.invalid.push(format!(
+                                        "{qualified} references {target} but has another rule: joins would break (give both the same rule, or leave {qualified} out to inherit it)"
+                                    ));
+                                }
+                            }
+                        }
+                        if column.unique && !keeps_distinct(&rule) {
+                            error.invalid.push(format!(
+                                "{qualified} is unique, and its rule would make values collide: use keep, pseudonym or email_pseudonym"
+                            ));
+                        }
+                        columns.push((column.name.clone(), rule));
+                    }
+                }
+            }
+            plan.tables.push((table.name.clone(), columns));
+        }
+        for (name, table) in &self.tables {
+            let Some(found) = schema.tables.iter().find(|t| t.name == *name) else {
+                error.stale.push(format!("{name} (the whole table)"));
+                continue;
+            };
+            for column in table.columns.keys() {
+                if !found.columns.iter().any(|c| c.name == *column) {
+                    error.stale.push(format!("{name}.{column}"));
+                }
+            }
+            for qi in &table.quasi_identifiers {
+                if !found.columns.iter().any(|c| c.name == *qi) {
+                    error
+                        .invalid
+                        .push(format!("{name}: quasi-identifier {qi} is not a column"));
+                }
+            }
+        }
+        if error.unclassified.is_empty() && error.stale.is_empty() && error.invalid.is_empty() {
+            Ok(plan)
+        } else {
+            Err(error)
+        }
+    }
+}
+
+/// Whether a rule keeps distinct inputs distinct (so a unique column stays unique).
+fn keeps_distinct(rule: &Rule) -> bool {
+    matches!(rule, Rule::Keep | Rule::Pseudonym | Rule::EmailPseudonym)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> Schema {
+        let col = |name: &str| ColumnSchema {
+            name: name.into(),
+            ..Default::default()
+        };
+        Schema {
+            tables: vec![
+                TableSchema {
+                    name: "users".into(),
+                    columns: vec![
+                        ColumnSchema {
+                            unique: true,
+                            ..col("email")
+                        },
+                        col("name"),
+                        col("postcode"),
+                    ],
+                },
+                TableSchema {
+                    name: "orders".into(),
+                    columns: vec![
+                        col("id"),
+                        ColumnSchema {
+                            references: Some("users.email".into()),
+                            ..col("user_email")
+                        },
+                    ],
+                },
+            ],
+        }
+    }
+
+    const GOOD: &str = r#"
+        [tables.users]
+        quasi_identifiers = ["postcode"]
+        [tables.users.columns]
+        email = "email_pseudonym"
+        name = { rule = "fake", kind = "name" }
+        postcode = { rule = "generalise", to = "postcode_district" }
+        [tables.orders.columns]
+        id = "keep"
+    "#;
+
+    #[test]
+    fn a_full_config_gives_a_rule_for_every_column_and_references_inherit() {
+        let plan = Config::parse(GOOD).unwrap().check(&schema()).unwrap();
+        let orders = plan.table("orders").unwrap();
+        assert_eq!(orders[1], ("user_email".to_owned(), Rule::EmailPseudonym));
+        assert_eq!(plan.table("users").unwrap().len(), 3);
+    }
+
+    #[test]
+    fn unclassified_and_stale_columns_are_all_listed() {
+        let text = GOOD
+            .replace("id = \"keep\"", "id = \"keep\"\nold_column = \"null\"")
+            .replace("name = { rule = \"fake\", kind = \"name\" }\n", "");
+        let error = Config::parse(&text).unwrap().check(&schema()).unwrap_err();
+        assert_eq!(error.unclassified, ["users.name"]);
+        assert_eq!(error.stale, ["orders.old_column"]);
+        let text = error.to_string();
+        assert!(
+            text.contains("nothing was written") && text.contains("users.name"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn rules_that_break_joins_or_uniqueness_are_refused() {
+        let text = GOOD.replace("id = \"keep\"", "id = \"keep\"\nuser_email = \"pseudonym\"");
+        let error = Config::parse(&text).unwrap().check(&schema()).unwrap_err();
+        assert!(error.invalid[0].contains("joins would break"), "{error}");
+        let text = GOOD.replace("email = \"email_pseudonym\"", "email = \"null\"");
+        let error = Config::parse(&text).unwrap().check(&schema()).unwrap_err();
+        assert!(
+            error.invalid.iter().any(|e| e.contains("is unique")),
+            "{error}"
+        );
+        let text = GOOD.replace("email = \"email_pseudonym\"", "email = \"hash\"");
+        let error = Config::parse(&text).unwrap().check(&schema()).unwrap_err();
+        assert!(
+            error.invalid[0].contains("unknown rule \"hash\""),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn unknown_keys_in_the_file_are_errors() {
+        assert!(Config::parse("key_env = \"K\"\nkey = \"secret\"").is_err());
+        assert!(Config::parse(
+            "[tables.t.columns]\nc = { rule = \"fake\", kind = \"name\", lang = \"fr\" }"
+        )
+        .is_err());
+    }
+}
