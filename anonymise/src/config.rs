@@ -338,6 +338,9 @@ impl Config {
                     None => error.unclassified.push(qualified.clone()),
                     Some(Err(problem)) => error.invalid.push(problem),
                     Some(Ok(rule)) => {
+                        if let Err(problem) = crate::transform::check(&rule) {
+                            error.invalid.push(format!("{qualified}: {problem}"));
+                        }
                         // A declared rule on a referencing column must agree with its target's.
                         if let (Some(target), true) = (references.get(&qualified), chain.len() == 1)
                         {
