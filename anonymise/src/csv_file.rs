@@ -92,6 +92,32 @@ pub fn anonymise(
     inputs: &[PathBuf],
     out_dir: &Path,
 ) -> Result<Vec<Summary>, CsvError> {
+    anonymise_with_progress(config, transformer, inputs, out_dir, &mut |_: &Progress| {})
+}
+
+/// Where a run is, for a progress bar: never a value, only the table and how far it got.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Progress {
+    /// The table being read.
+    pub table: String,
+    /// Bytes of its file read so far.
+    pub bytes: u64,
+    /// Its file's size.
+    pub total_bytes: u64,
+    /// Rows written so far.
+    pub rows: u64,
+    /// Whether the table is done.
+    pub done: bool,
+}
+
+/// [`anonymise`], reporting progress every few thousand rows and at the end of each table.
+pub fn anonymise_with_progress(
+    config: &Config,
+    transformer: &Transformer,
+    inputs: &[PathBuf],
+    out_dir: &Path,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Vec<Summary>, CsvError> {
     let tables = inputs
         .iter()
         .map(|input| schema_of(input))
@@ -120,14 +146,24 @@ pub fn anonymise(
                 path: pending.display().to_string(),
                 source,
             })?;
+            let total_bytes = reader.metadata().map(|m| m.len()).unwrap_or(0);
+            let mut report = |bytes: u64, rows: u64, done: bool| {
+                progress(&Progress {
+                    table: table.name.clone(),
+                    bytes,
+                    total_bytes,
+                    rows,
+                    done,
+                })
+            };
             let rows = stream(
                 table,
                 &rules,
                 transformer,
                 BufReader::with_capacity(1 << 16, reader),
                 BufWriter::with_capacity(1 << 16, writer),
-                input,
-                &pending,
+                (input, &pending),
+                &mut report,
             )?;
             summaries.push(Summary {
                 table: table.name.clone(),
@@ -164,8 +200,8 @@ fn stream(
     transformer: &Transformer,
     reader: impl Read,
     writer: impl Write,
-    input: &Path,
-    output: &Path,
+    (input, output): (&Path, &Path),
+    progress: &mut dyn FnMut(u64, u64, bool),
 ) -> Result<u64, CsvError> {
     let read_err = |source| CsvError::Csv {
         path: input.display().to_string(),
@@ -185,6 +221,9 @@ fn stream(
     let mut rows = 0;
     while reader.read_record(&mut record).map_err(read_err)? {
         rows += 1;
+        if rows % 8192 == 0 {
+            progress(reader.position().byte(), rows, false);
+        }
         out.clear();
         for (i, rule) in rules.iter().enumerate() {
             let value = record.get(i).filter(|v| !v.is_empty());
@@ -199,6 +238,7 @@ fn stream(
         }
         writer.write_record(&out).map_err(write_err)?;
     }
+    progress(reader.position().byte(), rows, true);
     writer.flush().map_err(|source| CsvError::Io {
         path: output.display().to_string(),
         source,

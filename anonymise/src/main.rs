@@ -115,9 +115,37 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let transformer = anonymise::transform::Transformer::from_env(&config.key_env)
                 .map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
-            let summaries =
-                anonymise::csv_file::anonymise(&config, &transformer, &inputs, &out_dir)
-                    .map_err(|e| e.to_string())?;
+            // One bar per table, drawn on stderr only when it is a terminal; it shows the
+            // table's name and how far it got, never a value.
+            let bars = indicatif::MultiProgress::new();
+            let mut current: Option<(String, indicatif::ProgressBar)> = None;
+            let style = indicatif::ProgressStyle::with_template(
+                "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}",
+            )
+            .expect("a valid template")
+            .progress_chars("=> ");
+            let summaries = anonymise::csv_file::anonymise_with_progress(
+                &config,
+                &transformer,
+                &inputs,
+                &out_dir,
+                &mut |p: &anonymise::csv_file::Progress| {
+                    if !matches!(&current, Some((t, _)) if *t == p.table) {
+                        let bar = bars.add(indicatif::ProgressBar::new(p.total_bytes));
+                        bar.set_style(style.clone());
+                        bar.set_prefix(p.table.clone());
+                        current = Some((p.table.clone(), bar));
+                    }
+                    if let Some((_, bar)) = &current {
+                        bar.set_position(p.bytes);
+                        bar.set_message(format!("{} rows", p.rows));
+                        if p.done {
+                            bar.finish();
+                        }
+                    }
+                },
+            )
+            .map_err(|e| e.to_string())?;
             for summary in &summaries {
                 println!(
                     "{}: {} rows, {} columns transformed",
