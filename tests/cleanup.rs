@@ -361,33 +361,27 @@ fn killed_child() {
         return;
     };
     let url = match backend.as_str() {
-        "sqlite" => {
-            let mut db = common::sqlite_db(Cleanup::DatabasePerTest);
-            Order::factory().create(&mut db);
-            let url = db.url().to_owned();
-            std::mem::forget(db);
-            url
-        }
+        "sqlite" => lease_and_write(common::sqlite_db(Cleanup::DatabasePerTest)),
         #[cfg(feature = "postgres")]
-        "postgres" => {
-            let mut db = kill_test_pg();
-            Order::factory().create(&mut db);
-            let url = db.url().to_owned();
-            std::mem::forget(db);
-            url
-        }
+        "postgres" => lease_and_write(kill_test_pg()),
         #[cfg(feature = "mysql")]
-        "mysql" => {
-            let mut db = kill_test_mysql();
-            Order::factory().create(&mut db);
-            let url = db.url().to_owned();
-            std::mem::forget(db);
-            url
-        }
+        "mysql" => lease_and_write(kill_test_mysql()),
         other => panic!("no such backend: {other}"),
     };
     println!("LEASED {url}");
     std::thread::sleep(std::time::Duration::from_secs(120));
+}
+
+/// Writes an order to a leased database and forgets the handle (a killed process runs no
+/// destructor either); returns the database's URL.
+fn lease_and_write<C: factory_core::cleanup::TestBackend>(mut db: TestDb<C>) -> String
+where
+    shop::OrderFactory: factory_core::Create<TestDb<C>>,
+{
+    Order::factory().create(&mut db);
+    let url = db.url().to_owned();
+    std::mem::forget(db);
+    url
 }
 
 /// Starts [`killed_child`] for `backend`, waits until it has written to its database, kills it
@@ -450,81 +444,6 @@ fn kill_test_pg() -> TestDb<diesel::PgConnection> {
     .expect("open a per-test database")
 }
 
-/// Drops every database whose name holds `hash` (the kill tests' own pools).
-fn drop_databases_of(run: impl FnOnce(&str) -> Vec<String>, drop: impl Fn(&str), hash: &str) {
-    for name in run(hash) {
-        drop(&name);
-    }
-}
-
-/// A test process killed mid-run leaves rows in its PostgreSQL database, marked in use. This
-/// process holds a pooled database of its own, so the next start gets that one, not the dead
-/// test's: only the sweep can empty what the dead test left.
-#[cfg(feature = "postgres")]
-#[test]
-fn the_next_start_sweeps_what_a_killed_postgres_test_left() {
-    let ours = {
-        let db = kill_test_pg();
-        let url = db.url().to_owned();
-        db.finish().unwrap();
-        url
-    };
-    let left = kill_a_test_process("postgres");
-    assert_ne!(left, ours, "the child leased a database of its own");
-    let rows = |url: &str| -> i64 {
-        let mut conn = diesel::PgConnection::establish(url).expect("connect");
-        orders::table.count().get_result(&mut conn).expect("count")
-    };
-    assert!(rows(&left) > 0, "the killed test left rows in {left}");
-    // The server frees the dead session's lock when it notices the connection is gone.
-    let mut swept = false;
-    for _ in 0..50 {
-        let db = kill_test_pg();
-        assert_eq!(
-            db.url(),
-            ours,
-            "the next start reuses this process's database"
-        );
-        db.finish().unwrap();
-        if rows(&left) == 0 {
-            swept = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let hash = common::PG_MIGRATIONS
-        .with_version(kill_test_version())
-        .hash::<diesel::pg::Pg>();
-    let (server, _) = ours.rsplit_once('/').unwrap();
-    let admin = std::cell::RefCell::new(
-        diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap(),
-    );
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        name: String,
-    }
-    drop_databases_of(
-        |hash| {
-            diesel::sql_query(format!(
-                "SELECT datname::text AS name FROM pg_database WHERE datname LIKE '%{hash}%'"
-            ))
-            .load::<Name>(&mut *admin.borrow_mut())
-            .unwrap()
-            .into_iter()
-            .map(|n| n.name)
-            .collect()
-        },
-        |name| {
-            diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
-                .execute(&mut *admin.borrow_mut())
-                .unwrap();
-        },
-        &hash,
-    );
-    assert!(swept, "{left} still holds rows after the next starts");
-}
-
 #[cfg(feature = "mysql")]
 fn kill_test_mysql() -> TestDb<diesel::MysqlConnection> {
     TestDb::builder(common::cleanup_url(
@@ -537,71 +456,96 @@ fn kill_test_mysql() -> TestDb<diesel::MysqlConnection> {
     .expect("open a per-test database")
 }
 
-/// A test process killed mid-run leaves rows in its MariaDB worker database. This process
-/// holds a pooled database of its own, so the next start gets that one: only the sweep can
-/// empty what the dead test left.
-#[cfg(feature = "mysql")]
-#[test]
-fn the_next_start_sweeps_what_a_killed_mysql_test_left() {
-    let ours = {
-        let db = kill_test_mysql();
-        let url = db.url().to_owned();
-        db.finish().unwrap();
-        url
-    };
-    let left = kill_a_test_process("mysql");
-    assert_ne!(left, ours, "the child leased a database of its own");
-    let rows = |url: &str| -> i64 {
-        let mut conn = diesel::MysqlConnection::establish(url).expect("connect");
-        orders::table.count().get_result(&mut conn).expect("count")
-    };
-    assert!(rows(&left) > 0, "the killed test left rows in {left}");
-    let mut swept = false;
-    for _ in 0..50 {
-        let db = kill_test_mysql();
-        assert_eq!(
-            db.url(),
-            ours,
-            "the next start reuses this process's database"
-        );
-        db.finish().unwrap();
-        if rows(&left) == 0 {
-            swept = true;
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
-    let hash = common::MYSQL_MIGRATIONS
-        .with_version(kill_test_version())
-        .hash::<diesel::mysql::Mysql>();
-    let (server, _) = ours.rsplit_once('/').unwrap();
-    let admin = std::cell::RefCell::new(diesel::MysqlConnection::establish(server).unwrap());
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        name: String,
-    }
-    drop_databases_of(
-        |hash| {
-            diesel::sql_query(format!(
-                "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA \
-                 WHERE SCHEMA_NAME LIKE '%{hash}%'"
-            ))
-            .load::<Name>(&mut *admin.borrow_mut())
-            .unwrap()
-            .into_iter()
-            .map(|n| n.name)
-            .collect()
-        },
-        |name| {
-            diesel::sql_query(format!("DROP DATABASE `{name}`"))
-                .execute(&mut *admin.borrow_mut())
-                .unwrap();
-        },
-        &hash,
-    );
-    assert!(swept, "{left} still holds rows after the next starts");
+/// A catalog row naming a database.
+#[derive(QueryableByName)]
+struct DatabaseName {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
 }
+
+/// The kill test of a server backend. A test process killed mid-run leaves rows in its
+/// database. This process holds a pooled database of its own, so the next start gets that one,
+/// not the dead test's: only the sweep can empty what the dead test left. At the end the kill
+/// tests' own databases are dropped (`list` and `drop` name them by `{hash}` and `{name}`).
+macro_rules! killed_server_test {
+    (
+        $name:ident, $backend:literal, $open:ident, $conn:ty, $db:ty, $migrations:expr,
+        admin = $admin:expr, list = $list:literal, drop = $drop:literal
+    ) => {
+        #[test]
+        fn $name() {
+            let ours = {
+                let db = $open();
+                let url = db.url().to_owned();
+                db.finish().unwrap();
+                url
+            };
+            let left = kill_a_test_process($backend);
+            assert_ne!(left, ours, "the child leased a database of its own");
+            let rows = |url: &str| -> i64 {
+                let mut conn = <$conn>::establish(url).expect("connect");
+                orders::table.count().get_result(&mut conn).expect("count")
+            };
+            assert!(rows(&left) > 0, "the killed test left rows in {left}");
+            // The server frees the dead session's lock when it notices the connection is gone.
+            let mut swept = false;
+            for _ in 0..50 {
+                let db = $open();
+                assert_eq!(
+                    db.url(),
+                    ours,
+                    "the next start reuses this process's database"
+                );
+                db.finish().unwrap();
+                if rows(&left) == 0 {
+                    swept = true;
+                    break;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            let hash = $migrations.with_version(kill_test_version()).hash::<$db>();
+            let (server, _) = ours.rsplit_once('/').unwrap();
+            let admin_url: String = $admin(server);
+            let mut admin = <$conn>::establish(&admin_url).unwrap();
+            let names: Vec<DatabaseName> = diesel::sql_query($list.replace("{hash}", &hash))
+                .load(&mut admin)
+                .unwrap();
+            for DatabaseName { name } in names {
+                diesel::sql_query($drop.replace("{name}", &name))
+                    .execute(&mut admin)
+                    .unwrap();
+            }
+            assert!(swept, "{left} still holds rows after the next starts");
+        }
+    };
+}
+
+#[cfg(feature = "postgres")]
+killed_server_test!(
+    the_next_start_sweeps_what_a_killed_postgres_test_left,
+    "postgres",
+    kill_test_pg,
+    diesel::PgConnection,
+    diesel::pg::Pg,
+    common::PG_MIGRATIONS,
+    admin = |server: &str| format!("{server}/postgres"),
+    list = "SELECT datname::text AS name FROM pg_database WHERE datname LIKE '%{hash}%'",
+    drop = "DROP DATABASE \"{name}\" WITH (FORCE)"
+);
+
+#[cfg(feature = "mysql")]
+killed_server_test!(
+    the_next_start_sweeps_what_a_killed_mysql_test_left,
+    "mysql",
+    kill_test_mysql,
+    diesel::MysqlConnection,
+    diesel::mysql::Mysql,
+    common::MYSQL_MIGRATIONS,
+    admin = |server: &str| server.to_owned(),
+    list = "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA \
+            WHERE SCHEMA_NAME LIKE '%{hash}%'",
+    drop = "DROP DATABASE `{name}`"
+);
 
 /// Reference rows a migration inserts are part of a fresh database: every test of
 /// `DatabasePerTest` sees them, however the test before it on the same pooled database changed
@@ -733,18 +677,13 @@ fn parallel_processes_build_the_template_once() {
     let hash = common::PG_MIGRATIONS
         .with_version(Box::leak(version.into_boxed_str()))
         .hash::<diesel::pg::Pg>();
-    #[derive(QueryableByName)]
-    struct Name {
-        #[diesel(sql_type = diesel::sql_types::Text)]
-        name: String,
-    }
     let url = common::cleanup_url(
         "FACTORY_TEST_POSTGRES_URL",
         "postgres://postgres@127.0.0.1:5432/factory_test",
     );
     let (server, _) = url.rsplit_once('/').unwrap();
     let mut admin = diesel::PgConnection::establish(&format!("{server}/postgres")).unwrap();
-    let names: Vec<Name> = diesel::sql_query(format!(
+    let names: Vec<DatabaseName> = diesel::sql_query(format!(
         "SELECT datname::text AS name FROM pg_database WHERE datname LIKE '%{hash}%' ORDER BY 1"
     ))
     .load(&mut admin)
@@ -763,7 +702,7 @@ fn parallel_processes_build_the_template_once() {
         names.iter().all(|n| !n.name.ends_with("_build")),
         "no half-built template"
     );
-    for Name { name } in names {
+    for DatabaseName { name } in names {
         diesel::sql_query(format!("DROP DATABASE \"{name}\" WITH (FORCE)"))
             .execute(&mut admin)
             .unwrap();

@@ -3,7 +3,9 @@
 
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
+use diesel::prelude::QueryableByName;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::Connection;
 
 /// A foreign key: `child(child_columns)` references `parent(parent_columns)`.
@@ -113,13 +115,51 @@ pub(crate) fn is_retryable(error: &DieselError) -> bool {
     }
 }
 
-/// Groups catalog rows `(child, parent, child_column, parent_column, constraint)`, ordered by
-/// constraint and position, into foreign keys.
-pub(crate) fn group_foreign_keys(
-    rows: impl IntoIterator<Item = (String, String, String, String, String)>,
-) -> Vec<ForeignKey> {
+/// A name the catalog gives (a table, a database).
+#[derive(QueryableByName)]
+pub(crate) struct Name {
+    #[diesel(sql_type = Text)]
+    pub(crate) name: String,
+}
+
+/// A name and a number: a table and its rows.
+#[derive(QueryableByName)]
+pub(crate) struct NameCount {
+    #[diesel(sql_type = Text)]
+    pub(crate) name: String,
+    #[diesel(sql_type = BigInt)]
+    pub(crate) n: i64,
+}
+
+/// One column of a foreign key as the catalogs list it. `parent_column` is NULL only on SQLite,
+/// for a key that references the parent's primary key without naming it.
+#[derive(QueryableByName)]
+pub(crate) struct KeyColumn {
+    #[diesel(sql_type = Text)]
+    pub(crate) child: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) parent: String,
+    #[diesel(sql_type = Text)]
+    pub(crate) child_column: String,
+    #[diesel(sql_type = Nullable<Text>)]
+    pub(crate) parent_column: Option<String>,
+    /// The constraint (on SQLite, its number).
+    #[diesel(sql_type = Text)]
+    pub(crate) name: String,
+}
+
+/// Groups catalog rows, ordered by constraint and position, into foreign keys.
+pub(crate) fn group_foreign_keys(rows: impl IntoIterator<Item = KeyColumn>) -> Vec<ForeignKey> {
     let mut keys: Vec<(String, ForeignKey)> = Vec::new();
-    for (child, parent, child_column, parent_column, name) in rows {
+    for row in rows {
+        let KeyColumn {
+            child,
+            parent,
+            child_column,
+            parent_column,
+            name,
+        } = row;
+        let parent_column = parent_column.unwrap_or_default();
         let id = format!("{child}\u{0}{name}");
         match keys.last_mut() {
             Some((last, key)) if *last == id => {
@@ -170,8 +210,12 @@ mod tests {
 
     #[test]
     fn foreign_key_rows_group_by_constraint_in_order() {
-        let row = |c: &str, p: &str, cc: &str, pc: &str, n: &str| {
-            (c.into(), p.into(), cc.into(), pc.into(), n.into())
+        let row = |c: &str, p: &str, cc: &str, pc: &str, n: &str| KeyColumn {
+            child: c.into(),
+            parent: p.into(),
+            child_column: cc.into(),
+            parent_column: Some(pc.into()),
+            name: n.into(),
         };
         let keys = group_foreign_keys([
             row("items", "orders", "order_id", "id", "fk1"),

@@ -8,46 +8,20 @@
 //! `__factory_core_slot` in each marks it fully built, and whether its migrations inserted
 //! rows: such a database is dropped and built again instead of emptied.
 
-use super::backend::{group_foreign_keys, with_database, ForeignKey, TestBackend};
+use super::backend::{
+    group_foreign_keys, with_database, ForeignKey, KeyColumn, Name, NameCount, TestBackend,
+};
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
 use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Text};
+use diesel::sql_types::BigInt;
 use diesel_migrations::MigrationHarness;
-
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
-
-#[derive(QueryableByName)]
-struct NameCount {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
 
 #[derive(QueryableByName)]
 struct Number {
     #[diesel(sql_type = diesel::sql_types::Nullable<BigInt>)]
     n: Option<i64>,
-}
-
-#[derive(QueryableByName)]
-struct KeyColumn {
-    #[diesel(sql_type = Text)]
-    child: String,
-    #[diesel(sql_type = Text)]
-    parent: String,
-    #[diesel(sql_type = Text)]
-    child_column: String,
-    #[diesel(sql_type = Text)]
-    parent_column: String,
-    #[diesel(sql_type = Text)]
-    name: String,
 }
 
 /// A leased worker database: the connection holding its slot's named lock.
@@ -282,9 +256,7 @@ impl TestBackend for MysqlConnection {
              ORDER BY TABLE_NAME, CONSTRAINT_NAME, ORDINAL_POSITION",
         )
         .load(conn)?;
-        Ok(group_foreign_keys(rows.into_iter().map(|r| {
-            (r.child, r.parent, r.child_column, r.parent_column, r.name)
-        })))
+        Ok(group_foreign_keys(rows))
     }
 
     fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {

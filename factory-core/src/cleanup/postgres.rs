@@ -11,46 +11,20 @@
 //! comment; a slot still marked in use whose lock is free was left by a killed process, and
 //! every lease sweeps those.
 
-use super::backend::{group_foreign_keys, with_database, ForeignKey, TestBackend};
+use super::backend::{
+    group_foreign_keys, with_database, ForeignKey, KeyColumn, Name, NameCount, TestBackend,
+};
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
 use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Bool, Integer, Text};
+use diesel::sql_types::{Bool, Integer, Text};
 use diesel_migrations::MigrationHarness;
-
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
-
-#[derive(QueryableByName)]
-struct NameCount {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
 
 #[derive(QueryableByName)]
 struct Flag {
     #[diesel(sql_type = Bool)]
     flag: bool,
-}
-
-#[derive(QueryableByName)]
-struct KeyColumn {
-    #[diesel(sql_type = Text)]
-    child: String,
-    #[diesel(sql_type = Text)]
-    parent: String,
-    #[diesel(sql_type = Text)]
-    child_column: String,
-    #[diesel(sql_type = Text)]
-    parent_column: String,
-    #[diesel(sql_type = Text)]
-    name: String,
 }
 
 /// A leased per-test database: the maintenance connection holding its slot's lock.
@@ -386,9 +360,7 @@ impl TestBackend for PgConnection {
              ORDER BY child.relname, c.conname, k.position",
         )
         .load(conn)?;
-        Ok(group_foreign_keys(rows.into_iter().map(|r| {
-            (r.child, r.parent, r.child_column, r.parent_column, r.name)
-        })))
+        Ok(group_foreign_keys(rows))
     }
 
     fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {

@@ -6,44 +6,16 @@
 //! `t_<pid>_<n>.sqlite`, next to a lock file the test holds while it runs. A copy whose lock
 //! file is not held was left by a killed process; the next lease deletes it.
 
-use super::backend::{group_foreign_keys, ForeignKey, TestBackend};
+use super::backend::{group_foreign_keys, ForeignKey, KeyColumn, Name, NameCount, TestBackend};
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
-use diesel::sql_types::{BigInt, Nullable, Text};
+use diesel::sql_types::Text;
 use diesel::sqlite::{Sqlite, SqliteConnection};
 use diesel_migrations::MigrationHarness;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
-
-#[derive(QueryableByName)]
-struct Name {
-    #[diesel(sql_type = Text)]
-    name: String,
-}
-
-#[derive(QueryableByName)]
-struct NameCount {
-    #[diesel(sql_type = Text)]
-    name: String,
-    #[diesel(sql_type = BigInt)]
-    n: i64,
-}
-
-#[derive(QueryableByName)]
-struct KeyColumn {
-    #[diesel(sql_type = Text)]
-    child: String,
-    #[diesel(sql_type = Text)]
-    parent: String,
-    #[diesel(sql_type = Text)]
-    child_column: String,
-    #[diesel(sql_type = Nullable<Text>)]
-    parent_column: Option<String>,
-    #[diesel(sql_type = Text)]
-    name: String,
-}
 
 /// A per-test database file and the lock that says its test is alive.
 pub struct SqliteLease {
@@ -188,7 +160,7 @@ impl TestBackend for SqliteConnection {
         let mut resolved = Vec::with_capacity(rows.len());
         let mut position = 0;
         let mut last = None;
-        for row in rows {
+        for mut row in rows {
             let id = (row.child.clone(), row.name.clone());
             position = if last.as_ref() == Some(&id) {
                 position + 1
@@ -196,25 +168,17 @@ impl TestBackend for SqliteConnection {
                 0
             };
             last = Some(id);
-            let parent_column = match row.parent_column {
-                Some(column) => column,
-                None => diesel::sql_query(
+            if row.parent_column.is_none() {
+                row.parent_column = diesel::sql_query(
                     "SELECT name FROM pragma_table_info(?) WHERE pk > 0 ORDER BY pk",
                 )
                 .bind::<Text, _>(&row.parent)
                 .load::<Name>(conn)?
                 .into_iter()
                 .nth(position)
-                .map(|n| n.name)
-                .unwrap_or_default(),
-            };
-            resolved.push((
-                row.child,
-                row.parent,
-                row.child_column,
-                parent_column,
-                row.name,
-            ));
+                .map(|n| n.name);
+            }
+            resolved.push(row);
         }
         Ok(group_foreign_keys(resolved))
     }
