@@ -203,6 +203,27 @@ pub struct ColumnSchema {
     pub unique: bool,
     /// `table.column` it references, if it does.
     pub references: Option<String>,
+    /// Its declared type, for a database column (`None` for CSV, where every value is text).
+    pub type_name: Option<String>,
+    /// Whether it refuses NULL.
+    pub not_null: bool,
+}
+
+impl ColumnSchema {
+    /// Whether the column takes any text: CSV columns, text types, and SQLite columns whose
+    /// declared type gives them text affinity (or none).
+    pub fn takes_text(&self) -> bool {
+        let Some(type_name) = &self.type_name else {
+            return true;
+        };
+        let t = type_name.to_ascii_lowercase();
+        t.is_empty()
+            || t.contains("char")
+            || t.contains("text")
+            || t.contains("clob")
+            || t == "name"
+            || t == "citext"
+    }
 }
 
 /// Why a config cannot be used: every problem found, so one run shows them all.
@@ -352,6 +373,9 @@ impl Config {
                                 }
                             }
                         }
+                        if let Some(problem) = type_problem(column, &rule) {
+                            error.invalid.push(format!("{qualified}: {problem}"));
+                        }
                         if column.unique && !keeps_distinct(&rule) {
                             error.invalid.push(format!(
                                 "{qualified} is unique, and its rule would make values collide: use keep, pseudonym or email_pseudonym"
@@ -387,6 +411,29 @@ impl Config {
             Err(error)
         }
     }
+}
+
+/// Why `rule`'s output cannot be stored in `column`, if it cannot: text into a typed column,
+/// NULL into a NOT NULL one.
+fn type_problem(column: &ColumnSchema, rule: &Rule) -> Option<String> {
+    let type_name = column.type_name.as_deref().unwrap_or("text");
+    let makes = match rule {
+        Rule::Pseudonym | Rule::EmailPseudonym | Rule::Fake { .. } => Some("text"),
+        Rule::Generalise {
+            to: Generalisation::PostcodeDistrict,
+            ..
+        } => Some("text"),
+        _ => None,
+    };
+    if let (Some(makes), false) = (makes, column.takes_text()) {
+        return Some(format!(
+            "the column is {type_name} and its rule makes {makes}: keep a surrogate key (it says nothing about anyone), null it, or choose a rule that makes {type_name}"
+        ));
+    }
+    if column.not_null && *rule == Rule::Null {
+        return Some("the column is NOT NULL and its rule is null: use keep, pseudonym, fake, generalise or map".to_owned());
+    }
+    None
 }
 
 /// Whether a rule keeps distinct inputs distinct (so a unique column stays unique).
@@ -481,6 +528,25 @@ mod tests {
             error.invalid[0].contains("unknown rule \"hash\""),
             "{error}"
         );
+    }
+
+    #[test]
+    fn rules_that_make_text_or_null_for_typed_columns_are_refused() {
+        let mut typed = schema();
+        typed.tables[1].columns[0].type_name = Some("integer".into());
+        typed.tables[1].columns[0].not_null = true;
+        typed.tables[0].columns[1].type_name = Some("character varying(80)".into());
+        let text = GOOD.replace("id = \"keep\"", "id = \"pseudonym\"");
+        let error = Config::parse(&text).unwrap().check(&typed).unwrap_err();
+        assert_eq!(error.invalid.len(), 1, "{error}");
+        assert!(
+            error.invalid[0].starts_with("orders.id: the column is integer and its rule makes text"),
+            "{error}"
+        );
+        let text = GOOD.replace("id = \"keep\"", "id = \"null\"");
+        let error = Config::parse(&text).unwrap().check(&typed).unwrap_err();
+        assert!(error.invalid[0].contains("NOT NULL"), "{error}");
+        assert!(Config::parse(GOOD).unwrap().check(&typed).is_ok());
     }
 
     #[test]

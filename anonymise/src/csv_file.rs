@@ -2,6 +2,7 @@
 //! stream through in constant memory; the output appears only when every row went through.
 
 use crate::config::{ColumnSchema, Config, ConfigError, Rule, Schema, TableSchema};
+use crate::run::{Progress, Summary, Unit};
 use crate::transform::{TransformError, Transformer};
 use std::fs::{self, File};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -71,17 +72,6 @@ pub fn table_name(path: &Path) -> String {
         .unwrap_or_default()
 }
 
-/// What a run did.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Summary {
-    /// The table.
-    pub table: String,
-    /// Data rows written.
-    pub rows: u64,
-    /// Columns transformed (all but `keep`).
-    pub transformed_columns: usize,
-}
-
 /// Anonymises CSV files (one table each, named after the file) into `out_dir`, failing
 /// closed: the config is checked against every file's header first (so a reference from one
 /// file to another is checked too), each output goes to a temporary file, and only when every
@@ -93,21 +83,6 @@ pub fn anonymise(
     out_dir: &Path,
 ) -> Result<Vec<Summary>, CsvError> {
     anonymise_with_progress(config, transformer, inputs, out_dir, &mut |_: &Progress| {})
-}
-
-/// Where a run is, for a progress bar: never a value, only the table and how far it got.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Progress {
-    /// The table being read.
-    pub table: String,
-    /// Bytes of its file read so far.
-    pub bytes: u64,
-    /// Its file's size.
-    pub total_bytes: u64,
-    /// Rows written so far.
-    pub rows: u64,
-    /// Whether the table is done.
-    pub done: bool,
 }
 
 /// [`anonymise`], reporting progress every few thousand rows and at the end of each table.
@@ -147,11 +122,13 @@ pub fn anonymise_with_progress(
                 source,
             })?;
             let total_bytes = reader.metadata().map(|m| m.len()).unwrap_or(0);
+            let started = std::time::Instant::now();
             let mut report = |bytes: u64, rows: u64, done: bool| {
                 progress(&Progress {
                     table: table.name.clone(),
-                    bytes,
-                    total_bytes,
+                    position: bytes,
+                    total: total_bytes,
+                    unit: Unit::Bytes,
                     rows,
                     done,
                 })
@@ -169,6 +146,7 @@ pub fn anonymise_with_progress(
                 table: table.name.clone(),
                 rows,
                 transformed_columns: rules.iter().filter(|r| **r != Rule::Keep).count(),
+                elapsed: started.elapsed(),
             });
         }
         for (pending, output) in &written {

@@ -10,8 +10,10 @@ pub mod config;
 pub mod csv_file;
 pub mod kanon;
 pub mod plan;
+pub mod run;
 pub mod transform;
 
 pub use config::{Config, ConfigError, Plan, Rule, Schema};
 pub use kanon::Report as KanonReport;
+pub use run::{DbError, Progress, Summary};
 pub use transform::{KeyError, TransformError, Transformer};

@@ -129,15 +129,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
                 &transformer,
                 &inputs,
                 &out_dir,
-                &mut |p: &anonymise::csv_file::Progress| {
+                &mut |p: &anonymise::run::Progress| {
                     if !matches!(&current, Some((t, _)) if *t == p.table) {
-                        let bar = bars.add(indicatif::ProgressBar::new(p.total_bytes));
+                        let bar = bars.add(indicatif::ProgressBar::new(p.total));
                         bar.set_style(style.clone());
                         bar.set_prefix(p.table.clone());
                         current = Some((p.table.clone(), bar));
                     }
                     if let Some((_, bar)) = &current {
-                        bar.set_position(p.bytes);
+                        bar.set_position(p.position);
                         bar.set_message(format!("{} rows", p.rows));
                         if p.done {
                             bar.finish();
