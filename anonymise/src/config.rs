@@ -203,15 +203,16 @@ pub struct ColumnSchema {
     pub unique: bool,
     /// `table.column` it references, if it does.
     pub references: Option<String>,
-    /// Its declared type, for a database column (`None` for CSV, where every value is text).
+    /// Its declared type, for a database column that keeps to it: `None` for CSV and for the
+    /// columns of a SQLite table that is not STRICT (both hold any text).
     pub type_name: Option<String>,
     /// Whether it refuses NULL.
     pub not_null: bool,
 }
 
 impl ColumnSchema {
-    /// Whether the column takes any text: CSV columns, text types, and SQLite columns whose
-    /// declared type gives them text affinity (or none).
+    /// Whether the column takes any text: untyped columns, text types, and STRICT SQLite
+    /// columns of type ANY.
     pub fn takes_text(&self) -> bool {
         let Some(type_name) = &self.type_name else {
             return true;
@@ -223,6 +224,7 @@ impl ColumnSchema {
             || t.contains("clob")
             || t == "name"
             || t == "citext"
+            || t == "any"
     }
 }
 
@@ -540,7 +542,8 @@ mod tests {
         let error = Config::parse(&text).unwrap().check(&typed).unwrap_err();
         assert_eq!(error.invalid.len(), 1, "{error}");
         assert!(
-            error.invalid[0].starts_with("orders.id: the column is integer and its rule makes text"),
+            error.invalid[0]
+                .starts_with("orders.id: the column is integer and its rule makes text"),
             "{error}"
         );
         let text = GOOD.replace("id = \"keep\"", "id = \"null\"");

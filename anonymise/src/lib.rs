@@ -10,7 +10,10 @@ pub mod config;
 pub mod csv_file;
 pub mod kanon;
 pub mod plan;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 pub mod run;
+pub mod sqlite;
 pub mod transform;
 
 pub use config::{Config, ConfigError, Plan, Rule, Schema};

@@ -1,6 +1,8 @@
-//! `anonymise`: the command line of the `anonymise` library (CSV files for now).
+//! `anonymise`: the command line of the `anonymise` library. Sources are CSV files, a SQLite
+//! file, or (with the `postgres` feature) a PostgreSQL database.
 
-use anonymise::config::Config;
+use anonymise::config::{Config, Schema, TableSchema};
+use anonymise::run::{Progress, Summary, Unit};
 use clap::{Parser, Subcommand};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -16,35 +18,57 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Prints a starting config for CSV files: every column classified by a guess, the
+    /// Prints a starting config: every column of the source classified by a guess, the
     /// personal-looking ones flagged. Review it before use.
     Plan {
-        /// CSV files, one table each (named after the file).
-        files: Vec<PathBuf>,
+        /// CSV files (one table each, named after the file), or one database: a
+        /// `postgres://` URL, or a SQLite file (`sqlite://path`, or a path ending `.db`,
+        /// `.sqlite` or `.sqlite3`).
+        source: Vec<String>,
+        /// The PostgreSQL schema to read.
+        #[arg(long, default_value = "public")]
+        schema: String,
     },
-    /// Checks a config against CSV files' columns without writing anything.
+    /// Checks a config against the source's columns without writing anything.
     Check {
         /// The TOML config.
         #[arg(long)]
         config: PathBuf,
-        /// CSV files.
-        files: Vec<PathBuf>,
+        /// CSV files, or one database (see `plan`).
+        source: Vec<String>,
+        /// The PostgreSQL schema to read.
+        #[arg(long, default_value = "public")]
+        schema: String,
     },
-    /// Anonymises CSV files into a directory. The key comes from the environment variable the
-    /// config names (`ANONYMISE_KEY` by default); without it nothing runs, and on any error
-    /// nothing is written.
+    /// Anonymises CSV files into a directory, or one database into another. The key comes from
+    /// the environment variable the config names (`ANONYMISE_KEY` by default); without it
+    /// nothing runs, and on any error nothing is written.
     Run {
         /// The TOML config.
         #[arg(long)]
         config: PathBuf,
-        /// The directory to write the anonymised files to (same file names).
-        #[arg(long)]
-        out_dir: PathBuf,
-        /// The CSV files to read, one table each (named after the file).
+        /// CSV runs: the directory to write the anonymised files to (same file names).
+        #[arg(long, conflicts_with_all = ["from", "to"])]
+        out_dir: Option<PathBuf>,
+        /// CSV runs: the files to read, one table each (named after the file).
+        #[arg(conflicts_with_all = ["from", "to"])]
         inputs: Vec<PathBuf>,
+        /// Database runs: the source (a `postgres://` URL or a SQLite file).
+        #[arg(long, requires = "to")]
+        from: Option<String>,
+        /// Database runs: the target. PostgreSQL: a database whose tables exist (migrated) and
+        /// are empty. SQLite: a file that does not exist yet (made with the source's schema).
+        #[arg(long, requires = "from")]
+        to: Option<String>,
+        /// PostgreSQL: empty the target's tables first, in the run's transaction.
+        #[arg(long)]
+        truncate: bool,
+        /// The PostgreSQL schema to copy.
+        #[arg(long, default_value = "public")]
+        schema: String,
     },
-    /// The k-anonymity report of a CSV file over its table's declared quasi-identifiers;
-    /// exits with status 1 below `k`.
+    /// The k-anonymity report of one table (usually of an anonymised copy) over its declared
+    /// quasi-identifiers; exits with status 1 below `k`.
     Report {
         /// The TOML config.
         #[arg(long)]
@@ -52,9 +76,228 @@ enum Command {
         /// The smallest group size wanted.
         #[arg(long, default_value_t = 5)]
         k: usize,
-        /// The CSV file (usually an anonymised one).
-        file: PathBuf,
+        /// A CSV file, or a database (see `plan`) with `--table`.
+        source: String,
+        /// The table, for a database.
+        #[arg(long)]
+        table: Option<String>,
+        /// The PostgreSQL schema to read.
+        #[arg(long, default_value = "public")]
+        schema: String,
     },
+}
+
+/// Where data is read from or written to.
+enum Location {
+    Csv(Vec<PathBuf>),
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Location {
+    fn parse(args: &[String]) -> Result<Self, String> {
+        let database = |arg: &str| -> Option<Location> {
+            if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
+                Some(Location::Postgres(arg.to_owned()))
+            } else if let Some(path) = arg.strip_prefix("sqlite://") {
+                Some(Location::Sqlite(PathBuf::from(path)))
+            } else if [".db", ".sqlite", ".sqlite3"]
+                .iter()
+                .any(|ext| arg.ends_with(ext))
+            {
+                Some(Location::Sqlite(PathBuf::from(arg)))
+            } else {
+                None
+            }
+        };
+        match args {
+            [] => Err("no source given: CSV files, a postgres:// URL or a SQLite file".into()),
+            [one] => Ok(database(one).unwrap_or_else(|| Location::Csv(vec![PathBuf::from(one)]))),
+            many => {
+                if let Some(db) = many.iter().find(|a| database(a).is_some()) {
+                    return Err(format!(
+                        "{db} is a database: give it alone (one database is one source)"
+                    ));
+                }
+                Ok(Location::Csv(many.iter().map(PathBuf::from).collect()))
+            }
+        }
+    }
+
+    /// The schema of the source.
+    fn schema(&self, pg_schema: &str) -> Result<Schema, String> {
+        match self {
+            Location::Csv(files) => Ok(Schema {
+                tables: files
+                    .iter()
+                    .map(|f| anonymise::csv_file::schema_of(f).map_err(|e| e.to_string()))
+                    .collect::<Result<_, _>>()?,
+            }),
+            Location::Sqlite(path) => anonymise::sqlite::schema(path).map_err(|e| e.to_string()),
+            Location::Postgres(url) => postgres_schema(url, pg_schema),
+        }
+    }
+
+    /// Up to 100 rows of each table, as text.
+    fn samples(&self, schema: &Schema, pg_schema: &str) -> Result<Vec<Vec<Vec<String>>>, String> {
+        const SAMPLE: usize = 100;
+        match self {
+            Location::Csv(files) => files
+                .iter()
+                .map(|file| {
+                    let mut reader = csv::Reader::from_path(file).map_err(|e| e.to_string())?;
+                    Ok(reader
+                        .records()
+                        .take(SAMPLE)
+                        .filter_map(Result::ok)
+                        .map(|r| r.iter().map(str::to_owned).collect())
+                        .collect())
+                })
+                .collect(),
+            Location::Sqlite(path) => schema
+                .tables
+                .iter()
+                .map(|t| {
+                    anonymise::sqlite::sample(path, &t.name, SAMPLE).map_err(|e| e.to_string())
+                })
+                .collect(),
+            Location::Postgres(url) => postgres_samples(url, pg_schema, schema, SAMPLE),
+        }
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_schema(url: &str, pg_schema: &str) -> Result<Schema, String> {
+    let mut client = anonymise::postgres::connect(url, anonymise::run::Side::Source)
+        .map_err(|e| e.to_string())?;
+    anonymise::postgres::schema(&mut client, pg_schema).map_err(|e| e.to_string())
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_samples(
+    url: &str,
+    pg_schema: &str,
+    schema: &Schema,
+    limit: usize,
+) -> Result<Vec<Vec<Vec<String>>>, String> {
+    let mut client = anonymise::postgres::connect(url, anonymise::run::Side::Source)
+        .map_err(|e| e.to_string())?;
+    schema
+        .tables
+        .iter()
+        .map(|t| {
+            anonymise::postgres::sample(&mut client, pg_schema, t, limit).map_err(|e| e.to_string())
+        })
+        .collect()
+}
+
+#[cfg(not(feature = "postgres"))]
+const NO_POSTGRES: &str =
+    "this anonymise was built without PostgreSQL: build it with `--features postgres`";
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_schema(_: &str, _: &str) -> Result<Schema, String> {
+    Err(NO_POSTGRES.into())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_samples(
+    _: &str,
+    _: &str,
+    _: &Schema,
+    _: usize,
+) -> Result<Vec<Vec<Vec<String>>>, String> {
+    Err(NO_POSTGRES.into())
+}
+
+/// One progress bar per table, drawn on stderr only when it is a terminal; it shows the
+/// table's name and how far it got, never a value.
+struct Bars {
+    bars: indicatif::MultiProgress,
+    current: Option<(String, indicatif::ProgressBar)>,
+}
+
+impl Bars {
+    fn new() -> Self {
+        Self {
+            bars: indicatif::MultiProgress::new(),
+            current: None,
+        }
+    }
+
+    fn update(&mut self, p: &Progress) {
+        if !matches!(&self.current, Some((t, _)) if *t == p.table) {
+            let template = match p.unit {
+                Unit::Bytes => "{prefix:>16} [{bar:30}] {bytes}/{total_bytes} {msg}",
+                Unit::Rows => "{prefix:>16} [{bar:30}] {pos}/{len} rows {per_sec}",
+            };
+            let style = indicatif::ProgressStyle::with_template(template)
+                .expect("a valid template")
+                .progress_chars("=> ");
+            let bar = self.bars.add(indicatif::ProgressBar::new(p.total));
+            bar.set_style(style);
+            bar.set_prefix(p.table.clone());
+            self.current = Some((p.table.clone(), bar));
+        }
+        if let Some((_, bar)) = &self.current {
+            bar.set_length(p.total.max(p.position));
+            bar.set_position(p.position);
+            if p.unit == Unit::Bytes {
+                bar.set_message(format!("{} rows", p.rows));
+            }
+            if p.done {
+                bar.finish();
+            }
+        }
+    }
+}
+
+/// The summary at the end of a run: a line per table, the total, and the peak memory.
+fn print_summary(summaries: &[Summary], elapsed: std::time::Duration, into: &str) {
+    let width = summaries
+        .iter()
+        .map(|s| s.table.len())
+        .max()
+        .unwrap_or(5)
+        .max(5);
+    println!(
+        "{:<width$} {:>12} {:>12} {:>9} {:>12}",
+        "table", "rows", "transformed", "seconds", "rows/s"
+    );
+    for s in summaries {
+        let seconds = s.elapsed.as_secs_f64();
+        println!(
+            "{:<width$} {:>12} {:>12} {:>9.2} {:>12.0}",
+            s.table,
+            s.rows,
+            format!("{} columns", s.transformed_columns),
+            seconds,
+            s.rows as f64 / seconds.max(1e-9)
+        );
+    }
+    let rows: u64 = summaries.iter().map(|s| s.rows).sum();
+    print!(
+        "{} tables, {rows} rows in {:.2} s -> {into}",
+        summaries.len(),
+        elapsed.as_secs_f64()
+    );
+    match peak_memory_kib() {
+        Some(kib) => println!("; peak memory {:.1} MiB", kib as f64 / 1024.0),
+        None => println!(),
+    }
+}
+
+/// This process's peak resident memory, where the system tells (Linux).
+fn peak_memory_kib() -> Option<u64> {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()?
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()
 }
 
 fn main() -> ExitCode {
@@ -75,34 +318,26 @@ fn read_config(path: &Path) -> Result<Config, String> {
 
 fn run(command: Command) -> Result<ExitCode, String> {
     match command {
-        Command::Plan { files } => {
-            let mut tables = Vec::new();
-            for file in &files {
-                let table = anonymise::csv_file::schema_of(file).map_err(|e| e.to_string())?;
-                let mut reader = csv::Reader::from_path(file).map_err(|e| e.to_string())?;
-                let samples: Vec<Vec<String>> = reader
-                    .records()
-                    .take(100)
-                    .filter_map(Result::ok)
-                    .map(|r| r.iter().map(str::to_owned).collect())
-                    .collect();
-                tables.push((table, samples));
-            }
+        Command::Plan { source, schema } => {
+            let location = Location::parse(&source)?;
+            let found = location.schema(&schema)?;
+            let samples = location.samples(&found, &schema)?;
+            let tables: Vec<(TableSchema, Vec<Vec<String>>)> =
+                found.tables.into_iter().zip(samples).collect();
             print!("{}", anonymise::plan::config_text(&tables));
             Ok(ExitCode::SUCCESS)
         }
-        Command::Check { config, files } => {
+        Command::Check {
+            config,
+            source,
+            schema,
+        } => {
             let config = read_config(&config)?;
-            let mut schema = anonymise::config::Schema::default();
-            for file in &files {
-                schema
-                    .tables
-                    .push(anonymise::csv_file::schema_of(file).map_err(|e| e.to_string())?);
-            }
-            config.check(&schema).map_err(|e| e.to_string())?;
+            let found = Location::parse(&source)?.schema(&schema)?;
+            config.check(&found).map_err(|e| e.to_string())?;
             println!(
-                "the config classifies every column of {} files",
-                files.len()
+                "the config classifies every column of {} tables",
+                found.tables.len()
             );
             Ok(ExitCode::SUCCESS)
         }
@@ -110,59 +345,82 @@ fn run(command: Command) -> Result<ExitCode, String> {
             config,
             out_dir,
             inputs,
+            from,
+            to,
+            truncate,
+            schema,
         } => {
             let config = read_config(&config)?;
             let transformer = anonymise::transform::Transformer::from_env(&config.key_env)
                 .map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
-            // One bar per table, drawn on stderr only when it is a terminal; it shows the
-            // table's name and how far it got, never a value.
-            let bars = indicatif::MultiProgress::new();
-            let mut current: Option<(String, indicatif::ProgressBar)> = None;
-            let style = indicatif::ProgressStyle::with_template(
-                "{prefix:>12} [{bar:30}] {bytes}/{total_bytes} {msg}",
-            )
-            .expect("a valid template")
-            .progress_chars("=> ");
-            let summaries = anonymise::csv_file::anonymise_with_progress(
-                &config,
-                &transformer,
-                &inputs,
-                &out_dir,
-                &mut |p: &anonymise::run::Progress| {
-                    if !matches!(&current, Some((t, _)) if *t == p.table) {
-                        let bar = bars.add(indicatif::ProgressBar::new(p.total));
-                        bar.set_style(style.clone());
-                        bar.set_prefix(p.table.clone());
-                        current = Some((p.table.clone(), bar));
-                    }
-                    if let Some((_, bar)) = &current {
-                        bar.set_position(p.position);
-                        bar.set_message(format!("{} rows", p.rows));
-                        if p.done {
-                            bar.finish();
+            let mut bars = Bars::new();
+            let mut progress = |p: &Progress| bars.update(p);
+            let (summaries, into) = match (from, to, out_dir) {
+                (Some(from), Some(to), _) => {
+                    let source = Location::parse(std::slice::from_ref(&from))?;
+                    let target = Location::parse(std::slice::from_ref(&to))?;
+                    let summaries = match (source, target) {
+                        (Location::Sqlite(source), Location::Sqlite(target)) => {
+                            anonymise::sqlite::anonymise(
+                                &config,
+                                &transformer,
+                                &source,
+                                &target,
+                                &mut progress,
+                            )
                         }
+                        (Location::Postgres(source), Location::Postgres(target)) => run_postgres(
+                            &config,
+                            &transformer,
+                            (&source, &target),
+                            truncate,
+                            schema,
+                            &mut progress,
+                        )?,
+                        _ => return Err(
+                            "--from and --to must be two PostgreSQL databases or two SQLite files"
+                                .into(),
+                        ),
                     }
-                },
-            )
-            .map_err(|e| e.to_string())?;
-            for summary in &summaries {
-                println!(
-                    "{}: {} rows, {} columns transformed",
-                    summary.table, summary.rows, summary.transformed_columns
-                );
-            }
-            println!(
-                "{} files in {:.2} s -> {}",
-                summaries.len(),
-                started.elapsed().as_secs_f64(),
-                out_dir.display()
-            );
+                    .map_err(|e| e.to_string())?;
+                    (summaries, redact(&to))
+                }
+                (None, None, Some(out_dir)) => {
+                    if inputs.is_empty() {
+                        return Err("no CSV files given".into());
+                    }
+                    let summaries = anonymise::csv_file::anonymise_with_progress(
+                        &config,
+                        &transformer,
+                        &inputs,
+                        &out_dir,
+                        &mut progress,
+                    )
+                    .map_err(|e| e.to_string())?;
+                    (summaries, out_dir.display().to_string())
+                }
+                _ => {
+                    return Err("give --out-dir and CSV files, or --from and --to databases".into())
+                }
+            };
+            print_summary(&summaries, started.elapsed(), &into);
             Ok(ExitCode::SUCCESS)
         }
-        Command::Report { config, k, file } => {
+        Command::Report {
+            config,
+            k,
+            source,
+            table,
+            schema,
+        } => {
             let config = read_config(&config)?;
-            let table = anonymise::csv_file::table_name(&file);
+            let location = Location::parse(std::slice::from_ref(&source))?;
+            let table = match (&location, table) {
+                (_, Some(table)) => table,
+                (Location::Csv(files), None) => anonymise::csv_file::table_name(&files[0]),
+                (_, None) => return Err("a database report needs --table".into()),
+            };
             let qis = config
                 .tables
                 .get(&table)
@@ -173,23 +431,39 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     "the config declares no quasi_identifiers for table {table}"
                 ));
             }
-            let mut reader = csv::Reader::from_path(&file).map_err(|e| e.to_string())?;
-            let headers = reader.headers().map_err(|e| e.to_string())?.clone();
-            let at: Vec<usize> = qis
-                .iter()
-                .map(|q| {
-                    headers
+            let mut tally = anonymise::kanon::Tally::new(&qis);
+            let mut add = |values: &[Option<String>]| {
+                tally.add(values.iter().map(|v| v.as_deref().unwrap_or_default()));
+            };
+            match &location {
+                Location::Csv(files) => {
+                    let file = &files[0];
+                    let mut reader = csv::Reader::from_path(file).map_err(|e| e.to_string())?;
+                    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+                    let at: Vec<usize> = qis
                         .iter()
-                        .position(|h| h == q)
-                        .ok_or_else(|| format!("{}: no column {q}", file.display()))
-                })
-                .collect::<Result<_, _>>()?;
-            let records = reader.records().map_while(Result::ok).map(|r| {
-                at.iter()
-                    .map(|&i| r.get(i).unwrap_or_default().to_owned())
-                    .collect::<Vec<String>>()
-            });
-            let report = anonymise::kanon::Report::build(&qis, records, k);
+                        .map(|q| {
+                            headers
+                                .iter()
+                                .position(|h| h == q)
+                                .ok_or_else(|| format!("{}: no column {q}", file.display()))
+                        })
+                        .collect::<Result<_, _>>()?;
+                    let mut values = Vec::with_capacity(at.len());
+                    for record in reader.records() {
+                        let record = record.map_err(|e| e.to_string())?;
+                        values.clear();
+                        values.extend(at.iter().map(|&i| record.get(i).map(str::to_owned)));
+                        add(&values);
+                    }
+                }
+                Location::Sqlite(path) => {
+                    anonymise::sqlite::scan(path, &table, &qis, &mut add)
+                        .map_err(|e| e.to_string())?;
+                }
+                Location::Postgres(url) => scan_postgres(url, &schema, &table, &qis, &mut add)?,
+            }
+            let report = tally.report(k);
             print!("{report}");
             Ok(if report.passes() {
                 ExitCode::SUCCESS
@@ -198,4 +472,78 @@ fn run(command: Command) -> Result<ExitCode, String> {
             })
         }
     }
+}
+
+/// A database location as it can be printed: a URL's password hidden.
+fn redact(location: &str) -> String {
+    match (location.find("://"), location.rfind('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            let credentials = &location[scheme + 3..at];
+            match credentials.split_once(':') {
+                Some((user, _)) => {
+                    format!("{}{user}:***{}", &location[..scheme + 3], &location[at..])
+                }
+                None => location.to_owned(),
+            }
+        }
+        _ => location.to_owned(),
+    }
+}
+
+#[cfg(feature = "postgres")]
+fn run_postgres(
+    config: &Config,
+    transformer: &anonymise::Transformer,
+    (source, target): (&str, &str),
+    truncate: bool,
+    schema: String,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Result<Vec<Summary>, anonymise::DbError>, String> {
+    let options = anonymise::postgres::Options { schema, truncate };
+    Ok(anonymise::postgres::anonymise(
+        config,
+        transformer,
+        source,
+        target,
+        &options,
+        progress,
+    ))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn run_postgres(
+    _: &Config,
+    _: &anonymise::Transformer,
+    _: (&str, &str),
+    _: bool,
+    _: String,
+    _: &mut dyn FnMut(&Progress),
+) -> Result<Result<Vec<Summary>, anonymise::DbError>, String> {
+    Err(NO_POSTGRES.into())
+}
+
+#[cfg(feature = "postgres")]
+fn scan_postgres(
+    url: &str,
+    schema: &str,
+    table: &str,
+    columns: &[String],
+    each: &mut dyn FnMut(&[Option<String>]),
+) -> Result<(), String> {
+    let mut client = anonymise::postgres::connect(url, anonymise::run::Side::Source)
+        .map_err(|e| e.to_string())?;
+    anonymise::postgres::scan(&mut client, schema, table, columns, each)
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "postgres"))]
+fn scan_postgres(
+    _: &str,
+    _: &str,
+    _: &str,
+    _: &[String],
+    _: &mut dyn FnMut(&[Option<String>]),
+) -> Result<(), String> {
+    Err(NO_POSTGRES.into())
 }

@@ -70,7 +70,7 @@ impl fmt::Display for Side {
 pub enum DbError {
     /// The config does not match the source's schema.
     #[error(transparent)]
-    Config(#[from] ConfigError),
+    Config(Box<ConfigError>),
     /// A value could not be transformed (the message never holds the value).
     #[error("{table}, row {row}, column `{column}`: {source}; nothing was written")]
     Transform {
@@ -80,9 +80,9 @@ pub enum DbError {
         row: u64,
         /// The column.
         column: String,
-        /// Why.
+        /// Why (boxed: it is the large variant).
         #[source]
-        source: TransformError,
+        source: Box<TransformError>,
     },
     /// The database refused something. `message` is the server's, stripped of anything that
     /// could hold a value (details, contexts, and the text of data errors).
@@ -99,6 +99,12 @@ pub enum DbError {
     /// rows, or the source cannot be opened.
     #[error("{0}; nothing was written")]
     Refused(String),
+}
+
+impl From<ConfigError> for DbError {
+    fn from(error: ConfigError) -> Self {
+        DbError::Config(Box::new(error))
+    }
 }
 
 /// `tables` in dependency order: a table comes after every table it references (by a

@@ -132,6 +132,13 @@ pub enum TransformError {
     /// The rule's parameters cannot be used (see [`check`]).
     #[error("{0}")]
     InvalidRule(String),
+    /// The value is not text (bytes that are not UTF-8, or a blob): only `keep` and `null`
+    /// apply to it.
+    #[error("a value of {bytes} bytes is not text: only keep and null apply to binary values (values are never shown)")]
+    NotText {
+        /// Its length in bytes.
+        bytes: usize,
+    },
 }
 
 /// Applies rules to values with one secret key. Cheap to clone, `Send + Sync`.
@@ -807,15 +814,23 @@ mod tests {
     }
 
     #[test]
-    fn pseudonyms_of_distinct_inputs_are_distinct() {
+    fn a_million_distinct_inputs_give_a_million_distinct_pseudonyms_and_emails() {
+        const N: u32 = 1_000_000;
         let t = t();
-        let mut seen = HashSet::with_capacity(200_000);
-        for i in 0..200_000u32 {
-            let p = t.pseudonym(&format!("user-{i}"));
+        let mut seen = HashSet::with_capacity(N as usize);
+        let mut emails = HashSet::with_capacity(N as usize);
+        for i in 0..N {
+            let value = format!("user{i}@example.com");
+            let p = t.pseudonym(&value);
             assert_eq!(p.len(), 26);
             assert!(p.bytes().all(|c| matches!(c, b'a'..=b'z' | b'2'..=b'7')));
             assert!(seen.insert(p), "duplicate pseudonym at input {i}");
+            assert!(
+                emails.insert(t.email_pseudonym(&value)),
+                "duplicate email pseudonym at input {i}"
+            );
         }
+        assert_eq!((seen.len(), emails.len()), (N as usize, N as usize));
     }
 
     #[test]

@@ -1,0 +1,662 @@
+//! PostgreSQL to PostgreSQL: every table streamed with `COPY .. TO STDOUT` from a snapshot of
+//! the source, each row's columns through their rules, and `COPY .. FROM STDIN` into the
+//! target, all in one transaction there. Memory stays the same whatever the size of a table: a
+//! row at a time is read and a 64 KiB buffer is written.
+//!
+//! The target's tables must exist (run its migrations first) and be empty, unless
+//! [`Options::truncate`] empties them, in the same transaction.
+
+use crate::config::{ColumnSchema, Config, Rule, Schema, TableSchema};
+use crate::run::{dependency_order, DbError, Progress, Side, Summary, Unit};
+use crate::transform::Transformer;
+use postgres::{Client, NoTls};
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+use std::time::Instant;
+
+/// How a run treats the databases.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The schema (namespace) whose tables are copied, in both databases (default `public`).
+    pub schema: String,
+    /// Empty the target's tables first (one `TRUNCATE`, in the run's transaction) instead of
+    /// refusing to write into tables that hold rows.
+    pub truncate: bool,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            schema: "public".to_owned(),
+            truncate: false,
+        }
+    }
+}
+
+/// Bytes written to the target per `COPY` message.
+const WRITE_BUFFER: usize = 1 << 16;
+
+/// Opens a connection to `url` (a `postgres://` URL or `key=value` pairs).
+pub fn connect(url: &str, side: Side) -> Result<Client, DbError> {
+    Client::connect(url, NoTls).map_err(|e| database_error(side, None, &e))
+}
+
+/// The tables of `schema` (ordinary and partitioned; not partitions, views or generated
+/// columns) with their columns' types, NOT NULL, single-column unique indexes and foreign
+/// keys, in dependency order.
+pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
+    let err = |e: postgres::Error| database_error(Side::Source, None, &e);
+    let mut tables: BTreeMap<String, TableSchema> = BTreeMap::new();
+    for row in client
+        .query(
+            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull
+             FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+               AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
+             ORDER BY c.relname, a.attnum",
+            &[&schema],
+        )
+        .map_err(err)?
+    {
+        let table: String = row.get(0);
+        tables
+            .entry(table.clone())
+            .or_insert_with(|| TableSchema {
+                name: table,
+                columns: Vec::new(),
+            })
+            .columns
+            .push(ColumnSchema {
+                name: row.get(1),
+                type_name: Some(row.get(2)),
+                not_null: row.get(3),
+                ..ColumnSchema::default()
+            });
+    }
+    fn column<'a>(
+        tables: &'a mut BTreeMap<String, TableSchema>,
+        table: &str,
+        name: &str,
+    ) -> Option<&'a mut ColumnSchema> {
+        tables
+            .get_mut(table)
+            .and_then(|t| t.columns.iter_mut().find(|c| c.name == name))
+    }
+    for row in client
+        .query(
+            "SELECT c.relname::text, a.attname::text
+             FROM pg_index i
+             JOIN pg_class c ON c.oid = i.indrelid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+             WHERE n.nspname = $1 AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL",
+            &[&schema],
+        )
+        .map_err(err)?
+    {
+        if let Some(c) = column(
+            &mut tables,
+            &row.get::<_, String>(0),
+            &row.get::<_, String>(1),
+        ) {
+            c.unique = true;
+        }
+    }
+    for row in client
+        .query(
+            "SELECT cl.relname::text, a.attname::text, pc.relname::text, pa.attname::text
+             FROM pg_constraint con
+             JOIN pg_class cl ON cl.oid = con.conrelid
+             JOIN pg_namespace n ON n.oid = cl.relnamespace
+             JOIN pg_class pc ON pc.oid = con.confrelid
+             JOIN pg_namespace pn ON pn.oid = pc.relnamespace
+             CROSS JOIN LATERAL unnest(con.conkey, con.confkey) AS k(child, parent)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.child
+             JOIN pg_attribute pa ON pa.attrelid = con.confrelid AND pa.attnum = k.parent
+             WHERE con.contype = 'f' AND n.nspname = $1 AND pn.nspname = $1",
+            &[&schema],
+        )
+        .map_err(err)?
+    {
+        let (parent, parent_column): (String, String) = (row.get(2), row.get(3));
+        if let Some(c) = column(
+            &mut tables,
+            &row.get::<_, String>(0),
+            &row.get::<_, String>(1),
+        ) {
+            c.references = Some(format!("{parent}.{parent_column}"));
+        }
+    }
+    let (tables, _) = dependency_order(tables.into_values().collect());
+    Ok(Schema { tables })
+}
+
+/// Up to `limit` rows of `table` as text (NULL as an empty string), for `plan`.
+pub fn sample(
+    client: &mut Client,
+    schema: &str,
+    table: &TableSchema,
+    limit: usize,
+) -> Result<Vec<Vec<String>>, DbError> {
+    let columns: Vec<String> = table
+        .columns
+        .iter()
+        .map(|c| format!("{}::text", quote(&c.name)))
+        .collect();
+    let sql = format!(
+        "SELECT {} FROM {}.{} LIMIT {limit}",
+        columns.join(", "),
+        quote(schema),
+        quote(&table.name)
+    );
+    let rows = client
+        .query(sql.as_str(), &[])
+        .map_err(|e| database_error(Side::Source, Some(&table.name), &e))?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            (0..row.len())
+                .map(|i| row.get::<_, Option<String>>(i).unwrap_or_default())
+                .collect()
+        })
+        .collect())
+}
+
+/// Calls `each` with the values (NULL as `None`) of `columns` of every row of `table`,
+/// streamed (for the k-anonymity report of an anonymised copy). Returns the rows seen.
+pub fn scan(
+    client: &mut Client,
+    schema: &str,
+    table: &str,
+    columns: &[String],
+    each: &mut dyn FnMut(&[Option<String>]),
+) -> Result<u64, DbError> {
+    let list: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    let sql = format!(
+        "COPY {}.{} ({}) TO STDOUT",
+        quote(schema),
+        quote(table),
+        list.join(", ")
+    );
+    let err = |e: postgres::Error| database_error(Side::Source, Some(table), &e);
+    let mut reader = client.copy_out(sql.as_str()).map_err(err)?;
+    let mut line = Vec::new();
+    let mut values: Vec<Option<String>> = Vec::with_capacity(columns.len());
+    let mut rows = 0;
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| io_error(Side::Source, table, &e))?;
+        if n == 0 {
+            break;
+        }
+        rows += 1;
+        values.clear();
+        for field in fields(&line) {
+            values.push(decode(field).map(|v| String::from_utf8_lossy(&v).into_owned()));
+        }
+        each(&values);
+    }
+    Ok(rows)
+}
+
+/// Anonymises the tables of the source database into the target's: checks the config against
+/// the source's schema (failing closed), checks the target has every table and column and holds
+/// no rows in them (or empties them, see [`Options::truncate`]), then copies every table in
+/// dependency order inside one target transaction, committed only when every row of every table
+/// went through. The source is read in one repeatable-read snapshot, so the tables agree.
+pub fn anonymise(
+    config: &Config,
+    transformer: &Transformer,
+    source_url: &str,
+    target_url: &str,
+    options: &Options,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Vec<Summary>, DbError> {
+    let mut source = connect(source_url, Side::Source)?;
+    let src_err = |e: postgres::Error| database_error(Side::Source, None, &e);
+    source
+        .batch_execute(
+            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+             SET LOCAL DateStyle = ISO; SET LOCAL IntervalStyle = iso_8601;
+             SET LOCAL extra_float_digits = 3",
+        )
+        .map_err(src_err)?;
+    let schema_ = schema(&mut source, &options.schema)?;
+    let plan = config.check(&schema_)?;
+    let (tables, cyclic) = dependency_order(schema_.tables);
+
+    let mut target = connect(target_url, Side::Target)?;
+    let mut tx = target
+        .transaction()
+        .map_err(|e| database_error(Side::Target, None, &e))?;
+    prepare_target(&mut tx, &options.schema, &tables, options.truncate)?;
+    if !cyclic.is_empty() {
+        // Deferrable foreign keys of a cycle are checked at commit, once every table is in.
+        tx.batch_execute("SET CONSTRAINTS ALL DEFERRED")
+            .map_err(|e| database_error(Side::Target, None, &e))?;
+    }
+
+    let mut summaries = Vec::with_capacity(tables.len());
+    for table in &tables {
+        let rules: Vec<Rule> = plan
+            .table(&table.name)
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, rule)| rule.clone())
+            .collect();
+        let estimate: f32 = source
+            .query_one(
+                "SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+                 WHERE n.nspname = $1 AND c.relname = $2",
+                &[&options.schema, &table.name],
+            )
+            .map_err(src_err)?
+            .get(0);
+        let started = Instant::now();
+        let rows = copy_table(
+            &mut source,
+            &mut tx,
+            &options.schema,
+            table,
+            &rules,
+            transformer,
+            estimate.max(0.0) as u64,
+            progress,
+        )?;
+        summaries.push(Summary {
+            table: table.name.clone(),
+            rows,
+            transformed_columns: rules.iter().filter(|r| **r != Rule::Keep).count(),
+            elapsed: started.elapsed(),
+        });
+    }
+    tx.commit()
+        .map_err(|e| database_error(Side::Target, None, &e))?;
+    // The source transaction only read; closing the connection ends it.
+    Ok(summaries)
+}
+
+/// Checks the target has every table and column the copy writes, and that those tables hold
+/// no rows (or truncates them).
+fn prepare_target(
+    tx: &mut postgres::Transaction<'_>,
+    schema_name: &str,
+    tables: &[TableSchema],
+    truncate: bool,
+) -> Result<(), DbError> {
+    let err = |e: postgres::Error| database_error(Side::Target, None, &e);
+    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for row in tx
+        .query(
+            "SELECT c.relname::text, a.attname::text
+             FROM pg_class c
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p')
+               AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''",
+            &[&schema_name],
+        )
+        .map_err(err)?
+    {
+        columns.entry(row.get(0)).or_default().push(row.get(1));
+    }
+    let mut missing = Vec::new();
+    for table in tables {
+        match columns.get(&table.name) {
+            None => missing.push(format!("{} (the whole table)", table.name)),
+            Some(found) => missing.extend(
+                table
+                    .columns
+                    .iter()
+                    .filter(|c| !found.contains(&c.name))
+                    .map(|c| format!("{}.{}", table.name, c.name)),
+            ),
+        }
+    }
+    if !missing.is_empty() {
+        return Err(DbError::Refused(format!(
+            "the target lacks {} the source has (run its migrations first): {}",
+            if missing.len() == 1 {
+                "a column"
+            } else {
+                "columns"
+            },
+            missing.join(", ")
+        )));
+    }
+    let names: Vec<String> = tables
+        .iter()
+        .map(|t| format!("{}.{}", quote(schema_name), quote(&t.name)))
+        .collect();
+    if names.is_empty() {
+        return Ok(());
+    }
+    if truncate {
+        return tx
+            .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
+            .map_err(err);
+    }
+    let probe: Vec<String> = tables
+        .iter()
+        .zip(&names)
+        .map(|(t, name)| {
+            format!(
+                "SELECT {} WHERE EXISTS (SELECT 1 FROM {name})",
+                literal(&t.name)
+            )
+        })
+        .collect();
+    let occupied: Vec<String> = tx
+        .query(probe.join(" UNION ALL ").as_str(), &[])
+        .map_err(err)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    if occupied.is_empty() {
+        Ok(())
+    } else {
+        Err(DbError::Refused(format!(
+            "the target's tables {} already hold rows: empty them, or pass --truncate to have the run empty them in its transaction",
+            occupied.join(", ")
+        )))
+    }
+}
+
+/// Streams one table from `source` into `target` through `rules`.
+#[allow(clippy::too_many_arguments)]
+fn copy_table(
+    source: &mut Client,
+    target: &mut postgres::Transaction<'_>,
+    schema_name: &str,
+    table: &TableSchema,
+    rules: &[Rule],
+    transformer: &Transformer,
+    estimate: u64,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<u64, DbError> {
+    let name = table.name.as_str();
+    let list: Vec<String> = table.columns.iter().map(|c| quote(&c.name)).collect();
+    let qualified = format!("{}.{}", quote(schema_name), quote(name));
+    let list = list.join(", ");
+    let src_err = |e: postgres::Error| database_error(Side::Source, Some(name), &e);
+    let tgt_err = |e: postgres::Error| database_error(Side::Target, Some(name), &e);
+    let mut reader = source
+        .copy_out(format!("COPY {qualified} ({list}) TO STDOUT").as_str())
+        .map_err(src_err)?;
+    let mut writer = target
+        .copy_in(format!("COPY {qualified} ({list}) FROM STDIN").as_str())
+        .map_err(tgt_err)?;
+    let report = |rows: u64, done: bool| Progress {
+        table: name.to_owned(),
+        position: rows,
+        total: estimate.max(rows),
+        unit: Unit::Rows,
+        rows,
+        done,
+    };
+    let all_kept = rules.iter().all(|r| *r == Rule::Keep);
+    let mut line = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(WRITE_BUFFER + 4096);
+    let mut rows = 0u64;
+    let write_failed = |e: std::io::Error| io_error(Side::Target, name, &e);
+    loop {
+        line.clear();
+        let n = reader
+            .read_until(b'\n', &mut line)
+            .map_err(|e| io_error(Side::Source, name, &e))?;
+        if n == 0 {
+            break;
+        }
+        rows += 1;
+        if all_kept {
+            out.extend_from_slice(&line);
+        } else {
+            transform_line(&line, rules, transformer, &mut out).map_err(|(column, source)| {
+                DbError::Transform {
+                    table: name.to_owned(),
+                    row: rows,
+                    column: table.columns[column].name.clone(),
+                    source: Box::new(source),
+                }
+            })?;
+        }
+        if out.len() >= WRITE_BUFFER {
+            writer.write_all(&out).map_err(write_failed)?;
+            out.clear();
+        }
+        if rows % 16_384 == 0 {
+            progress(&report(rows, false));
+        }
+    }
+    drop(reader);
+    writer.write_all(&out).map_err(write_failed)?;
+    let written = writer.finish().map_err(tgt_err)?;
+    debug_assert_eq!(written, rows);
+    progress(&report(rows, true));
+    Ok(rows)
+}
+
+/// Transforms one `COPY` text line (with its newline) into `out`; on error, the column index.
+fn transform_line(
+    line: &[u8],
+    rules: &[Rule],
+    transformer: &Transformer,
+    out: &mut Vec<u8>,
+) -> Result<(), (usize, crate::transform::TransformError)> {
+    let start = out.len();
+    let mut fields = fields(line);
+    for (i, rule) in rules.iter().enumerate() {
+        if i > 0 {
+            out.push(b'\t');
+        }
+        let field = fields.next().unwrap_or(b"\\N");
+        if *rule == Rule::Keep {
+            out.extend_from_slice(field);
+            continue;
+        }
+        let value = decode(field);
+        let value = match &value {
+            None => None,
+            Some(bytes) => match std::str::from_utf8(bytes) {
+                Ok(text) => Some(text),
+                Err(_) => {
+                    out.truncate(start);
+                    return Err((
+                        i,
+                        crate::transform::TransformError::NotText { bytes: bytes.len() },
+                    ));
+                }
+            },
+        };
+        match transformer.apply(rule, value) {
+            Ok(Some(v)) => encode(v.as_bytes(), out),
+            Ok(None) => out.extend_from_slice(b"\\N"),
+            Err(e) => {
+                out.truncate(start);
+                return Err((i, e));
+            }
+        }
+    }
+    out.push(b'\n');
+    Ok(())
+}
+
+/// The raw fields of a `COPY` text line (its newline dropped).
+fn fields(line: &[u8]) -> std::slice::Split<'_, u8, impl FnMut(&u8) -> bool> {
+    let line = line.strip_suffix(b"\n").unwrap_or(line);
+    line.split(|b| *b == b'\t')
+}
+
+/// A `COPY` text field's value: `None` for `\N`, escapes resolved.
+fn decode(field: &[u8]) -> Option<std::borrow::Cow<'_, [u8]>> {
+    if field == b"\\N" {
+        return None;
+    }
+    if !field.contains(&b'\\') {
+        return Some(std::borrow::Cow::Borrowed(field));
+    }
+    let mut value = Vec::with_capacity(field.len());
+    let mut bytes = field.iter().copied().peekable();
+    while let Some(b) = bytes.next() {
+        if b != b'\\' {
+            value.push(b);
+            continue;
+        }
+        let Some(escaped) = bytes.next() else {
+            value.push(b'\\');
+            break;
+        };
+        match escaped {
+            b'b' => value.push(8),
+            b'f' => value.push(12),
+            b'n' => value.push(b'\n'),
+            b'r' => value.push(b'\r'),
+            b't' => value.push(b'\t'),
+            b'v' => value.push(11),
+            b'0'..=b'7' => {
+                let mut code = u32::from(escaped - b'0');
+                for _ in 0..2 {
+                    match bytes.peek() {
+                        Some(d @ b'0'..=b'7') => {
+                            code = code * 8 + u32::from(d - b'0');
+                            bytes.next();
+                        }
+                        _ => break,
+                    }
+                }
+                value.push(code as u8);
+            }
+            b'x' => {
+                let mut code = 0u32;
+                let mut digits = 0;
+                while digits < 2 {
+                    match bytes.peek().and_then(|d| (*d as char).to_digit(16)) {
+                        Some(d) => {
+                            code = code * 16 + d;
+                            bytes.next();
+                            digits += 1;
+                        }
+                        None => break,
+                    }
+                }
+                if digits == 0 {
+                    value.push(b'x');
+                } else {
+                    value.push(code as u8);
+                }
+            }
+            other => value.push(other),
+        }
+    }
+    Some(std::borrow::Cow::Owned(value))
+}
+
+/// Appends `value` as a `COPY` text field.
+fn encode(value: &[u8], out: &mut Vec<u8>) {
+    for &b in value {
+        match b {
+            b'\\' => out.extend_from_slice(b"\\\\"),
+            b'\n' => out.extend_from_slice(b"\\n"),
+            b'\r' => out.extend_from_slice(b"\\r"),
+            b'\t' => out.extend_from_slice(b"\\t"),
+            _ => out.push(b),
+        }
+    }
+}
+
+/// `name` as a quoted identifier.
+pub fn quote(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+fn literal(text: &str) -> String {
+    format!("'{}'", text.replace('\'', "''"))
+}
+
+/// A database error without anything that could hold a value: the server's message, except for
+/// data errors (SQLSTATE class 22), whose messages quote the value; never the detail, hint or
+/// context (a unique violation's detail shows the key).
+pub fn database_error(side: Side, table: Option<&str>, error: &postgres::Error) -> DbError {
+    let message = match error.as_db_error() {
+        Some(db) => {
+            let code = db.code().code();
+            let mut message = if code.starts_with("22") {
+                format!("a value was refused (SQLSTATE {code})")
+            } else {
+                format!("{} (SQLSTATE {code})", db.message())
+            };
+            if let Some(column) = db.column() {
+                message.push_str(&format!(", column `{column}`"));
+            }
+            if let Some(constraint) = db.constraint() {
+                if !message.contains(constraint) {
+                    message.push_str(&format!(", constraint `{constraint}`"));
+                }
+            }
+            if let (None, Some(t)) = (table, db.table()) {
+                message.push_str(&format!(", table `{t}`"));
+            }
+            message
+        }
+        None => error.to_string(),
+    };
+    DbError::Database {
+        side,
+        table: table.map(str::to_owned),
+        message,
+    }
+}
+
+fn io_error(side: Side, table: &str, error: &std::io::Error) -> DbError {
+    let message = match error
+        .get_ref()
+        .and_then(|inner| inner.downcast_ref::<postgres::Error>())
+    {
+        Some(pg) => match database_error(side, Some(table), pg) {
+            DbError::Database { message, .. } => message,
+            other => other.to_string(),
+        },
+        None => error.to_string(),
+    };
+    DbError::Database {
+        side,
+        table: Some(table.to_owned()),
+        message,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn copy_text_fields_round_trip_through_decode_and_encode() {
+        let values: [&[u8]; 5] = [b"plain", b"tab\there", b"back\\slash", b"new\nline\r", b""];
+        for value in values {
+            let mut field = Vec::new();
+            encode(value, &mut field);
+            assert!(!field.contains(&b'\t') && !field.contains(&b'\n'));
+            assert_eq!(decode(&field).unwrap().as_ref(), value);
+        }
+        assert!(decode(b"\\N").is_none());
+        assert_eq!(decode(b"\\101\\x42\\q").unwrap().as_ref(), b"ABq");
+    }
+
+    #[test]
+    fn a_line_keeps_kept_fields_byte_for_byte_and_nulls_stay_null() {
+        let t = Transformer::new(b"0123456789abcdef0123456789abcdef").unwrap();
+        let mut out = Vec::new();
+        transform_line(
+            b"7\talice@example.com\t\\N\ta\\tb\n",
+            &[Rule::Keep, Rule::Pseudonym, Rule::Pseudonym, Rule::Keep],
+            &t,
+            &mut out,
+        )
+        .unwrap();
+        assert_eq!(out, b"7\to3prswyu57qbfdzez7uwmpdgty\t\\N\ta\\tb\n");
+    }
+}
