@@ -2,9 +2,10 @@
 //! closed), keyed pseudonyms that keep joins, generalisation of quasi-identifiers, and a
 //! k-anonymity report.
 //!
-//! Work in progress (issue 5): the config and its fail-closed check, the keyed transforms, the
-//! k-anonymity report, CSV to CSV runs and the `anonymise` command line are here; streaming
-//! PostgreSQL (COPY), SQLite and MySQL sources, progress bars and the benchmarks follow.
+//! Runs go PostgreSQL to PostgreSQL (`postgres`, with the `postgres` feature: `COPY`
+//! streamed in constant memory, one target transaction), SQLite to SQLite ([`sqlite`]) and CSV
+//! to CSV ([`csv_file`]); each checks the [`Config`] against the source's schema first and
+//! writes nothing unless every row of every table went through.
 
 pub mod config;
 pub mod csv_file;

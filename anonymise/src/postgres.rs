@@ -274,6 +274,7 @@ pub fn anonymise(
             elapsed: started.elapsed(),
         });
     }
+    advance_sequences(&mut tx, &options.schema, &tables)?;
     tx.commit()
         .map_err(|e| database_error(Side::Target, None, &e))?;
     // The source transaction only read; closing the connection ends it.
@@ -364,6 +365,40 @@ fn prepare_target(
             occupied.join(", ")
         )))
     }
+}
+
+/// Moves the target's serial and identity sequences past the keys the copy wrote, as
+/// `pg_dump` does, so the application's next insert does not collide with a copied row.
+fn advance_sequences(
+    tx: &mut postgres::Transaction<'_>,
+    schema_name: &str,
+    tables: &[TableSchema],
+) -> Result<(), DbError> {
+    for table in tables {
+        let qualified = format!("{}.{}", quote(schema_name), quote(&table.name));
+        for column in &table.columns {
+            let err = |e: postgres::Error| database_error(Side::Target, Some(&table.name), &e);
+            let sequence: Option<String> = tx
+                .query_one(
+                    "SELECT pg_get_serial_sequence($1, $2)",
+                    &[&qualified, &column.name],
+                )
+                .map_err(err)?
+                .get(0);
+            if let Some(sequence) = sequence {
+                let column = quote(&column.name);
+                tx.query_one(
+                    format!(
+                        "SELECT setval($1::text::regclass, coalesce(max({column})::bigint, 1), max({column}) IS NOT NULL) FROM {qualified}"
+                    )
+                    .as_str(),
+                    &[&sequence],
+                )
+                .map_err(err)?;
+            }
+        }
+    }
+    Ok(())
 }
 
 /// Streams one table from `source` into `target` through `rules`.

@@ -36,7 +36,7 @@ CREATE TABLE orders (
     total numeric(10, 2) NOT NULL
 );
 CREATE TABLE audit (
-    id bigint PRIMARY KEY,
+    id bigserial PRIMARY KEY,
     actor_email text,
     action text NOT NULL
 );
