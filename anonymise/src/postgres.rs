@@ -36,6 +36,9 @@ impl Default for Options {
 /// Bytes written to the target per `COPY` message.
 const WRITE_BUFFER: usize = 1 << 16;
 
+/// Chunks transformed ahead of the target.
+const CHUNKS_IN_FLIGHT: usize = 8;
+
 /// Opens a connection to `url` (a `postgres://` URL or `key=value` pairs).
 pub fn connect(url: &str, side: Side) -> Result<Client, DbError> {
     Client::connect(url, NoTls).map_err(|e| database_error(side, None, &e))
@@ -419,9 +422,6 @@ fn copy_table(
     let list = list.join(", ");
     let src_err = |e: postgres::Error| database_error(Side::Source, Some(name), &e);
     let tgt_err = |e: postgres::Error| database_error(Side::Target, Some(name), &e);
-    let mut reader = source
-        .copy_out(format!("COPY {qualified} ({list}) TO STDOUT").as_str())
-        .map_err(src_err)?;
     let mut writer = target
         .copy_in(format!("COPY {qualified} ({list}) FROM STDIN").as_str())
         .map_err(tgt_err)?;
@@ -433,46 +433,72 @@ fn copy_table(
         rows,
         done,
     };
-    let all_kept = rules.iter().all(|r| *r == Rule::Keep);
-    let mut line = Vec::with_capacity(256);
-    let mut out = Vec::with_capacity(WRITE_BUFFER + 4096);
-    let mut rows = 0u64;
     let write_failed = |e: std::io::Error| io_error(Side::Target, name, &e);
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| io_error(Side::Source, name, &e))?;
-        if n == 0 {
-            break;
-        }
-        rows += 1;
-        if all_kept {
-            out.extend_from_slice(&line);
-        } else {
-            transform_line(&line, rules, transformer, &mut out).map_err(|(column, source)| {
-                DbError::Transform {
-                    table: name.to_owned(),
-                    row: rows,
-                    column: table.columns[column].name.clone(),
-                    source: Box::new(source),
+    // Two threads, so transforming overlaps with the target taking rows: this one writes, the
+    // other reads and transforms, handing over 64 KiB chunks through a queue of at most
+    // `CHUNKS_IN_FLIGHT` (memory stays bounded whatever the table's size).
+    std::thread::scope(|scope| {
+        let (chunks, received) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(CHUNKS_IN_FLIGHT);
+        let copy_out = format!("COPY {qualified} ({list}) TO STDOUT");
+        let producer = scope.spawn(move || -> Result<u64, DbError> {
+            let mut reader = source.copy_out(copy_out.as_str()).map_err(src_err)?;
+            let all_kept = rules.iter().all(|r| *r == Rule::Keep);
+            let mut line = Vec::with_capacity(256);
+            let mut out = Vec::with_capacity(WRITE_BUFFER + 4096);
+            let mut rows = 0u64;
+            loop {
+                line.clear();
+                let n = reader
+                    .read_until(b'\n', &mut line)
+                    .map_err(|e| io_error(Side::Source, name, &e))?;
+                if n == 0 {
+                    break;
                 }
-            })?;
+                rows += 1;
+                if all_kept {
+                    out.extend_from_slice(&line);
+                } else {
+                    transform_line(&line, rules, transformer, &mut out).map_err(
+                        |(column, source)| DbError::Transform {
+                            table: name.to_owned(),
+                            row: rows,
+                            column: table.columns[column].name.clone(),
+                            source: Box::new(source),
+                        },
+                    )?;
+                }
+                if out.len() >= WRITE_BUFFER {
+                    let full = std::mem::replace(&mut out, Vec::with_capacity(WRITE_BUFFER + 4096));
+                    if chunks.send((full, rows)).is_err() {
+                        // The writer stopped; its error is the one reported.
+                        return Ok(rows);
+                    }
+                }
+            }
+            let _ = chunks.send((out, rows));
+            Ok(rows)
+        });
+        let mut reported = 0;
+        let mut written = Ok(());
+        for (chunk, rows) in received {
+            if let Err(e) = writer.write_all(&chunk) {
+                written = Err(write_failed(e));
+                break;
+            }
+            if rows - reported >= 16_384 {
+                progress(&report(rows, false));
+                reported = rows;
+            }
         }
-        if out.len() >= WRITE_BUFFER {
-            writer.write_all(&out).map_err(write_failed)?;
-            out.clear();
-        }
-        if rows % 16_384 == 0 {
-            progress(&report(rows, false));
-        }
-    }
-    drop(reader);
-    writer.write_all(&out).map_err(write_failed)?;
-    let written = writer.finish().map_err(tgt_err)?;
-    debug_assert_eq!(written, rows);
-    progress(&report(rows, true));
-    Ok(rows)
+        let rows = producer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        written?;
+        let count = writer.finish().map_err(tgt_err)?;
+        debug_assert_eq!(count, rows);
+        progress(&report(rows, true));
+        Ok(rows)
+    })
 }
 
 /// Transforms one `COPY` text line (with its newline) into `out`; on error, the column index.

@@ -11,10 +11,10 @@ mod common;
 
 use anonymise::postgres::{self as pg, Options};
 use anonymise::{Config, DbError, Transformer};
-use common::{assert_no_leak, person, KEY};
+use common::{assert_no_leak, cli, person, scratch, text, Scratch, KEY};
 use postgres::{Client, NoTls};
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::Output;
 
 const SCHEMA: &str = "
 CREATE TABLE users (
@@ -232,19 +232,12 @@ fn originals(src: &Db) -> Vec<(&'static str, String)> {
     values
 }
 
-fn write_config(test: &str, text: &str) -> PathBuf {
-    let path = std::env::temp_dir().join(format!("anonymise-{test}-{}.toml", std::process::id()));
+/// `text` in a config file of a scratch directory (removed with it).
+fn write_config(test: &str, text: &str) -> (Scratch, PathBuf) {
+    let dir = scratch(test);
+    let path = dir.join("anonymise.toml");
     std::fs::write(&path, text).unwrap();
-    path
-}
-
-fn cli(args: &[&str], key: Option<&str>) -> Output {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_anonymise"));
-    cmd.args(args).env_remove("ANONYMISE_TEST_KEY");
-    if let Some(key) = key {
-        cmd.env("ANONYMISE_TEST_KEY", key);
-    }
-    cmd.output().expect("run the anonymise binary")
+    (dir, path)
 }
 
 fn run_cli(config: &str, src: &Db, dst: &Db, extra: &[&str], key: Option<&str>) -> Output {
@@ -252,14 +245,6 @@ fn run_cli(config: &str, src: &Db, dst: &Db, extra: &[&str], key: Option<&str>) 
     let mut args = vec!["run", "--config", config, "--from", &from, "--to", &to];
     args.extend_from_slice(extra);
     cli(&args, key)
-}
-
-fn text(out: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    )
 }
 
 fn run_lib(
@@ -283,7 +268,7 @@ fn nothing_personal_survives_in_the_copy_its_logs_or_its_report() {
     let Some(server) = server() else { return };
     let src = source(&server, "leak");
     let dst = Db::new(&server, "leak", "dst");
-    let config = write_config("pg-leak", CONFIG);
+    let (_dir, config) = write_config("pg-leak", CONFIG);
     let config = config.to_str().unwrap();
     let run = run_cli(config, &src, &dst, &[], Some(KEY));
     assert!(run.status.success(), "{}", text(&run));
@@ -399,7 +384,7 @@ fn an_unclassified_column_or_an_entry_for_a_dropped_one_writes_nothing() {
     dst.client()
         .batch_execute("ALTER TABLE users ADD COLUMN twitter text")
         .unwrap();
-    let config = write_config("pg-closed", CONFIG);
+    let (_dir, config) = write_config("pg-closed", CONFIG);
     let run = run_cli(config.to_str().unwrap(), &src, &dst, &[], Some(KEY));
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     let message = text(&run);
@@ -416,7 +401,7 @@ fn a_missing_key_writes_nothing() {
     let Some(server) = server() else { return };
     let src = source(&server, "nokey");
     let dst = Db::new(&server, "nokey", "dst");
-    let config = write_config("pg-nokey", CONFIG);
+    let (_dir, config) = write_config("pg-nokey", CONFIG);
     let run = run_cli(config.to_str().unwrap(), &src, &dst, &[], None);
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(text(&run).contains("ANONYMISE_TEST_KEY"), "{}", text(&run));
@@ -465,7 +450,7 @@ fn a_target_that_holds_rows_is_refused_unless_truncate_is_asked() {
     dst.client()
         .execute("INSERT INTO audit VALUES (1, NULL, 'kept')", &[])
         .unwrap();
-    let config = write_config("pg-occupied", CONFIG);
+    let (_dir, config) = write_config("pg-occupied", CONFIG);
     let config = config.to_str().unwrap();
     let run = run_cli(config, &src, &dst, &[], Some(KEY));
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
@@ -520,7 +505,7 @@ fn plan_reads_the_schema_and_flags_personal_columns() {
         "{suggested}"
     );
     // The suggestion is a config the check accepts once a key is set, and holds no value.
-    let path = write_config("pg-plan", &suggested);
+    let (_dir, path) = write_config("pg-plan", &suggested);
     let check = cli(
         &["check", "--config", path.to_str().unwrap(), &src.url()],
         None,

@@ -2,54 +2,24 @@
 //! joins, uniqueness and storage classes survive, the same key gives the same copy, and a run
 //! that cannot finish leaves no file at all.
 
+mod common;
+
 use anonymise::config::Config;
 use anonymise::run::{DbError, Progress, Unit};
 use anonymise::sqlite;
 use anonymise::transform::{TransformError, Transformer};
+use common::{assert_no_leak, cli, email, first_leak, person, scratch, text, word, KEY, KEY_ENV};
 use diesel::connection::SimpleConnection;
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::{Connection, QueryableByName, RunQueryDsl, SqliteConnection};
-use md5::{Digest as _, Md5};
-use sha2::Sha256;
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
 
-const KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
+/// The key of the pinned test vector (`alice@example.com` -> `o3prswyu57qbfdzez7uwmpdgty`).
+const PINNED_KEY: &[u8] = b"0123456789abcdef0123456789abcdef";
 
 fn transformer() -> Transformer {
-    Transformer::new(KEY).unwrap()
-}
-
-/// A scratch directory of this test, empty; removed when the test passes (kept to look at when
-/// it fails).
-struct Scratch(PathBuf);
-
-impl std::ops::Deref for Scratch {
-    type Target = Path;
-    fn deref(&self) -> &Path {
-        &self.0
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        if !std::thread::panicking() {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
-}
-
-fn scratch(name: &str) -> Scratch {
-    static NEXT: AtomicUsize = AtomicUsize::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "anonymise-sqlite-{name}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    Scratch(dir)
+    Transformer::new(PINNED_KEY).unwrap()
 }
 
 fn connect(path: &Path) -> SqliteConnection {
@@ -89,32 +59,6 @@ fn lit(text: &str) -> String {
     format!("'{}'", text.replace('\'', "''"))
 }
 
-/// Names made of syllables no faker word list holds, so an original cannot reappear by chance.
-fn word(i: u64, salt: u64) -> String {
-    const SYL: [&str; 16] = [
-        "zor", "vak", "quil", "mebb", "trav", "xun", "plo", "dre", "kesh", "wim", "yup", "brag",
-        "snoo", "fip", "glen", "hux",
-    ];
-    let mut n = i.wrapping_mul(2_654_435_761).wrapping_add(salt);
-    let mut out = String::new();
-    for _ in 0..3 {
-        out.push_str(SYL[(n % 16) as usize]);
-        n /= 16;
-    }
-    let mut chars = out.chars();
-    let first = chars.next().unwrap().to_ascii_uppercase();
-    format!("{first}{}", chars.as_str())
-}
-
-fn email(i: u64) -> String {
-    format!(
-        "{}.{}{i}@mailhost{}.example",
-        word(i, 1).to_lowercase(),
-        word(i, 2).to_lowercase(),
-        i % 7
-    )
-}
-
 const USERS: &str = "CREATE TABLE users (
     id INTEGER PRIMARY KEY,
     email TEXT NOT NULL UNIQUE,
@@ -132,6 +76,18 @@ const ORDERS: &str = "CREATE TABLE orders (
     amount INTEGER
 );";
 
+/// Inserts `n` rows into `table` in one transaction, `row(i)` the values of the `i`th (as SQL),
+/// 500 to a statement.
+fn insert(conn: &mut SqliteConnection, table: &str, n: u64, row: impl Fn(u64) -> String) {
+    conn.batch_execute("BEGIN;").unwrap();
+    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
+        let rows: Vec<String> = chunk.iter().map(|&i| format!("({})", row(i))).collect();
+        conn.batch_execute(&format!("INSERT INTO {table} VALUES {};", rows.join(", ")))
+            .unwrap();
+    }
+    conn.batch_execute("COMMIT;").unwrap();
+}
+
 /// People and their orders, as production might hold them: `n` users, `2n` orders. With
 /// `orders_first`, the orders table is created first (its references point forward).
 fn people(path: &Path, n: u64, orders_first: bool) {
@@ -141,60 +97,28 @@ fn people(path: &Path, n: u64, orders_first: bool) {
     } else {
         (USERS, ORDERS)
     };
-    conn.batch_execute(&format!("{first}\n{second}\nBEGIN;"))
-        .unwrap();
-    for chunk in (0..n).collect::<Vec<_>>().chunks(500) {
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|&i| {
-                let notes = if i % 5 == 0 {
-                    "NULL".to_owned()
-                } else {
-                    lit(&format!("Called about {} on {}day", word(i, 6), word(i, 7)))
-                };
-                format!(
-                    "({}, {}, {}, {}, {}, {}, {notes})",
-                    i + 1,
-                    lit(&email(i)),
-                    lit(&format!("{} {}", word(i, 3), word(i, 4))),
-                    lit(&format!("+44 7700 {:06}", (i * 7919) % 1_000_000)),
-                    lit(&format!(
-                        "{}{} {}{}",
-                        ["SW", "NW", "EC", "SE"][(i % 4) as usize],
-                        1 + i % 9,
-                        i % 10,
-                        ["AB", "CD", "EF"][(i % 3) as usize]
-                    )),
-                    lit(&format!(
-                        "19{:02}-{:02}-{:02}",
-                        40 + i % 60,
-                        1 + i % 12,
-                        2 + i % 27
-                    )),
-                )
-            })
-            .collect();
-        conn.batch_execute(&format!("INSERT INTO users VALUES {};", rows.join(", ")))
-            .unwrap();
-    }
-    for chunk in (0..n * 2).collect::<Vec<_>>().chunks(500) {
-        let rows: Vec<String> = chunk
-            .iter()
-            .map(|&i| {
-                let u = (i * 31) % n;
-                format!(
-                    "({}, {}, {}, {})",
-                    i + 1,
-                    u + 1,
-                    lit(&email(u)),
-                    5 + i % 500
-                )
-            })
-            .collect();
-        conn.batch_execute(&format!("INSERT INTO orders VALUES {};", rows.join(", ")))
-            .unwrap();
-    }
-    conn.batch_execute("COMMIT;").unwrap();
+    conn.batch_execute(&format!("{first}\n{second}")).unwrap();
+    insert(&mut conn, "users", n, |i| {
+        let p = person(i);
+        let notes = if i % 5 == 0 {
+            "NULL".to_owned()
+        } else {
+            lit(&format!("Called about {} on {}day", word(i, 6), word(i, 7)))
+        };
+        format!(
+            "{}, {}, {}, {}, {}, {}, {notes}",
+            i + 1,
+            lit(&p.email),
+            lit(&p.name),
+            lit(&p.phone),
+            lit(&p.postcode),
+            lit(&p.birth_date),
+        )
+    });
+    insert(&mut conn, "orders", n * 2, |i| {
+        let u = (i * 31) % n;
+        format!("{}, {}, {}, {}", i + 1, u + 1, lit(&email(u)), 5 + i % 500)
+    });
 }
 
 const CONFIG: &str = r#"
@@ -217,14 +141,14 @@ amount = { rule = "generalise", to = "round", step = 10 }
 "#;
 
 /// The transformed columns of [`people`] (`orders.user_email` inherits `users.email`'s rule).
-const TRANSFORMED: [(&str, &str); 7] = [
-    ("users", "email"),
-    ("users", "name"),
-    ("users", "phone"),
-    ("users", "postcode"),
-    ("users", "birth_date"),
-    ("users", "notes"),
-    ("orders", "user_email"),
+const TRANSFORMED: [&str; 7] = [
+    "users.email",
+    "users.name",
+    "users.phone",
+    "users.postcode",
+    "users.birth_date",
+    "users.notes",
+    "orders.user_email",
 ];
 
 fn run(config: &str, source: &Path, target: &Path) -> Result<Vec<anonymise::Summary>, DbError> {
@@ -254,55 +178,26 @@ fn assert_no_output(target: &Path) {
     assert!(left.is_empty(), "left behind: {left:?}");
 }
 
-/// Every original value (6+ characters) of `columns` of `source`, its md5 and its sha256 in
-/// hex, as one matcher.
-struct Originals {
-    matcher: aho_corasick::AhoCorasick,
-    labels: Vec<String>,
-    values: usize,
+/// Every value of the [`TRANSFORMED`] columns of `source`, labelled `table.column`.
+fn originals(source: &Path) -> Vec<(&'static str, String)> {
+    let mut values = Vec::new();
+    for qualified in TRANSFORMED {
+        let (table, column) = qualified.split_once('.').unwrap();
+        sqlite::scan(source, table, &[column.to_owned()], &mut |row| {
+            values.extend(row[0].clone().map(|v| (qualified, v)));
+        })
+        .unwrap();
+    }
+    values
 }
 
-impl Originals {
-    fn of(source: &Path, columns: &[(&str, &str)]) -> Self {
-        let mut patterns: Vec<String> = Vec::new();
-        let mut labels: Vec<String> = Vec::new();
-        let mut values = 0;
-        for (table, column) in columns {
-            sqlite::scan(source, table, &[column.to_string()], &mut |row| {
-                let Some(value) = row[0].clone().filter(|v| v.len() >= 6) else {
-                    return;
-                };
-                let md5 = format!("{:x}", Md5::digest(value.as_bytes()));
-                let sha = format!("{:x}", Sha256::digest(value.as_bytes()));
-                for (what, pattern) in [("the value", value), ("its md5", md5), ("its sha256", sha)]
-                {
-                    labels.push(format!("{table}.{column}: {what}"));
-                    patterns.push(pattern);
-                }
-                values += 1;
-            })
-            .unwrap();
-        }
-        let matcher = aho_corasick::AhoCorasick::new(&patterns).unwrap();
-        Self {
-            matcher,
-            labels,
-            values,
-        }
-    }
-
-    /// The first one found in `file`'s bytes.
-    fn find_in(&self, file: &Path) -> Option<&str> {
-        let haystack = std::fs::read(file).unwrap();
-        self.matcher
-            .find(&haystack[..])
-            .map(|m| self.labels[m.pattern().as_usize()].as_str())
-    }
+fn bytes(path: &Path) -> Vec<u8> {
+    std::fs::read(path).unwrap()
 }
 
 #[test]
 fn no_original_value_nor_its_md5_or_sha256_survives_in_the_copy() {
-    let dir = scratch("leak");
+    let dir = scratch("sqlite-leak");
     let source = dir.join("source.sqlite");
     people(&source, 2_000, false);
     let target = dir.join("anonymised.sqlite");
@@ -314,13 +209,9 @@ fn no_original_value_nor_its_md5_or_sha256_survives_in_the_copy() {
             .collect::<Vec<_>>(),
         [("users", 2_000, 6), ("orders", 4_000, 2)]
     );
-    let originals = Originals::of(&source, &TRANSFORMED);
-    assert!(
-        originals.values > 10_000,
-        "checked {} values",
-        originals.values
-    );
-    assert_eq!(originals.find_in(&target), None, "an original survived");
+    let originals = originals(&source);
+    let checked = assert_no_leak(originals.clone(), &bytes(&target));
+    assert!(checked > 10_000, "checked {checked} values");
     assert!(!partial(&target).exists());
 
     // The search does find a leak: the same run with names kept.
@@ -330,12 +221,104 @@ fn no_original_value_nor_its_md5_or_sha256_survives_in_the_copy() {
         "name = \"keep\"",
     );
     run(&config, &source, &leaky).unwrap();
-    assert_eq!(originals.find_in(&leaky), Some("users.name: the value"));
+    assert_eq!(
+        first_leak(originals, &bytes(&leaky)),
+        Err("users.name: the value".to_owned())
+    );
+}
+
+#[test]
+fn the_command_line_runs_reports_plans_and_checks_a_sqlite_copy_and_shows_no_value() {
+    let dir = scratch("sqlite-cli");
+    let source = dir.join("source.sqlite");
+    people(&source, 1_000, false);
+    let config = dir.join("anonymise.toml");
+    std::fs::write(&config, format!("key_env = \"{KEY_ENV}\"\n{CONFIG}")).unwrap();
+    let target = dir.join("anonymised.sqlite");
+    let (config, from, to) = (
+        config.to_str().unwrap(),
+        source.to_str().unwrap(),
+        target.to_str().unwrap(),
+    );
+    let run = cli(
+        &["run", "--config", config, "--from", from, "--to", to],
+        Some(KEY),
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    assert!(target.exists() && !partial(&target).exists());
+    // The summary: a line per table, then the total and the peak memory.
+    let summary = String::from_utf8_lossy(&run.stdout).into_owned();
+    let lines: Vec<Vec<&str>> = summary
+        .lines()
+        .map(|l| l.split_whitespace().collect())
+        .collect();
+    for (table, rows, transformed) in [("users", "1000", "6"), ("orders", "2000", "2")] {
+        assert!(
+            lines
+                .iter()
+                .any(|l| l.starts_with(&[table, rows, transformed, "columns"])),
+            "{summary}"
+        );
+    }
+    let total = summary.lines().last().unwrap();
+    assert!(
+        total.starts_with("2 tables, 3000 rows in ")
+            && total.contains(&format!(" s -> {to}"))
+            && total.contains("peak memory"),
+        "{summary}"
+    );
+
+    let report = cli(
+        &[
+            "report", "--config", config, "--k", "2", to, "--table", "users",
+        ],
+        None,
+    );
+    assert!(
+        matches!(report.status.code(), Some(0 | 1)),
+        "{}",
+        text(&report)
+    );
+    let report_text = String::from_utf8_lossy(&report.stdout).into_owned();
+    assert!(
+        report_text.contains("k-anonymity over (postcode, birth_date), k = 2")
+            && report_text.contains("smallest group"),
+        "{report_text}"
+    );
+
+    let plan = cli(&["plan", from], None);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let suggested = String::from_utf8_lossy(&plan.stdout).into_owned();
+    assert!(
+        suggested.contains("[tables.users.columns]")
+            && suggested.contains("[tables.orders.columns]")
+            && suggested
+                .lines()
+                .any(|l| l.starts_with("email = \"email_pseudonym\"")),
+        "{suggested}"
+    );
+    // The suggestion is a config the check accepts.
+    let planned = dir.join("planned.toml");
+    std::fs::write(&planned, &suggested).unwrap();
+    let check = cli(
+        &["check", "--config", planned.to_str().unwrap(), from],
+        None,
+    );
+    assert!(check.status.success(), "{}", text(&check));
+
+    // Nothing personal in the copy nor in anything the command line printed.
+    let mut haystack = bytes(&target);
+    for out in [&run, &report, &plan, &check] {
+        haystack.extend_from_slice(&out.stdout);
+        haystack.extend_from_slice(&out.stderr);
+    }
+    let checked = assert_no_leak(originals(&source), &haystack);
+    assert!(checked > 5_000, "checked {checked} values");
 }
 
 #[test]
 fn joins_row_counts_uniqueness_and_storage_classes_survive() {
-    let dir = scratch("joins");
+    let dir = scratch("sqlite-joins");
     let source = dir.join("source.sqlite");
     people(&source, 1_000, false);
     let target = dir.join("anonymised.sqlite");
@@ -399,7 +382,7 @@ fn joins_row_counts_uniqueness_and_storage_classes_survive() {
 
 #[test]
 fn the_same_key_gives_the_same_copy_and_the_pinned_pseudonym() {
-    let dir = scratch("same");
+    let dir = scratch("sqlite-same");
     let source = dir.join("source.sqlite");
     people(&source, 300, false);
     {
@@ -465,7 +448,7 @@ label = \"pseudonym\"
 
 #[test]
 fn an_unclassified_column_writes_nothing() {
-    let dir = scratch("unclassified");
+    let dir = scratch("sqlite-unclassified");
     let source = dir.join("source.sqlite");
     people(&source, 50, false);
     let target = dir.join("anonymised.sqlite");
@@ -481,7 +464,7 @@ fn an_unclassified_column_writes_nothing() {
 
 #[test]
 fn a_config_entry_for_a_dropped_column_writes_nothing() {
-    let dir = scratch("dropped");
+    let dir = scratch("sqlite-dropped");
     let source = dir.join("source.sqlite");
     people(&source, 50, false);
     let target = dir.join("anonymised.sqlite");
@@ -498,7 +481,7 @@ fn a_config_entry_for_a_dropped_column_writes_nothing() {
 
 #[test]
 fn an_existing_target_is_left_alone() {
-    let dir = scratch("exists");
+    let dir = scratch("sqlite-exists");
     let source = dir.join("source.sqlite");
     people(&source, 50, false);
     let target = dir.join("anonymised.sqlite");
@@ -532,7 +515,7 @@ fn an_existing_target_is_left_alone() {
 
 #[test]
 fn a_value_refused_in_the_last_row_writes_nothing_and_shows_no_value() {
-    let dir = scratch("midway");
+    let dir = scratch("sqlite-midway");
     let source = dir.join("source.sqlite");
     people(&source, 500, false);
     {
@@ -581,7 +564,7 @@ status = {{ rule = \"map\", values = {{ active = \"A\", closed = \"C\" }} }}
 
 #[test]
 fn blobs_are_kept_byte_for_byte_and_refused_by_other_rules() {
-    let dir = scratch("blobs");
+    let dir = scratch("sqlite-blobs");
     let source = dir.join("source.sqlite");
     {
         let mut conn = connect(&source);
@@ -631,8 +614,112 @@ note = "keep"
 }
 
 #[test]
+fn a_strict_integer_column_refuses_a_text_rule_and_a_column_that_is_not_strict_takes_it() {
+    let dir = scratch("sqlite-strict");
+    let source = dir.join("source.sqlite");
+    connect(&source)
+        .batch_execute(
+            "CREATE TABLE tight (id INTEGER PRIMARY KEY, code INTEGER, label TEXT) STRICT;
+             CREATE TABLE loose (id INTEGER PRIMARY KEY, code INTEGER, label TEXT);
+             INSERT INTO tight VALUES (1, 4711, 'a'), (2, 4712, 'b');
+             INSERT INTO loose VALUES (1, 4711, 'a'), (2, 4712, 'b');",
+        )
+        .unwrap();
+    // Only a STRICT table's columns, and the rowid of any table, keep their type for the check.
+    let schema = sqlite::schema(&source).unwrap();
+    let types = |table: &str| -> Vec<Option<&str>> {
+        let table = schema.tables.iter().find(|t| t.name == table).unwrap();
+        table
+            .columns
+            .iter()
+            .map(|c| c.type_name.as_deref())
+            .collect()
+    };
+    assert_eq!(
+        types("tight"),
+        [Some("INTEGER"), Some("INTEGER"), Some("TEXT")]
+    );
+    assert_eq!(types("loose"), [Some("INTEGER"), None, None]);
+
+    let config = r#"
+[tables.tight.columns]
+id = "keep"
+code = "pseudonym"
+label = "keep"
+
+[tables.loose.columns]
+id = "pseudonym"
+code = "pseudonym"
+label = "keep"
+"#;
+    let error = Config::parse(config).unwrap().check(&schema).unwrap_err();
+    assert!(error.unclassified.is_empty() && error.stale.is_empty());
+    let named: Vec<&str> = error
+        .invalid
+        .iter()
+        .map(|problem| problem.split(':').next().unwrap())
+        .collect();
+    assert_eq!(named, ["tight.code", "loose.id"], "{error}");
+    assert!(
+        error.invalid.iter().all(|p| p.contains("makes text")),
+        "{error}"
+    );
+    // The run and the command line refuse it too, writing nothing.
+    let target = dir.join("anonymised.sqlite");
+    match run(config, &source, &target).unwrap_err() {
+        DbError::Config(e) => assert_eq!(*e, error),
+        other => panic!("{other}"),
+    }
+    assert_no_output(&target);
+    let path = dir.join("anonymise.toml");
+    std::fs::write(&path, config).unwrap();
+    let check = cli(
+        &[
+            "check",
+            "--config",
+            path.to_str().unwrap(),
+            source.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(check.status.code(), Some(2), "{}", text(&check));
+    assert!(
+        text(&check).contains("tight.code: the column is INTEGER and its rule makes text"),
+        "{}",
+        text(&check)
+    );
+
+    // With those two kept, the same rule on the column of the table that is not STRICT is
+    // accepted, and makes text there.
+    let config = config
+        .replacen("code = \"pseudonym\"", "code = \"keep\"", 1)
+        .replace("id = \"pseudonym\"", "id = \"keep\"");
+    run(&config, &source, &target).unwrap();
+    assert_eq!(
+        texts(
+            &target,
+            "SELECT typeof(code) || ' ' || code AS v FROM loose ORDER BY id"
+        ),
+        [
+            Some(format!("text {}", transformer().pseudonym("4711"))),
+            Some(format!("text {}", transformer().pseudonym("4712"))),
+        ]
+    );
+    assert_eq!(
+        texts(
+            &target,
+            "SELECT typeof(code) || ' ' || code AS v FROM tight ORDER BY id"
+        ),
+        [
+            Some("integer 4711".to_owned()),
+            Some("integer 4712".to_owned())
+        ]
+    );
+}
+
+#[test]
 fn the_schema_is_in_dependency_order_and_the_copy_passes_the_foreign_key_check() {
-    let dir = scratch("order");
+    let dir = scratch("sqlite-order");
     let source = dir.join("source.sqlite");
     people(&source, 200, true);
     {
@@ -765,7 +852,7 @@ body = {{ rule = \"fake\", kind = \"sentence\" }}
 
 #[test]
 fn large_tables_go_in_chunks_keeping_rowids() {
-    let dir = scratch("chunks");
+    let dir = scratch("sqlite-chunks");
     let source = dir.join("source.sqlite");
     {
         let mut conn = connect(&source);
@@ -816,7 +903,7 @@ who = "pseudonym"
 
 #[test]
 fn sample_and_scan_read_rows_as_text() {
-    let dir = scratch("sample");
+    let dir = scratch("sqlite-sample");
     let source = dir.join("source.sqlite");
     people(&source, 30, false);
     let rows = sqlite::sample(&source, "users", 5).unwrap();
@@ -851,7 +938,7 @@ fn sample_and_scan_read_rows_as_text() {
 fn a_join_the_copy_would_break_writes_nothing_and_dangling_references_of_the_source_are_copied() {
     // A parent key compared without case: the source's references match it, their pseudonyms
     // (of differently cased text) do not.
-    let dir = scratch("broken-join");
+    let dir = scratch("sqlite-broken-join");
     let source = dir.join("source.sqlite");
     connect(&source)
         .batch_execute(
@@ -913,41 +1000,26 @@ id = "keep"
 #[test]
 #[ignore = "a timing, for release builds"]
 fn timing_100k_rows_4_transformed_columns() {
-    let dir = scratch("timing");
+    let dir = scratch("sqlite-timing");
     let source = dir.join("source.sqlite");
     let n = 100_000;
-    {
-        let mut conn = connect(&source);
-        conn.batch_execute(
-            "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT, postcode TEXT, birth_date TEXT, score INTEGER);
-             BEGIN;",
+    let mut conn = connect(&source);
+    conn.batch_execute(
+        "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT, postcode TEXT, birth_date TEXT, score INTEGER);",
+    )
+    .unwrap();
+    insert(&mut conn, "people", n, |i| {
+        let p = person(i);
+        format!(
+            "{}, {}, {}, {}, {}, {}",
+            i + 1,
+            lit(&p.email),
+            lit(&p.name),
+            lit(&p.postcode),
+            lit(&p.birth_date),
+            i % 1000
         )
-        .unwrap();
-        for chunk in (0..n).collect::<Vec<u64>>().chunks(1_000) {
-            let rows: Vec<String> = chunk
-                .iter()
-                .map(|&i| {
-                    format!(
-                        "({}, {}, {}, {}, {}, {})",
-                        i + 1,
-                        lit(&email(i)),
-                        lit(&format!("{} {}", word(i, 3), word(i, 4))),
-                        lit(&format!("SW{} {}AB", 1 + i % 9, i % 10)),
-                        lit(&format!(
-                            "19{:02}-{:02}-{:02}",
-                            40 + i % 60,
-                            1 + i % 12,
-                            2 + i % 27
-                        )),
-                        i % 1000
-                    )
-                })
-                .collect();
-            conn.batch_execute(&format!("INSERT INTO people VALUES {};", rows.join(", ")))
-                .unwrap();
-        }
-        conn.batch_execute("COMMIT;").unwrap();
-    }
+    });
     let config = r#"
 [tables.people.columns]
 id = "keep"
@@ -971,7 +1043,7 @@ score = "keep"
 
 #[test]
 fn odd_paths_utf16_sources_and_generated_columns_work_and_virtual_tables_are_refused() {
-    let root = scratch("odd");
+    let root = scratch("sqlite-odd");
     let dir = root.join("a dir ?#%' \"named\" oddly");
     std::fs::create_dir_all(&dir).unwrap();
     let source = dir.join("source ?x=1#y.sqlite");
