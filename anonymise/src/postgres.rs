@@ -422,6 +422,14 @@ fn copy_table(
     let list = list.join(", ");
     let src_err = |e: postgres::Error| database_error(Side::Source, Some(name), &e);
     let tgt_err = |e: postgres::Error| database_error(Side::Target, Some(name), &e);
+    let partitioned: bool = source
+        .query_one(
+            "SELECT c.relkind = 'p' FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = $2",
+            &[&schema_name, &name],
+        )
+        .map_err(src_err)?
+        .get(0);
     let mut writer = target
         .copy_in(format!("COPY {qualified} ({list}) FROM STDIN").as_str())
         .map_err(tgt_err)?;
@@ -439,7 +447,13 @@ fn copy_table(
     // `CHUNKS_IN_FLIGHT` (memory stays bounded whatever the table's size).
     std::thread::scope(|scope| {
         let (chunks, received) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(CHUNKS_IN_FLIGHT);
-        let copy_out = format!("COPY {qualified} ({list}) TO STDOUT");
+        // A partitioned table holds no rows itself: its partitions' rows are read through a
+        // query (`COPY` of the table would refuse), and written back through the parent.
+        let copy_out = if partitioned {
+            format!("COPY (SELECT {list} FROM {qualified}) TO STDOUT")
+        } else {
+            format!("COPY {qualified} ({list}) TO STDOUT")
+        };
         let producer = scope.spawn(move || -> Result<u64, DbError> {
             let mut reader = source.copy_out(copy_out.as_str()).map_err(src_err)?;
             let all_kept = rules.iter().all(|r| *r == Rule::Keep);

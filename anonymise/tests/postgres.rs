@@ -513,3 +513,46 @@ fn plan_reads_the_schema_and_flags_personal_columns() {
     assert!(check.status.success(), "{}", text(&check));
     assert_no_leak(originals(&src), suggested.as_bytes());
 }
+
+#[test]
+fn partitioned_tables_are_read_through_their_parent_and_written_back_to_their_partitions() {
+    let Some(server) = server() else { return };
+    let partitioned = "
+        CREATE TABLE visits (id bigint NOT NULL, email text NOT NULL, day date NOT NULL)
+            PARTITION BY RANGE (day);
+        CREATE TABLE visits_2025 PARTITION OF visits FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+        CREATE TABLE visits_2026 PARTITION OF visits FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+    ";
+    let src = source(&server, "parts");
+    let dst = Db::new(&server, "parts", "dst");
+    src.client().batch_execute(partitioned).unwrap();
+    dst.client().batch_execute(partitioned).unwrap();
+    src.client()
+        .batch_execute(
+            "INSERT INTO visits SELECT id, email, DATE '2025-06-01' + (id % 400)::int FROM users",
+        )
+        .unwrap();
+    let config = format!(
+        "{CONFIG}\n[tables.visits.columns]\nid = \"keep\"\nemail = \"email_pseudonym\"\nday = \"keep\"\n"
+    );
+    let summaries = run_lib(&config, KEY.as_bytes(), &src, &dst).unwrap();
+    let visits = summaries.iter().find(|s| s.table == "visits").unwrap();
+    assert_eq!(visits.rows, PEOPLE);
+    assert!(
+        summaries.iter().all(|s| !s.table.starts_with("visits_")),
+        "partitions are not tables of their own here"
+    );
+    for sql in [
+        "SELECT count(*) FROM visits_2025",
+        "SELECT count(*) FROM visits_2026",
+    ] {
+        assert_eq!(dst.count(sql), src.count(sql), "{sql}");
+    }
+    assert_eq!(
+        dst.count(
+            "SELECT count(*) FROM visits v JOIN users u ON u.email = v.email AND u.id = v.id"
+        ),
+        PEOPLE as i64,
+        "the visits' emails join the users' pseudonymised ones"
+    );
+}
