@@ -218,6 +218,10 @@ impl ColumnSchema {
             return true;
         };
         let t = type_name.to_ascii_lowercase();
+        if t.ends_with(']') {
+            // An array of anything: a rule's text is not an array literal.
+            return false;
+        }
         t.is_empty()
             || t.contains("char")
             || t.contains("text")

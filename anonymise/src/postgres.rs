@@ -52,10 +52,14 @@ pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
     let mut tables: BTreeMap<String, TableSchema> = BTreeMap::new();
     for row in client
         .query(
-            "SELECT c.relname::text, a.attname::text, format_type(a.atttypid, a.atttypmod), a.attnotnull
+            "SELECT c.relname::text, a.attname::text,
+                    CASE WHEN t.typtype = 'd' THEN format_type(t.typbasetype, t.typtypmod)
+                         ELSE format_type(a.atttypid, a.atttypmod) END,
+                    a.attnotnull
              FROM pg_class c
              JOIN pg_namespace n ON n.oid = c.relnamespace
              JOIN pg_attribute a ON a.attrelid = c.oid
+             JOIN pg_type t ON t.oid = a.atttypid
              WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
                AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''
              ORDER BY c.relname, a.attnum",
@@ -94,7 +98,7 @@ pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
              JOIN pg_class c ON c.oid = i.indrelid
              JOIN pg_namespace n ON n.oid = c.relnamespace
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-             WHERE n.nspname = $1 AND i.indisunique AND i.indnkeyatts = 1 AND i.indpred IS NULL",
+             WHERE n.nspname = $1 AND i.indisunique AND i.indnkeyatts = 1",
             &[&schema],
         )
         .map_err(err)?
@@ -177,11 +181,12 @@ pub fn scan(
     each: &mut dyn FnMut(&[Option<String>]),
 ) -> Result<u64, DbError> {
     let list: Vec<String> = columns.iter().map(|c| quote(c)).collect();
+    // Through a query, so a partitioned table reads its partitions' rows.
     let sql = format!(
-        "COPY {}.{} ({}) TO STDOUT",
+        "COPY (SELECT {} FROM {}.{}) TO STDOUT",
+        list.join(", "),
         quote(schema),
-        quote(table),
-        list.join(", ")
+        quote(table)
     );
     let err = |e: postgres::Error| database_error(Side::Source, Some(table), &e);
     let mut reader = client.copy_out(sql.as_str()).map_err(err)?;
@@ -220,19 +225,45 @@ pub fn anonymise(
     progress: &mut dyn FnMut(&Progress),
 ) -> Result<Vec<Summary>, DbError> {
     let mut source = connect(source_url, Side::Source)?;
+    let mut target = connect(target_url, Side::Target)?;
     let src_err = |e: postgres::Error| database_error(Side::Source, None, &e);
-    source
-        .batch_execute(
-            "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
-             SET LOCAL DateStyle = ISO; SET LOCAL IntervalStyle = iso_8601;
-             SET LOCAL extra_float_digits = 3",
-        )
-        .map_err(src_err)?;
+    if identity(&mut source, Side::Source)? == identity(&mut target, Side::Target)? {
+        return Err(DbError::Refused(
+            "the source and the target are the same database: the copy needs another one".into(),
+        ));
+    }
+    // As pg_dump does: the tables are locked against schema changes before the snapshot is
+    // taken, so the columns the config is checked against are the columns `COPY` reads.
+    let listed = table_names(&mut source, &options.schema)?;
+    let mut begin = String::from(
+        "BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY;
+         SET LOCAL DateStyle = ISO; SET LOCAL IntervalStyle = iso_8601;
+         SET LOCAL extra_float_digits = 3;",
+    );
+    if !listed.is_empty() {
+        let qualified: Vec<String> = listed
+            .iter()
+            .map(|t| format!("{}.{}", quote(&options.schema), quote(t)))
+            .collect();
+        begin.push_str(&format!(
+            "LOCK TABLE {} IN ACCESS SHARE MODE;",
+            qualified.join(", ")
+        ));
+    }
+    source.batch_execute(&begin).map_err(src_err)?;
     let schema_ = schema(&mut source, &options.schema)?;
+    let mut found: Vec<&str> = schema_.tables.iter().map(|t| t.name.as_str()).collect();
+    found.sort_unstable();
+    let mut listed_sorted: Vec<&str> = listed.iter().map(String::as_str).collect();
+    listed_sorted.sort_unstable();
+    if found != listed_sorted {
+        return Err(DbError::Refused(
+            "the source's tables changed while the run started (a table was created, renamed or dropped): run it again".into(),
+        ));
+    }
     let plan = config.check(&schema_)?;
     let (tables, cyclic) = dependency_order(schema_.tables);
 
-    let mut target = connect(target_url, Side::Target)?;
     let mut tx = target
         .transaction()
         .map_err(|e| database_error(Side::Target, None, &e))?;
@@ -277,11 +308,38 @@ pub fn anonymise(
             elapsed: started.elapsed(),
         });
     }
-    advance_sequences(&mut tx, &options.schema, &tables)?;
+    copy_sequences(&mut source, &mut tx, &options.schema)?;
     tx.commit()
         .map_err(|e| database_error(Side::Target, None, &e))?;
     // The source transaction only read; closing the connection ends it.
     Ok(summaries)
+}
+
+/// The names of the tables of `schema` that a copy reads, sorted.
+fn table_names(client: &mut Client, schema: &str) -> Result<Vec<String>, DbError> {
+    Ok(client
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+             ORDER BY c.relname COLLATE \"C\"",
+            &[&schema],
+        )
+        .map_err(|e| database_error(Side::Source, None, &e))?
+        .iter()
+        .map(|row| row.get(0))
+        .collect())
+}
+
+/// What tells one database from every other: its server's start time, its name and its oid.
+fn identity(client: &mut Client, side: Side) -> Result<String, DbError> {
+    client
+        .query_one(
+            "SELECT pg_postmaster_start_time()::text || '/' || current_database() || '/'
+                    || (SELECT oid FROM pg_database WHERE datname = current_database())::text",
+            &[],
+        )
+        .map(|row| row.get(0))
+        .map_err(|e| database_error(side, None, &e))
 }
 
 /// Checks the target has every table and column the copy writes, and that those tables hold
@@ -370,36 +428,69 @@ fn prepare_target(
     }
 }
 
-/// Moves the target's serial and identity sequences past the keys the copy wrote, as
-/// `pg_dump` does, so the application's next insert does not collide with a copied row.
-fn advance_sequences(
+/// Sets the target's sequences as the source's are (read in the run's snapshot), as `pg_dump`
+/// does, then moves each serial and identity sequence past the largest key the copy wrote, so
+/// the application's next insert collides with no copied row.
+fn copy_sequences(
+    source: &mut Client,
     tx: &mut postgres::Transaction<'_>,
     schema_name: &str,
-    tables: &[TableSchema],
 ) -> Result<(), DbError> {
-    for table in tables {
-        let qualified = format!("{}.{}", quote(schema_name), quote(&table.name));
-        for column in &table.columns {
-            let err = |e: postgres::Error| database_error(Side::Target, Some(&table.name), &e);
-            let sequence: Option<String> = tx
-                .query_one(
-                    "SELECT pg_get_serial_sequence($1, $2)",
-                    &[&qualified, &column.name],
-                )
-                .map_err(err)?
-                .get(0);
-            if let Some(sequence) = sequence {
-                let column = quote(&column.name);
-                tx.query_one(
-                    format!(
-                        "SELECT setval($1::text::regclass, coalesce(max({column})::bigint, 1), max({column}) IS NOT NULL) FROM {qualified}"
-                    )
-                    .as_str(),
-                    &[&sequence],
-                )
-                .map_err(err)?;
-            }
-        }
+    let src_err = |e: postgres::Error| database_error(Side::Source, None, &e);
+    let tgt_err = |e: postgres::Error| database_error(Side::Target, None, &e);
+    let sequences: Vec<String> = source
+        .query(
+            "SELECT c.relname::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relkind = 'S'",
+            &[&schema_name],
+        )
+        .map_err(src_err)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for sequence in sequences {
+        let qualified = format!("{}.{}", quote(schema_name), quote(&sequence));
+        let state = source
+            .query_one(
+                format!("SELECT last_value, is_called FROM {qualified}").as_str(),
+                &[],
+            )
+            .map_err(src_err)?;
+        let (last, called): (i64, bool) = (state.get(0), state.get(1));
+        tx.execute(
+            "SELECT setval(c.oid, $3, $4) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+             WHERE n.nspname = $1 AND c.relname = $2 AND c.relkind = 'S'",
+            &[&schema_name, &sequence, &last, &called],
+        )
+        .map_err(tgt_err)?;
+    }
+    let owned = tx
+        .query(
+            "SELECT s.oid::regclass::text, c.oid::regclass::text, a.attname::text
+             FROM pg_depend d
+             JOIN pg_class s ON s.oid = d.objid AND s.relkind = 'S'
+             JOIN pg_class c ON c.oid = d.refobjid
+             JOIN pg_namespace n ON n.oid = c.relnamespace
+             JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = d.refobjsubid
+             WHERE d.deptype IN ('a', 'i') AND n.nspname = $1",
+            &[&schema_name],
+        )
+        .map_err(tgt_err)?;
+    for row in owned {
+        let (sequence, table, column): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        let column = quote(&column);
+        // `sequence` and `table` are the catalog's own quoted names.
+        tx.query(
+            format!(
+                "SELECT setval('{seq}'::regclass, m) FROM (SELECT max({column})::bigint AS m FROM {table}) AS t
+                 WHERE m > (SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM {sequence})",
+                seq = sequence.replace('\'', "''")
+            )
+            .as_str(),
+            &[],
+        )
+        .map_err(|e| database_error(Side::Target, Some(&table), &e))?;
     }
     Ok(())
 }

@@ -556,3 +556,120 @@ fn partitioned_tables_are_read_through_their_parent_and_written_back_to_their_pa
         "the visits' emails join the users' pseudonymised ones"
     );
 }
+
+#[test]
+fn the_same_database_as_source_and_target_is_refused() {
+    let Some(server) = server() else { return };
+    let src = source(&server, "same");
+    let error = run_lib(CONFIG, KEY.as_bytes(), &src, &src).unwrap_err();
+    assert!(error.to_string().contains("the same database"), "{error}");
+    assert_eq!(src.count("SELECT count(*) FROM users"), PEOPLE as i64);
+}
+
+#[test]
+fn a_table_rewritten_while_the_run_waits_for_it_is_copied_whole() {
+    let Some(server) = server() else { return };
+    let src = source(&server, "rewrite");
+    let dst = Db::new(&server, "rewrite", "dst");
+    let mut other = src.client();
+    other
+        .batch_execute("BEGIN; LOCK TABLE orders IN ACCESS EXCLUSIVE MODE")
+        .unwrap();
+    let run = std::thread::spawn({
+        let (src_url, dst_url) = (src.url(), dst.url());
+        move || {
+            pg::anonymise(
+                &Config::parse(CONFIG).unwrap(),
+                &Transformer::new(KEY.as_bytes()).unwrap(),
+                &src_url,
+                &dst_url,
+                &Options::default(),
+                &mut |_| {},
+            )
+        }
+    });
+    // The run waits for the lock; the table is rewritten (a new file) and committed meanwhile.
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    other
+        .batch_execute("ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 3); COMMIT")
+        .unwrap();
+    let summaries = run.join().unwrap().unwrap();
+    let orders = summaries.iter().find(|s| s.table == "orders").unwrap();
+    assert_eq!(orders.rows, PEOPLE * 2, "every row of the rewritten table");
+    assert_eq!(
+        dst.count("SELECT count(*) FROM orders"),
+        (PEOPLE * 2) as i64
+    );
+}
+
+#[test]
+fn sequences_domains_arrays_and_partial_unique_indexes_are_read_as_they_are() {
+    let Some(server) = server() else { return };
+    let src = source(&server, "types");
+    let dst = Db::new(&server, "types", "dst");
+    let extra = "
+        CREATE DOMAIN contact_email AS text CHECK (VALUE LIKE '%@%');
+        CREATE SEQUENCE invoice_no_seq;
+        CREATE TABLE invoices (
+            no bigint PRIMARY KEY DEFAULT nextval('invoice_no_seq'),
+            contact contact_email NOT NULL,
+            tags text[],
+            code text
+        );
+        CREATE UNIQUE INDEX invoices_live_code ON invoices (code) WHERE no > 0;
+    ";
+    src.client().batch_execute(extra).unwrap();
+    dst.client().batch_execute(extra).unwrap();
+    src.client()
+        .batch_execute(
+            "INSERT INTO invoices (contact, tags, code)
+             SELECT email, ARRAY['vip'], 'C' || id FROM users WHERE id < 5",
+        )
+        .unwrap();
+    let mut client = src.client();
+    let schema = pg::schema(&mut client, "public").unwrap();
+    let invoices = schema.tables.iter().find(|t| t.name == "invoices").unwrap();
+    assert_eq!(
+        invoices.columns[1].type_name.as_deref(),
+        Some("text"),
+        "a domain is its base type"
+    );
+    assert!(invoices.columns[1].takes_text());
+    assert!(!invoices.columns[2].takes_text(), "an array takes no text");
+    assert!(
+        invoices.columns[3].unique,
+        "a partial unique index keeps values distinct"
+    );
+
+    let with = |tags: &str, code: &str| {
+        format!(
+            "{CONFIG}\n[tables.invoices.columns]\nno = \"keep\"\ncontact = \"email_pseudonym\"\ntags = {tags}\ncode = {code}\n"
+        )
+    };
+    let error = Config::parse(&with(
+        "\"pseudonym\"",
+        "{ rule = \"fake\", kind = \"name\" }",
+    ))
+    .unwrap()
+    .check(&schema)
+    .unwrap_err();
+    let message = error.to_string();
+    assert!(
+        message.contains("invoices.tags: the column is text[]"),
+        "{message}"
+    );
+    assert!(message.contains("invoices.code is unique"), "{message}");
+
+    run_lib(
+        &with("\"keep\"", "\"pseudonym\""),
+        KEY.as_bytes(),
+        &src,
+        &dst,
+    )
+    .unwrap();
+    assert_eq!(
+        dst.count("INSERT INTO invoices (contact) VALUES ('x@y') RETURNING no"),
+        6,
+        "a sequence no column owns is set as the source's"
+    );
+}
