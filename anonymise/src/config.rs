@@ -305,52 +305,69 @@ impl Config {
             stale: Vec::new(),
             invalid: Vec::new(),
         };
-        // Virtual keys as references.
-        let mut references: BTreeMap<String, String> = BTreeMap::new();
+        // References by (table, column): names may hold dots, so `table.column` strings are
+        // resolved against the schema's own pairs, never split.
+        type Column = (String, String);
+        let show = |(t, c): &Column| format!("{t}.{c}");
+        let mut references: BTreeMap<Column, Column> = BTreeMap::new();
         for table in &schema.tables {
             for column in &table.columns {
-                if let Some(target) = &column.references {
-                    references.insert(format!("{}.{}", table.name, column.name), target.clone());
+                let Some(target) = &column.references else {
+                    continue;
+                };
+                match resolve(&schema.tables, target).as_slice() {
+                    [(t, c)] => {
+                        references.insert(
+                            (table.name.clone(), column.name.clone()),
+                            (t.to_string(), c.to_string()),
+                        );
+                    }
+                    // A parent outside the data (another schema): nothing to inherit.
+                    [] => {}
+                    _ => error.invalid.push(format!(
+                        "{}.{} references {target}, which names more than one column (table and column names with dots)",
+                        table.name, column.name
+                    )),
                 }
             }
         }
         for key in &self.virtual_keys {
-            let known = |qualified: &str| {
-                qualified.split_once('.').is_some_and(|(t, c)| {
-                    schema
-                        .tables
-                        .iter()
-                        .any(|s| s.name == t && s.columns.iter().any(|col| col.name == c))
-                })
-            };
+            let mut ends = Vec::new();
             for end in [&key.from, &key.to] {
-                if !known(end) {
-                    error.stale.push(format!(
+                match resolve(&schema.tables, end).as_slice() {
+                    [(t, c)] => ends.push((t.to_string(), c.to_string())),
+                    [] => error.stale.push(format!(
                         "virtual key {} -> {}: no column {end}",
                         key.from, key.to
-                    ));
+                    )),
+                    _ => error.invalid.push(format!(
+                        "virtual key {} -> {}: {end} names more than one column (table and column names with dots)",
+                        key.from, key.to
+                    )),
                 }
             }
-            references.insert(key.from.clone(), key.to.clone());
+            if let [from, to] = ends.as_slice() {
+                references.insert(from.clone(), to.clone());
+            }
         }
-        let rule_of = |qualified: &str| -> Option<Result<Rule, String>> {
-            let (t, c) = qualified.split_once('.')?;
+        let rule_of = |(t, c): &Column| -> Option<Result<Rule, String>> {
             let spec = self.tables.get(t)?.columns.get(c)?;
             Some(spec.rule().ok_or_else(|| match spec {
                 RuleSpec::Name(name) => format!(
-                    "{qualified}: unknown rule \"{name}\" (keep, null, pseudonym, email_pseudonym, or a table with rule = fake | generalise | map)"
+                    "{t}.{c}: unknown rule \"{name}\" (keep, null, pseudonym, email_pseudonym, or a table with rule = fake | generalise | map)"
                 ),
-                RuleSpec::Full(_) => format!("{qualified}: unusable rule"),
+                RuleSpec::Full(_) => format!("{t}.{c}: unusable rule"),
             }))
         };
         let mut plan = Plan { tables: Vec::new() };
         for table in &schema.tables {
             let mut columns = Vec::new();
             for column in &table.columns {
-                let qualified = format!("{}.{}", table.name, column.name);
+                let here: Column = (table.name.clone(), column.name.clone());
+                let qualified = show(&here);
                 // The rule: the column's own, else (for a reference) its target's.
-                let mut chain = vec![qualified.clone()];
-                let mut resolved = rule_of(&qualified);
+                let mut chain = vec![here.clone()];
+                let mut resolved = rule_of(&here);
                 while resolved.is_none() {
                     let Some(target) = references.get(chain.last().expect("non-empty")) else {
                         break;
@@ -369,12 +386,12 @@ impl Config {
                             error.invalid.push(format!("{qualified}: {problem}"));
                         }
                         // A declared rule on a referencing column must agree with its target's.
-                        if let (Some(target), true) = (references.get(&qualified), chain.len() == 1)
-                        {
+                        if let (Some(target), true) = (references.get(&here), chain.len() == 1) {
                             if let Some(Ok(target_rule)) = rule_of(target) {
                                 if target_rule != rule {
                                     error.invalid.push(format!(
-                                        "{qualified} references {target} but has another rule: joins would break (give both the same rule, or leave {qualified} out to inherit it)"
+                                        "{qualified} references {} but has another rule: joins would break (give both the same rule, or leave {qualified} out to inherit it)",
+                                        show(target)
                                     ));
                                 }
                             }
@@ -417,6 +434,21 @@ impl Config {
             Err(error)
         }
     }
+}
+
+/// The `(table, column)` pairs of `tables` that `reference` (`table.column`) names: one, or
+/// none, or (only when names hold dots) several.
+pub fn resolve<'a>(tables: &'a [TableSchema], reference: &str) -> Vec<(&'a str, &'a str)> {
+    tables
+        .iter()
+        .filter_map(|t| {
+            let column = reference.strip_prefix(t.name.as_str())?.strip_prefix('.')?;
+            t.columns
+                .iter()
+                .find(|c| c.name == column)
+                .map(|c| (t.name.as_str(), c.name.as_str()))
+        })
+        .collect()
 }
 
 /// Why `rule`'s output cannot be stored in `column`, if it cannot: text into a typed column,
@@ -554,6 +586,43 @@ mod tests {
         let error = Config::parse(&text).unwrap().check(&typed).unwrap_err();
         assert!(error.invalid[0].contains("NOT NULL"), "{error}");
         assert!(Config::parse(GOOD).unwrap().check(&typed).is_ok());
+    }
+
+    #[test]
+    fn names_with_dots_get_their_own_rules_and_ambiguous_references_are_refused() {
+        let col = |name: &str| ColumnSchema {
+            name: name.into(),
+            ..Default::default()
+        };
+        let table = |name: &str, columns: Vec<ColumnSchema>| TableSchema {
+            name: name.into(),
+            columns,
+        };
+        let mut schema = Schema {
+            tables: vec![
+                table("a", vec![col("b.c")]),
+                table("a.b", vec![col("c")]),
+                table("log", vec![col("who")]),
+            ],
+        };
+        let text = r#"
+            [tables.a.columns]
+            "b.c" = "keep"
+            [tables."a.b".columns]
+            c = "email_pseudonym"
+            [tables.log.columns]
+            who = "null"
+        "#;
+        let plan = Config::parse(text).unwrap().check(&schema).unwrap();
+        assert_eq!(plan.table("a").unwrap()[0].1, Rule::Keep);
+        assert_eq!(plan.table("a.b").unwrap()[0].1, Rule::EmailPseudonym);
+        // `log.who` references `a.b.c`, which both pairs spell: refused, not guessed.
+        schema.tables[2].columns[0].references = Some("a.b.c".into());
+        let error = Config::parse(text).unwrap().check(&schema).unwrap_err();
+        assert!(
+            error.invalid[0].contains("names more than one column"),
+            "{error}"
+        );
     }
 
     #[test]
