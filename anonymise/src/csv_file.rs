@@ -4,7 +4,7 @@
 use crate::config::{ColumnSchema, Config, ConfigError, Rule, Schema, TableSchema};
 use crate::run::{Progress, Summary, Unit};
 use crate::transform::{TransformError, Transformer};
-use std::fs::{self, File};
+use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -34,6 +34,21 @@ pub enum CsvError {
         #[source]
         source: io::Error,
     },
+    /// The first row of a file is not a header row: a cell looks like data, or is empty, or
+    /// repeats another's name. Only the cell's position and shape are named, never its text.
+    #[error("{path}: the first row is not a header row: its cell {cell} {shape}; CSV files need a header row that names each column once (add one)")]
+    Header {
+        /// The file.
+        path: String,
+        /// The 1-based position of the cell in the first row.
+        cell: usize,
+        /// What the cell looks like (`is a number`, `is empty`, ..).
+        shape: String,
+    },
+    /// The run cannot go on as asked: two inputs would be one table or one output, an output
+    /// is an input or already exists, or an input changed since it was checked.
+    #[error("{0}; nothing was written")]
+    Refused(String),
     /// The CSV could not be parsed or written.
     #[error("{path}: {source}")]
     Csv {
@@ -45,7 +60,8 @@ pub enum CsvError {
     },
 }
 
-/// The table a CSV file holds: named after the file's stem, its header the columns.
+/// The table a CSV file holds: named after the file's stem, its header the columns. A first
+/// row that does not look like a header (see [`check_header`]) is refused.
 pub fn schema_of(path: &Path) -> Result<TableSchema, CsvError> {
     let csv_err = |source| CsvError::Csv {
         path: path.display().to_string(),
@@ -53,6 +69,7 @@ pub fn schema_of(path: &Path) -> Result<TableSchema, CsvError> {
     };
     let mut reader = csv::Reader::from_path(path).map_err(csv_err)?;
     let headers = reader.headers().map_err(csv_err)?;
+    check_header(path, headers)?;
     Ok(TableSchema {
         name: table_name(path),
         columns: headers
@@ -65,6 +82,73 @@ pub fn schema_of(path: &Path) -> Result<TableSchema, CsvError> {
     })
 }
 
+/// Refuses a first row that is not a header row (a file without one would have its first
+/// record taken for column names, and shown as such): a cell that looks like data (an email
+/// address, all digits, a number, a date or time, digits and punctuation only), an empty cell,
+/// or a cell that repeats another's name. The error names the cell's position and shape only.
+pub fn check_header(path: &Path, headers: &csv::StringRecord) -> Result<(), CsvError> {
+    for (i, cell) in headers.iter().enumerate() {
+        let shape = data_shape(cell).map(str::to_owned).or_else(|| {
+            headers
+                .iter()
+                .take(i)
+                .position(|earlier| earlier == cell)
+                .map(|j| format!("repeats the name of cell {}", j + 1))
+        });
+        if let Some(shape) = shape {
+            return Err(CsvError::Header {
+                path: path.display().to_string(),
+                cell: i + 1,
+                shape,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// What a header cell looks like if it looks like a value rather than a column name.
+fn data_shape(cell: &str) -> Option<&'static str> {
+    let cell = cell.trim();
+    if cell.is_empty() {
+        return Some("is empty");
+    }
+    if cell
+        .find('@')
+        .is_some_and(|at| cell[at + 1..].contains('.'))
+    {
+        return Some("looks like an email address (an @ with a dot after it)");
+    }
+    if cell.bytes().all(|b| b.is_ascii_digit()) {
+        return Some("is all digits");
+    }
+    if !cell.bytes().any(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    if cell.replace(',', "").parse::<f64>().is_ok() {
+        return Some("is a number");
+    }
+    // Digits and punctuation only, a `T` between a date and a time and a `Z` after it allowed.
+    let numeric = |part: &str| {
+        !part.is_empty()
+            && part
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b" +-./:,()".contains(&b))
+    };
+    let timeless = cell.strip_suffix('Z').unwrap_or(cell);
+    let parts_numeric = match timeless.split_once('T') {
+        Some((date, time)) => numeric(date) && numeric(time),
+        None => numeric(timeless),
+    };
+    if !parts_numeric {
+        return None;
+    }
+    Some(if cell.bytes().any(|b| b"-/:".contains(&b)) {
+        "looks like a date or time"
+    } else {
+        "holds only digits and punctuation"
+    })
+}
+
 /// The table name of a CSV file: its stem.
 pub fn table_name(path: &Path) -> String {
     path.file_stem()
@@ -73,9 +157,13 @@ pub fn table_name(path: &Path) -> String {
 }
 
 /// Anonymises CSV files (one table each, named after the file) into `out_dir`, failing
-/// closed: the config is checked against every file's header first (so a reference from one
-/// file to another is checked too), each output goes to a temporary file, and only when every
-/// row of every file went through are they renamed into place; on any error nothing is left.
+/// closed: two inputs that would be one table (the same stem; so also two of one file name,
+/// which would be one output) are refused, and so is an output that is one of the inputs or
+/// already exists; the config is checked against every file's header (so a reference from one
+/// file to another is checked too); each output goes to a temporary file (claimed, never
+/// overwritten), and only when every row of every file went through are they renamed into
+/// place. On any error nothing is left: neither a temporary file nor an output, even one
+/// already renamed.
 pub fn anonymise(
     config: &Config,
     transformer: &Transformer,
@@ -97,30 +185,28 @@ pub fn anonymise_with_progress(
         .iter()
         .map(|input| schema_of(input))
         .collect::<Result<Vec<_>, _>>()?;
-    let plan = config.check(&Schema {
-        tables: tables.clone(),
-    })?;
-    let mut written: Vec<(PathBuf, PathBuf)> = Vec::new();
+    let outputs = output_paths(inputs, &tables, out_dir)?;
+    let schema = Schema { tables };
+    let plan = config.check(&schema)?;
+    // The plan has the schema's tables, in its order: each file takes its own rules.
+    let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let result = (|| {
         let mut summaries = Vec::new();
-        for (input, table) in inputs.iter().zip(&tables) {
-            let rules: Vec<Rule> = plan
-                .table(&table.name)
-                .unwrap_or_default()
-                .iter()
-                .map(|(_, rule)| rule.clone())
-                .collect();
-            let output = out_dir.join(input.file_name().unwrap_or_default());
-            let pending = pending_path(&output);
-            written.push((pending.clone(), output));
+        for (((input, table), (plan_table, rules)), output) in inputs
+            .iter()
+            .zip(&schema.tables)
+            .zip(&plan.tables)
+            .zip(&outputs)
+        {
+            debug_assert_eq!(plan_table, &table.name);
+            let rules: Vec<Rule> = rules.iter().map(|(_, rule)| rule.clone()).collect();
+            let pending = pending_path(output);
             let reader = File::open(input).map_err(|source| CsvError::Io {
                 path: input.display().to_string(),
                 source,
             })?;
-            let writer = File::create(&pending).map_err(|source| CsvError::Io {
-                path: pending.display().to_string(),
-                source,
-            })?;
+            let writer = claim(&pending)?;
+            staged.push((pending.clone(), output.clone()));
             let total_bytes = reader.metadata().map(|m| m.len()).unwrap_or(0);
             let started = std::time::Instant::now();
             let mut report = |bytes: u64, rows: u64, done: bool| {
@@ -149,26 +235,136 @@ pub fn anonymise_with_progress(
                 elapsed: started.elapsed(),
             });
         }
-        for (pending, output) in &written {
-            fs::rename(pending, output).map_err(|source| CsvError::Io {
-                path: output.display().to_string(),
-                source,
-            })?;
-        }
         Ok(summaries)
     })();
-    if result.is_err() {
-        for (pending, _) in &written {
-            let _ = fs::remove_file(pending);
+    match result {
+        Ok(summaries) => {
+            publish(&staged)?;
+            Ok(summaries)
+        }
+        Err(error) => {
+            for (pending, _) in &staged {
+                let _ = fs::remove_file(pending);
+            }
+            Err(error)
         }
     }
-    result
+}
+
+/// The output path of each input (`out_dir` and the input's file name), refusing two inputs
+/// that would be one table or one output, an output that is an input, and one that exists.
+fn output_paths(
+    inputs: &[PathBuf],
+    tables: &[TableSchema],
+    out_dir: &Path,
+) -> Result<Vec<PathBuf>, CsvError> {
+    for (i, table) in tables.iter().enumerate() {
+        if let Some(j) = tables[..i].iter().position(|t| t.name == table.name) {
+            return Err(CsvError::Refused(format!(
+                "{} and {} are both table `{}` (a file's table is named after its stem): rename one, or anonymise them in separate runs",
+                inputs[j].display(),
+                inputs[i].display(),
+                table.name
+            )));
+        }
+    }
+    // One file name is one stem: two outputs of one path are two inputs of one table, refused.
+    let outputs: Vec<PathBuf> = inputs
+        .iter()
+        .map(|input| out_dir.join(input.file_name().unwrap_or_default()))
+        .collect();
+    let io_err = |path: &Path| {
+        let path = path.display().to_string();
+        move |source| CsvError::Io { path, source }
+    };
+    let dir = fs::canonicalize(out_dir).map_err(io_err(out_dir))?;
+    let sources = inputs
+        .iter()
+        .map(|input| fs::canonicalize(input).map_err(io_err(input)))
+        .collect::<Result<Vec<_>, _>>()?;
+    for (input, output) in inputs.iter().zip(&outputs) {
+        let resolved = dir.join(output.file_name().unwrap_or_default());
+        let resolved = fs::canonicalize(&resolved).unwrap_or(resolved);
+        if let Some(source) = inputs.iter().zip(&sources).find(|(_, s)| **s == resolved) {
+            return Err(CsvError::Refused(format!(
+                "the output of {} would be {}, which is the input {}: choose an --out-dir that holds no input",
+                input.display(),
+                output.display(),
+                source.0.display()
+            )));
+        }
+    }
+    let existing: Vec<String> = outputs
+        .iter()
+        .filter(|output| output.symlink_metadata().is_ok())
+        .map(|output| output.display().to_string())
+        .collect();
+    if !existing.is_empty() {
+        return Err(CsvError::Refused(format!(
+            "{} already exist{} (outputs are always new files; remove {} or choose another --out-dir)",
+            existing.join(", "),
+            if existing.len() == 1 { "s" } else { "" },
+            if existing.len() == 1 { "it" } else { "them" }
+        )));
+    }
+    Ok(outputs)
 }
 
 fn pending_path(output: &Path) -> PathBuf {
     let mut name = output.as_os_str().to_owned();
     name.push(".partial");
     PathBuf::from(name)
+}
+
+/// Creates `pending`, which must not exist: one that does belongs to another run (or to one
+/// that was interrupted), and is neither used nor removed.
+fn claim(pending: &Path) -> Result<File, CsvError> {
+    OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(pending)
+        .map_err(|source| {
+            if source.kind() == io::ErrorKind::AlreadyExists {
+                CsvError::Refused(format!(
+                    "{} exists: another run is writing it, or one was interrupted (remove it if none is running)",
+                    pending.display()
+                ))
+            } else {
+                CsvError::Io {
+                    path: pending.display().to_string(),
+                    source,
+                }
+            }
+        })
+}
+
+/// Renames every staged file to its output, each output checked not to exist first (an output
+/// is never overwritten). If one cannot be renamed, the outputs already renamed are removed,
+/// and the staged files not yet renamed: either every output is there, or nothing is.
+fn publish(staged: &[(PathBuf, PathBuf)]) -> Result<(), CsvError> {
+    for (i, (pending, output)) in staged.iter().enumerate() {
+        let renamed = if output.symlink_metadata().is_ok() {
+            Err(CsvError::Refused(format!(
+                "{} appeared during the run; it was left alone",
+                output.display()
+            )))
+        } else {
+            fs::rename(pending, output).map_err(|source| CsvError::Io {
+                path: output.display().to_string(),
+                source,
+            })
+        };
+        if let Err(error) = renamed {
+            for (_, done) in &staged[..i] {
+                let _ = fs::remove_file(done);
+            }
+            for (left, _) in &staged[i..] {
+                let _ = fs::remove_file(left);
+            }
+            return Err(error);
+        }
+    }
+    Ok(())
 }
 
 /// Copies rows from `reader` to `writer`, each column through its rule.
@@ -190,6 +386,17 @@ fn stream(
         source,
     };
     let mut reader = csv::Reader::from_reader(reader);
+    // The file may have been replaced since its header was checked: its rules are the header's.
+    let header = reader.headers().map_err(read_err)?;
+    if !header
+        .iter()
+        .eq(table.columns.iter().map(|c| c.name.as_str()))
+    {
+        return Err(CsvError::Refused(format!(
+            "{}: its header changed since it was checked; run again",
+            input.display()
+        )));
+    }
     let mut writer = csv::Writer::from_writer(writer);
     writer
         .write_record(table.columns.iter().map(|c| c.name.as_str()))

@@ -16,10 +16,14 @@ pub struct Suggestion {
     pub quasi_identifier: bool,
 }
 
-/// Guesses a rule for a column from its name and a few of its values.
+/// Guesses a rule for a column from its name and a few of its values. Long, distinctive words
+/// are found anywhere in the name; short ones (`ip`, `lat`, `ssn`, ..) only as a whole word of
+/// it (`client_ip`, `ipAddress`, not `zip` nor `template`).
 pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
     let name = column.to_ascii_lowercase();
-    let has = |words: &[&str]| words.iter().any(|w| name.contains(w));
+    let words = words(column);
+    let has = |parts: &[&str]| parts.iter().any(|w| name.contains(w));
+    let word = |whole: &[&str]| whole.iter().any(|w| words.iter().any(|x| x == w));
     let pii = |rule, flag| Suggestion {
         rule,
         flag: Some(flag),
@@ -37,11 +41,75 @@ pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
             .count()
             * 2
             > samples.len();
-    if has(&["email", "e_mail", "mail"]) || looks_like_email {
-        pii("\"email_pseudonym\"", "an email address")
+    if has(&[
+        "password",
+        "passwd",
+        "passphrase",
+        "passcode",
+        "secret",
+        "token",
+        "credential",
+        "apikey",
+        "api_key",
+        "private_key",
+        "access_key",
+        "signing_key",
+        "encryption_key",
+    ]) || word(&["pwd", "pin", "otp", "cvv", "cvc", "salt", "mfa", "totp"])
+    {
+        pii("\"null\"", "a secret or credential")
     } else if has(&[
-        "ssn", "national", "passport", "tax", "iban", "account", "licence", "license",
-    ]) {
+        "diagnos",
+        "medical",
+        "medication",
+        "prescription",
+        "disabilit",
+        "allerg",
+        "symptom",
+        "disease",
+        "illness",
+        "blood_type",
+        "blood_group",
+    ]) || word(&["health", "hiv"])
+    {
+        pii("\"null\"", "health data: a special category")
+    } else if has(&[
+        "ethnic",
+        "religio",
+        "sexual",
+        "political",
+        "trade_union",
+        "biometric",
+    ]) || word(&["race", "faith", "belief", "beliefs"])
+    {
+        pii(
+            "\"null\"",
+            "ethnicity, beliefs or the like: a special category",
+        )
+    } else if has(&["email", "e_mail", "mail"]) || looks_like_email {
+        pii("\"email_pseudonym\"", "an email address")
+    } else if word(&["ip", "ipv4", "ipv6", "ipaddr", "ipaddress"])
+        || has(&["ip_addr", "ipaddr", "mac_addr", "macaddr"])
+    {
+        pii("\"pseudonym\"", "an IP address: it identifies a device")
+    } else if has(&[
+        "national",
+        "passport",
+        "tax",
+        "iban",
+        "account",
+        "licence",
+        "license",
+        "creditcard",
+        "debitcard",
+        "cardnumber",
+        "card_number",
+        "card_no",
+        "routing_number",
+        "sort_code",
+        "insurance_number",
+    ]) || word(&["ssn", "nhs", "nino", "sin", "bsn", "card", "pan"])
+    {
         pii("\"pseudonym\"", "an identifier of a person")
     } else if has(&["first_name", "firstname", "given"]) {
         pii("{ rule = \"fake\", kind = \"first_name\" }", "a name")
@@ -81,11 +149,18 @@ pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
         )
     } else if has(&["gender", "sex"]) {
         qi("\"keep\"", "a quasi-identifier")
-    } else if has(&["ip", "note", "comment", "description", "bio", "message"]) {
+    } else if has(&["salary", "income", "wage", "earning", "payroll"]) {
         pii(
-            "\"null\"",
-            "free text or an address that may hold personal data",
+            "{ rule = \"generalise\", to = \"round\", step = 1000 }",
+            "an income",
         )
+    } else if has(&["latitude", "longitude", "coordinate", "geolocation"])
+        || word(&["lat", "lng", "lon", "gps", "geo"])
+        || name == "long"
+    {
+        pii("\"null\"", "a location: coordinates can point at a home")
+    } else if has(&["note", "comment", "description", "bio", "message"]) {
+        pii("\"null\"", "free text that may hold personal data")
     } else {
         Suggestion {
             rule: "\"keep\"",
@@ -93,6 +168,37 @@ pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
             quasi_identifier: false,
         }
     }
+}
+
+/// The words of a column name, lowercased: split at anything not a letter or digit and where a
+/// lowercase letter or digit meets an uppercase one (`clientIP` and `client_ip` are `client`,
+/// `ip`; `IPAddress` is `ip`, `address`).
+fn words(column: &str) -> Vec<String> {
+    let chars: Vec<char> = column.chars().collect();
+    let mut words = Vec::new();
+    let mut current = String::new();
+    for (i, &c) in chars.iter().enumerate() {
+        if !c.is_alphanumeric() {
+            if !current.is_empty() {
+                words.push(std::mem::take(&mut current));
+            }
+            continue;
+        }
+        let before = i.checked_sub(1).map(|j| chars[j]);
+        let after = chars.get(i + 1);
+        let boundary = c.is_uppercase()
+            && !current.is_empty()
+            && (before.is_some_and(|b| b.is_lowercase() || b.is_numeric())
+                || after.is_some_and(|a| a.is_lowercase()));
+        if boundary {
+            words.push(std::mem::take(&mut current));
+        }
+        current.extend(c.to_lowercase());
+    }
+    if !current.is_empty() {
+        words.push(current);
+    }
+    words
 }
 
 /// A config text for `tables`, each with a few sample values per column.
@@ -118,12 +224,14 @@ pub fn config_text(tables: &[(TableSchema, Vec<Vec<String>>)]) -> String {
         let qis: Vec<String> = suggestions
             .iter()
             .filter(|(_, s)| s.quasi_identifier)
-            .map(|(c, _)| format!("{c:?}"))
+            .map(|(c, _)| toml_string(c))
             .collect();
-        let _ = writeln!(out, "\n[tables.{}]", table.name);
+        let table_key = toml_key(&table.name);
+        let _ = writeln!(out, "\n[tables.{table_key}]");
         let _ = writeln!(out, "quasi_identifiers = [{}]", qis.join(", "));
-        let _ = writeln!(out, "\n[tables.{}.columns]", table.name);
+        let _ = writeln!(out, "\n[tables.{table_key}.columns]");
         for (column, s) in suggestions {
+            let column = toml_key(&column);
             match s.flag {
                 Some(flag) => {
                     let _ = writeln!(out, "{column} = {}  # PII? {flag}", s.rule);
@@ -134,6 +242,42 @@ pub fn config_text(tables: &[(TableSchema, Vec<Vec<String>>)]) -> String {
             }
         }
     }
+    out
+}
+
+/// `name` as a TOML key: bare when it is made of `A-Za-z0-9_-` only, else a basic string.
+fn toml_key(name: &str) -> String {
+    let bare = !name.is_empty()
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+    if bare {
+        name.to_owned()
+    } else {
+        toml_string(name)
+    }
+}
+
+/// `text` as a TOML basic string: `"` and `\\` escaped, and every control character.
+fn toml_string(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
     out
 }
 
@@ -169,6 +313,157 @@ mod tests {
         assert_eq!(
             config.tables["people"].quasi_identifiers,
             ["postcode", "birth_date"]
+        );
+    }
+
+    #[test]
+    fn names_that_need_quoting_come_back_from_the_text_as_the_same_tables_and_columns() {
+        use crate::config::Rule;
+        let odd_tables = ["my.table", "a b", "quote\"d [x] = #1", "naïve\\tab\t"];
+        let odd_columns = [
+            "a b",
+            "my.col",
+            "quote\"d",
+            "back\\slash",
+            "tab\tname",
+            "new\nline",
+            "zip\u{7}del\u{7f}\u{85}",
+            "naïve",
+            "",
+            "#hash",
+            "=eq",
+            "[x]",
+            "zip code",
+            "birth date \"dob\"",
+            "plain_Name-2",
+        ];
+        let tables: Vec<(TableSchema, Vec<Vec<String>>)> = odd_tables
+            .iter()
+            .map(|t| {
+                let table = TableSchema {
+                    name: (*t).into(),
+                    columns: odd_columns
+                        .iter()
+                        .map(|c| ColumnSchema {
+                            name: (*c).into(),
+                            ..Default::default()
+                        })
+                        .collect(),
+                };
+                (table, vec![])
+            })
+            .collect();
+        let text = config_text(&tables);
+        assert!(text.contains("\nplain_Name-2 = "), "{text}");
+        let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        let schema = Schema {
+            tables: tables.iter().map(|(t, _)| t.clone()).collect(),
+        };
+        let plan = config
+            .check(&schema)
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+        assert_eq!(
+            config.tables.keys().collect::<Vec<_>>().len(),
+            odd_tables.len()
+        );
+        for table in odd_tables {
+            let columns = &config.tables[table];
+            assert_eq!(
+                columns.quasi_identifiers,
+                ["zip\u{7}del\u{7f}\u{85}", "zip code", "birth date \"dob\""],
+                "{table}"
+            );
+            let rules = plan.table(table).unwrap();
+            for (i, column) in odd_columns.iter().enumerate() {
+                assert_eq!(rules[i].0, *column);
+                assert!(columns.columns.contains_key(*column), "{column:?}");
+            }
+            let rule = |column: &str| rules.iter().find(|(c, _)| c == column).unwrap().1.clone();
+            assert!(matches!(rule("zip code"), Rule::Generalise { .. }));
+            assert!(matches!(
+                rule("birth date \"dob\""),
+                Rule::Generalise { .. }
+            ));
+            assert_eq!(rule("a b"), Rule::Keep);
+        }
+    }
+
+    #[test]
+    fn secrets_identifiers_health_beliefs_money_and_places_are_flagged() {
+        let null = "\"null\"";
+        let pseudonym = "\"pseudonym\"";
+        let round = "{ rule = \"generalise\", to = \"round\", step = 1000 }";
+        for (column, rule) in [
+            ("password_hash", null),
+            ("passwd", null),
+            ("api_token", null),
+            ("apiKey", null),
+            ("secret", null),
+            ("client_secret", null),
+            ("reset_token", null),
+            ("email_verification_token", null),
+            ("diagnosis", null),
+            ("medical_notes", null),
+            ("ethnicity", null),
+            ("ethnic_group", null),
+            ("religion", null),
+            ("religious_belief", null),
+            ("latitude", null),
+            ("longitude", null),
+            ("lat", null),
+            ("lng", null),
+            ("home_lat", null),
+            ("long", null),
+            ("card_number", pseudonym),
+            ("cardNumber", pseudonym),
+            ("credit_card", pseudonym),
+            ("iban", pseudonym),
+            ("account_number", pseudonym),
+            ("nhs_number", pseudonym),
+            ("ssn", pseudonym),
+            ("customer_ssn", pseudonym),
+            ("passport", pseudonym),
+            ("passport_no", pseudonym),
+            ("national_id", pseudonym),
+            ("ip", pseudonym),
+            ("ip_address", pseudonym),
+            ("ipAddress", pseudonym),
+            ("IPAddress", pseudonym),
+            ("client_ip", pseudonym),
+            ("last_login_ip", pseudonym),
+            ("ipv6", pseudonym),
+            ("salary", round),
+            ("annual_income", round),
+        ] {
+            let s = suggest(column, &[]);
+            assert_eq!((column, s.rule), (column, rule));
+            assert!(s.flag.is_some(), "{column} is not flagged");
+        }
+        // The address rule is for street addresses; short words match only as whole words.
+        assert_eq!(
+            suggest("street_address", &[]).rule,
+            "{ rule = \"fake\", kind = \"address\" }"
+        );
+        assert_eq!(
+            suggest("shipping_address", &[]).rule,
+            "{ rule = \"fake\", kind = \"address\" }"
+        );
+        assert!(suggest("zip", &[]).quasi_identifier);
+        for harmless in [
+            "template",
+            "related_id",
+            "translation",
+            "plate",
+            "status",
+            "created_at",
+            "quantity",
+        ] {
+            let s = suggest(harmless, &[]);
+            assert_eq!(s.rule, "\"keep\"", "{harmless}: {s:?}");
+        }
+        assert_eq!(
+            words("clientIP_v2 lastLoginIPAddress"),
+            ["client", "ip", "v2", "last", "login", "ip", "address"]
         );
     }
 }

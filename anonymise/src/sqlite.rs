@@ -2,9 +2,11 @@
 //!
 //! The copy is one connection to the new file (`<target>.partial`) with the source attached
 //! read-only. The source's tables are created in it from their own `CREATE TABLE` text, then
-//! each table goes through one `INSERT INTO main."t" (..) SELECT .. FROM source."t"` per chunk
-//! of rows, in which a `keep` column is the source column itself (storage class and bytes kept),
-//! a `null` column is `NULL`, and every other column is `anonymise_value(slot, "c")`: a Rust
+//! each table goes through one `INSERT OR ABORT INTO main."t" (..) SELECT .. FROM source."t"`
+//! per chunk of rows (`OR ABORT` overrides a conflict clause of the table, such as `ON CONFLICT
+//! REPLACE`, that would drop rows; the rows written are counted against the rows read), in
+//! which a `keep` column is the source column itself (storage class and bytes kept), a `null`
+//! column is `NULL`, and every other column is `anonymise_value(slot, "c")`: a Rust
 //! function registered on the connection that applies the column's rule. SQLite streams the
 //! rows, so memory stays constant whatever the table's size. Indexes, views and triggers are
 //! created after the rows are in (triggers never fire on the copy). The whole load is one
@@ -402,8 +404,10 @@ fn copy(
             ),
             None => (names.join(", "), values.join(", ")),
         };
+        // `OR ABORT` overrides a conflict clause of the table (`UNIQUE .. ON CONFLICT REPLACE`
+        // or `IGNORE` would drop rows silently): a row the copy cannot hold fails the run.
         let insert = format!(
-            "INSERT INTO main.{table_q} ({names}) SELECT {values} FROM {SOURCE}.{table_q}",
+            "INSERT OR ABORT INTO main.{table_q} ({names}) SELECT {values} FROM {SOURCE}.{table_q}",
             table_q = quote(table)
         );
         let fail = |e: diesel::result::Error| -> DbError {
@@ -462,6 +466,16 @@ fn copy(
                     }
                 }
             }
+        }
+        // Every row read is a row written, or the run fails (counts only, never a value).
+        if rows != total {
+            return Err(DbError::Database {
+                side: Side::Target,
+                table: Some(table.clone()),
+                message: format!(
+                    "the copy holds {rows} rows of the source's {total}: a constraint of the table dropped or replaced rows"
+                ),
+            });
         }
         report(progress, rows, true);
         summaries.push(Summary {

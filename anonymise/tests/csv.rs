@@ -3,6 +3,10 @@
 
 mod common;
 
+use anonymise::config::Config;
+use anonymise::csv_file;
+use anonymise::run::Progress;
+use anonymise::transform::Transformer;
 use common::{assert_no_leak, cli, email, first_leak, person, scratch, text, Scratch, KEY};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -200,4 +204,337 @@ fn a_config_entry_for_a_dropped_column_writes_nothing() {
 fn a_missing_key_writes_nothing() {
     let stderr = refused("csv-nokey", CONFIG, None);
     assert!(stderr.contains("ANONYMISE_TEST_KEY"), "{stderr}");
+}
+
+/// A scratch directory holding 30 [`people`], and its empty `out`.
+fn people_and_out(name: &str) -> (Scratch, PathBuf, PathBuf, PathBuf) {
+    let dir = scratch(name);
+    let (users, orders) = people(&dir, 30);
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    (dir, users, orders, out)
+}
+
+/// A transformer with the tests' key, for runs through the library.
+fn transformer() -> Transformer {
+    Transformer::new(KEY.as_bytes()).unwrap()
+}
+
+/// The library run of `config` over `inputs` into `out`, calling `progress` as it goes.
+fn run_lib(
+    config: &str,
+    inputs: &[&Path],
+    out: &Path,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Vec<anonymise::Summary>, csv_file::CsvError> {
+    let inputs: Vec<PathBuf> = inputs.iter().map(|p| p.to_path_buf()).collect();
+    csv_file::anonymise_with_progress(
+        &Config::parse(config).unwrap(),
+        &transformer(),
+        &inputs,
+        out,
+        progress,
+    )
+}
+
+/// The names of the files in `dir`, sorted.
+fn files(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// Writes `rows` (the first the header) to `path` as CSV.
+fn write_csv(path: &Path, rows: &[Vec<String>]) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    let mut w = csv::WriterBuilder::new()
+        .flexible(true)
+        .from_path(path)
+        .unwrap();
+    for row in rows {
+        w.write_record(row).unwrap();
+    }
+    w.flush().unwrap();
+}
+
+/// `id,email` then `n` people, or `email,id` with `email_first`.
+fn emails(path: &Path, n: u64, email_first: bool) {
+    let mut rows = vec![vec!["id".to_owned(), "email".to_owned()]];
+    rows.extend((0..n).map(|i| vec![i.to_string(), email(i)]));
+    if email_first {
+        rows.iter_mut().for_each(|r| r.reverse());
+    }
+    write_csv(path, &rows);
+}
+
+const EMAILS: &str = r#"
+[tables.users.columns]
+id = "keep"
+email = "email_pseudonym"
+"#;
+
+#[test]
+fn two_files_of_one_table_or_one_output_are_refused_and_nothing_is_written() {
+    let dir = scratch("csv-same-stem");
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    // The second file's columns in another order: with the first file's rules by position, its
+    // emails would be kept.
+    let (csv, txt, again) = (
+        dir.join("a/users.csv"),
+        dir.join("b/users.txt"),
+        dir.join("b/users.csv"),
+    );
+    emails(&csv, 20, false);
+    emails(&txt, 20, true);
+    emails(&again, 20, true);
+    for inputs in [[&csv, &txt], [&csv, &again], [&csv, &csv]] {
+        let inputs: Vec<&Path> = inputs.iter().map(|p| p.as_path()).collect();
+        let error = run_lib(EMAILS, &inputs, &out, &mut |_| {}).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(&inputs[0].display().to_string())
+                && text.contains(&inputs[1].display().to_string())
+                && text.contains("table `users`")
+                && text.contains("nothing was written"),
+            "{text}"
+        );
+        assert!(files(&out).is_empty(), "{:?}", files(&out));
+    }
+    // Apart, each file takes its own columns' rules.
+    for input in [&csv, &txt] {
+        let out = dir.join(format!(
+            "out-{}",
+            input.extension().unwrap().to_str().unwrap()
+        ));
+        std::fs::create_dir_all(&out).unwrap();
+        run_lib(EMAILS, &[input], &out, &mut |_| {}).unwrap();
+        let written = out.join(input.file_name().unwrap());
+        let originals = column(input, "email").into_iter().map(|v| ("email", v));
+        assert_no_leak(originals, &std::fs::read(&written).unwrap());
+        assert!(column(&written, "email")[0].ends_with("@anonymised.invalid"));
+    }
+}
+
+#[test]
+fn an_output_that_is_an_input_or_exists_is_refused_and_left_alone() {
+    let dir = scratch("csv-out-in");
+    let (users, orders) = people(&dir, 30);
+    let before = (
+        std::fs::read(&users).unwrap(),
+        std::fs::read(&orders).unwrap(),
+    );
+    let inputs = [users.as_path(), orders.as_path()];
+    // The input's own directory, however it is spelt.
+    let mut spellings = vec![dir.to_path_buf(), dir.join("."), dir.join("out/..")];
+    std::fs::create_dir_all(dir.join("out")).unwrap();
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(&*dir, dir.join("link")).unwrap();
+        spellings.push(dir.join("link"));
+    }
+    for out in &spellings {
+        let error = run_lib(CONFIG, &inputs, out, &mut |_| {}).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains("which is the input") && text.contains("nothing was written"),
+            "{text}"
+        );
+        assert_eq!(std::fs::read(&users).unwrap(), before.0);
+        assert_eq!(std::fs::read(&orders).unwrap(), before.1);
+        assert!(!files(&dir).iter().any(|f| f.ends_with(".partial")));
+    }
+    // An output that exists is named, and neither it nor any other output is written.
+    let out = dir.join("out");
+    std::fs::write(out.join("users.csv"), "not ours").unwrap();
+    let error = run_lib(CONFIG, &inputs, &out, &mut |_| {}).unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains(&out.join("users.csv").display().to_string())
+            && text.contains("already exists"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out.join("users.csv")).unwrap(),
+        "not ours"
+    );
+    assert_eq!(files(&out), ["users.csv"]);
+    // So is a partial file of another run.
+    std::fs::remove_file(out.join("users.csv")).unwrap();
+    std::fs::write(out.join("orders.csv.partial"), "another run").unwrap();
+    let error = run_lib(CONFIG, &inputs, &out, &mut |_| {}).unwrap_err();
+    assert!(error.to_string().contains("orders.csv.partial"), "{error}");
+    assert_eq!(files(&out), ["orders.csv.partial"]);
+    assert_eq!(
+        std::fs::read_to_string(out.join("orders.csv.partial")).unwrap(),
+        "another run"
+    );
+}
+
+#[test]
+fn an_output_that_appears_during_the_run_undoes_the_outputs_already_renamed() {
+    let (_dir, users, orders, out) = people_and_out("csv-appears");
+    let intruder = out.join("orders.csv");
+    let error = run_lib(CONFIG, &[&users, &orders], &out, &mut |p| {
+        if p.done && p.table == "orders" {
+            std::fs::write(&intruder, "not ours").unwrap();
+        }
+    })
+    .unwrap_err();
+    assert!(
+        error.to_string().contains("appeared during the run"),
+        "{error}"
+    );
+    // users.csv had been renamed into place: it is gone again.
+    assert_eq!(files(&out), ["orders.csv"]);
+    assert_eq!(std::fs::read_to_string(&intruder).unwrap(), "not ours");
+}
+
+#[test]
+fn a_file_replaced_between_the_check_and_the_copy_is_refused() {
+    let (_dir, users, orders, out) = people_and_out("csv-replaced");
+    // Once users is copied, orders is replaced by a file whose columns are in another order:
+    // copied with the checked header's rules, its emails would be kept.
+    let error = run_lib(CONFIG, &[&users, &orders], &out, &mut |p| {
+        if p.done && p.table == "users" {
+            write_csv(
+                &orders,
+                &[
+                    vec!["user_email".into(), "id".into(), "total".into()],
+                    vec![email(1), "1".into(), "10".into()],
+                ],
+            );
+        }
+    })
+    .unwrap_err();
+    let text = error.to_string();
+    assert!(
+        text.contains(&orders.display().to_string()) && text.contains("header changed"),
+        "{text}"
+    );
+    assert!(files(&out).is_empty(), "{:?}", files(&out));
+}
+
+#[test]
+fn a_file_without_a_header_row_is_refused_by_check_plan_and_run_without_showing_a_value() {
+    let dir = scratch("csv-headerless");
+    let users = dir.join("users.csv");
+    let mut w = csv::WriterBuilder::new()
+        .has_headers(false)
+        .from_path(&users)
+        .unwrap();
+    for i in 7..40 {
+        w.serialize(person(i)).unwrap();
+    }
+    w.flush().unwrap();
+    drop(w);
+    let config = dir.join("anonymise.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let (config, users_arg) = (config.to_str().unwrap(), users.to_str().unwrap());
+    let runs = [
+        cli(&["check", "--config", config, users_arg], None),
+        cli(&["plan", users_arg], None),
+        cli(
+            &[
+                "run",
+                "--config",
+                config,
+                "--out-dir",
+                out.to_str().unwrap(),
+                users_arg,
+            ],
+            Some(KEY),
+        ),
+    ];
+    let mut haystack = Vec::new();
+    for run in &runs {
+        assert!(!run.status.success(), "{}", text(run));
+        let said = text(run);
+        assert!(
+            said.contains(users_arg)
+                && said.contains("cell 1 is all digits")
+                && said.contains("CSV files need a header row"),
+            "{said}"
+        );
+        haystack.extend_from_slice(&run.stdout);
+        haystack.extend_from_slice(&run.stderr);
+    }
+    assert!(files(&out).is_empty());
+    let mut r = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .from_path(&users)
+        .unwrap();
+    let originals: Vec<(&str, String)> = r
+        .records()
+        .flat_map(|rec| {
+            rec.unwrap()
+                .iter()
+                .map(|v| ("a value", v.to_owned()))
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    assert!(assert_no_leak(originals, &haystack) > 100);
+}
+
+#[test]
+fn a_first_row_that_looks_like_data_is_refused_by_position_and_shape_and_header_names_pass() {
+    let dir = scratch("csv-header-shapes");
+    let header = |cells: &[&str]| {
+        let path = dir.join("t.csv");
+        write_csv(
+            &path,
+            &[
+                cells.iter().map(|c| (*c).to_owned()).collect(),
+                cells.iter().map(|_| "x".to_owned()).collect(),
+            ],
+        );
+        csv_file::schema_of(&path)
+    };
+    let names = [
+        "id",
+        "First Name",
+        "birth_date",
+        "e-mail",
+        "postcode2",
+        "Q1",
+        "T1",
+        "2fa_enabled",
+        "amount (GBP)",
+    ];
+    let table = header(&names).unwrap();
+    let columns: Vec<&str> = table.columns.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(columns, names);
+    for (cell, shape) in [
+        (
+            "zorvak.quil7@mailhost3.example",
+            "cell 2 looks like an email address",
+        ),
+        ("7700900123", "cell 2 is all digits"),
+        ("-12,500.75", "cell 2 is a number"),
+        ("1987-04-12", "cell 2 looks like a date or time"),
+        ("12/04/1987", "cell 2 looks like a date or time"),
+        ("2024-01-01T10:00:00Z", "cell 2 looks like a date or time"),
+        (
+            "+44 7700 900123",
+            "cell 2 holds only digits and punctuation",
+        ),
+        ("", "cell 2 is empty"),
+        ("   ", "cell 2 is empty"),
+        ("id", "cell 2 repeats the name of cell 1"),
+    ] {
+        let error = header(&["id", cell, "name"]).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(shape) && text.contains("CSV files need a header row"),
+            "{cell:?}: {text}"
+        );
+        if cell.trim().len() > 2 {
+            assert!(!text.contains(cell), "{text}");
+        }
+    }
 }

@@ -5,7 +5,7 @@
 mod common;
 
 use anonymise::config::Config;
-use anonymise::run::{DbError, Progress, Unit};
+use anonymise::run::{DbError, Progress, Side, Unit};
 use anonymise::sqlite;
 use anonymise::transform::{TransformError, Transformer};
 use common::{assert_no_leak, cli, email, first_leak, person, scratch, text, word, KEY, KEY_ENV};
@@ -1140,4 +1140,74 @@ body = "null"
         "{error}"
     );
     assert_no_output(&target);
+}
+
+#[test]
+fn a_conflict_clause_that_would_drop_rows_fails_the_run_and_shows_no_value() {
+    // Two visits of one person to two postcodes of one district: generalised, they collide, and
+    // `ON CONFLICT REPLACE` / `IGNORE` would keep one of them while the summary counted both.
+    let tables = [
+        "CREATE TABLE visits (id INTEGER PRIMARY KEY, person TEXT, postcode TEXT,
+             UNIQUE (person, postcode) ON CONFLICT REPLACE)",
+        "CREATE TABLE visits (id INTEGER PRIMARY KEY, person TEXT, postcode TEXT,
+             UNIQUE (person, postcode) ON CONFLICT IGNORE)",
+        "CREATE TABLE visits (id INTEGER NOT NULL, person TEXT, postcode TEXT,
+             PRIMARY KEY (person, postcode) ON CONFLICT REPLACE) WITHOUT ROWID",
+    ];
+    let values = [
+        ("Zorvakquil Mebbtrav", "SW1A 1AA"),
+        ("Zorvakquil Mebbtrav", "SW1A 2BB"),
+        ("Xunplodre Keshwim", "NW3 4CD"),
+    ];
+    let config = r#"
+[tables.visits.columns]
+id = "keep"
+person = "pseudonym"
+postcode = { rule = "generalise", to = "postcode_district" }
+"#;
+    for (i, create) in tables.iter().enumerate() {
+        let dir = scratch("sqlite-conflict");
+        let source = dir.join("source.sqlite");
+        let rows: Vec<String> = values
+            .iter()
+            .enumerate()
+            .map(|(id, (person, postcode))| format!("({id}, {}, {})", lit(person), lit(postcode)))
+            .collect();
+        connect(&source)
+            .batch_execute(&format!(
+                "{create}; INSERT INTO visits (id, person, postcode) VALUES {};",
+                rows.join(", ")
+            ))
+            .unwrap();
+        let target = dir.join("anonymised.sqlite");
+        let error = run(config, &source, &target).unwrap_err();
+        let text = error.to_string();
+        match &error {
+            DbError::Database {
+                side: Side::Target,
+                table: Some(table),
+                message,
+            } => {
+                assert_eq!(table, "visits", "table {i}: {text}");
+                assert!(
+                    message.contains("UNIQUE") && message.contains("visits.postcode"),
+                    "table {i}: {text}"
+                );
+            }
+            other => panic!("table {i}: {other}"),
+        }
+        assert!(text.contains("nothing was written"), "{text}");
+        let originals = values
+            .iter()
+            .flat_map(|(person, postcode)| {
+                [
+                    ("person", person.to_string()),
+                    ("postcode", postcode.to_string()),
+                ]
+            })
+            .chain([("district", "SW1A".to_owned())]);
+        first_leak(originals, text.as_bytes()).unwrap();
+        assert!(!text.contains("SW1A"), "{text}");
+        assert_no_output(&target);
+    }
 }
