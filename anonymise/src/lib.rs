@@ -10,6 +10,8 @@
 pub mod config;
 pub mod csv_file;
 pub mod kanon;
+#[cfg(feature = "mysql")]
+pub mod mysql;
 pub mod plan;
 #[cfg(feature = "postgres")]
 pub mod postgres;

@@ -1,5 +1,6 @@
 //! `anonymise`: the command line of the `anonymise` library. Sources are CSV files, a SQLite
-//! file, or (with the `postgres` feature) a PostgreSQL database.
+//! file, or a PostgreSQL database (with the `postgres` feature) or a MariaDB/MySQL one (with the
+//! `mysql` feature).
 
 use anonymise::config::{Config, Schema, TableSchema};
 use anonymise::run::{Progress, Summary, Unit};
@@ -22,8 +23,8 @@ enum Command {
     /// personal-looking ones flagged. Review it before use.
     Plan {
         /// CSV files (one table each, named after the file), or one database: a
-        /// `postgres://` URL, or a SQLite file (`sqlite://path`, or a path ending `.db`,
-        /// `.sqlite` or `.sqlite3`).
+        /// `postgres://` URL, a `mysql://` URL (MariaDB or MySQL: `mysql://user@host/database`),
+        /// or a SQLite file (`sqlite://path`, or a path ending `.db`, `.sqlite` or `.sqlite3`).
         source: Vec<String>,
         /// The PostgreSQL schema to read.
         #[arg(long, default_value = "public")]
@@ -53,14 +54,15 @@ enum Command {
         /// CSV runs: the files to read, one table each (named after the file).
         #[arg(conflicts_with_all = ["from", "to"])]
         inputs: Vec<PathBuf>,
-        /// Database runs: the source (a `postgres://` URL or a SQLite file).
+        /// Database runs: the source (a `postgres://` or `mysql://` URL, or a SQLite file).
         #[arg(long, requires = "to")]
         from: Option<String>,
-        /// Database runs: the target. PostgreSQL: a database whose tables exist (migrated) and
-        /// are empty. SQLite: a file that does not exist yet (made with the source's schema).
+        /// Database runs: the target. PostgreSQL, MariaDB/MySQL: a database whose tables exist
+        /// (migrated) and are empty. SQLite: a file that does not exist yet (made with the
+        /// source's schema).
         #[arg(long, requires = "from")]
         to: Option<String>,
-        /// PostgreSQL: empty the target's tables first, in the run's transaction.
+        /// PostgreSQL, MariaDB/MySQL: empty the target's tables first, in the run's transaction.
         #[arg(long)]
         truncate: bool,
         /// The PostgreSQL schema to copy.
@@ -92,6 +94,7 @@ enum Location {
     Csv(Vec<PathBuf>),
     Sqlite(PathBuf),
     Postgres(String),
+    Mysql(String),
 }
 
 impl Location {
@@ -99,6 +102,8 @@ impl Location {
         let database = |arg: &str| -> Option<Location> {
             if arg.starts_with("postgres://") || arg.starts_with("postgresql://") {
                 Some(Location::Postgres(arg.to_owned()))
+            } else if arg.starts_with("mysql://") || arg.starts_with("mariadb://") {
+                Some(Location::Mysql(arg.to_owned()))
             } else if let Some(path) = arg.strip_prefix("sqlite://") {
                 Some(Location::Sqlite(PathBuf::from(path)))
             } else if [".db", ".sqlite", ".sqlite3"]
@@ -111,7 +116,10 @@ impl Location {
             }
         };
         match args {
-            [] => Err("no source given: CSV files, a postgres:// URL or a SQLite file".into()),
+            [] => Err(
+                "no source given: CSV files, a postgres:// or mysql:// URL, or a SQLite file"
+                    .into(),
+            ),
             [one] => Ok(database(one).unwrap_or_else(|| Location::Csv(vec![PathBuf::from(one)]))),
             many => {
                 if let Some(db) = many.iter().find(|a| database(a).is_some()) {
@@ -135,6 +143,7 @@ impl Location {
             }),
             Location::Sqlite(path) => anonymise::sqlite::schema(path).map_err(|e| e.to_string()),
             Location::Postgres(url) => postgres_schema(url, pg_schema),
+            Location::Mysql(url) => mysql_cli::schema(url),
         }
     }
 
@@ -162,6 +171,7 @@ impl Location {
                 })
                 .collect(),
             Location::Postgres(url) => postgres_samples(url, pg_schema, schema, SAMPLE),
+            Location::Mysql(url) => mysql_cli::samples(url, schema, SAMPLE),
         }
     }
 }
@@ -378,8 +388,15 @@ fn run(command: Command) -> Result<ExitCode, String> {
                             schema,
                             &mut progress,
                         )?,
+                        (Location::Mysql(source), Location::Mysql(target)) => Ok(mysql_cli::run(
+                            &config,
+                            &transformer,
+                            (&source, &target),
+                            truncate,
+                            &mut progress,
+                        )?),
                         _ => return Err(
-                            "--from and --to must be two PostgreSQL databases or two SQLite files"
+                            "--from and --to must be two PostgreSQL databases, two MariaDB/MySQL databases or two SQLite files"
                                 .into(),
                         ),
                     }
@@ -462,6 +479,9 @@ fn run(command: Command) -> Result<ExitCode, String> {
                         .map_err(|e| e.to_string())?;
                 }
                 Location::Postgres(url) => scan_postgres(url, &schema, &table, &qis, &mut add)?,
+                Location::Mysql(url) => {
+                    mysql_cli::scan(url, &table, &qis, &mut add)?;
+                }
             }
             let report = tally.report(k);
             print!("{report}");
@@ -476,7 +496,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
 
 /// A database location as it can be printed: a URL's password hidden.
 fn redact(location: &str) -> String {
-    match (location.find("://"), location.rfind('@')) {
+    let mut shown = match (location.find("://"), location.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             let credentials = &location[scheme + 3..at];
             match credentials.split_once(':') {
@@ -487,6 +507,39 @@ fn redact(location: &str) -> String {
             }
         }
         _ => location.to_owned(),
+    };
+    // A password given as a parameter (`?password=..`, or libpq's `password=..` pairs).
+    let mut from = 0;
+    while let Some(found) = shown[from..].to_ascii_lowercase().find("password=") {
+        let start = from + found + "password=".len();
+        let end = shown[start..]
+            .find(['&', ' '])
+            .map_or(shown.len(), |n| start + n);
+        shown.replace_range(start..end, "***");
+        from = start + 3;
+    }
+    shown
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn passwords_in_urls_are_never_shown() {
+        assert_eq!(
+            redact("postgres://app:s3cret@db/prod"),
+            "postgres://app:***@db/prod"
+        );
+        assert_eq!(
+            redact("postgres://db/prod?user=app&Password=s3cret&sslmode=require"),
+            "postgres://db/prod?user=app&Password=***&sslmode=require"
+        );
+        assert_eq!(
+            redact("host=db password=s3cret dbname=prod"),
+            "host=db password=*** dbname=prod"
+        );
+        assert_eq!(redact("shop.sqlite"), "shop.sqlite");
     }
 }
 
@@ -546,4 +599,76 @@ fn scan_postgres(
     _: &mut dyn FnMut(&[Option<String>]),
 ) -> Result<(), String> {
     Err(NO_POSTGRES.into())
+}
+
+/// MariaDB/MySQL sources and targets, with the `mysql` feature.
+#[cfg(feature = "mysql")]
+mod mysql_cli {
+    use super::{Config, Progress, Schema, Summary};
+    use anonymise::mysql;
+
+    fn connect(url: &str) -> Result<::mysql::Conn, String> {
+        mysql::connect(url, anonymise::run::Side::Source).map_err(|e| e.to_string())
+    }
+
+    pub fn schema(url: &str) -> Result<Schema, String> {
+        mysql::schema(&mut connect(url)?).map_err(|e| e.to_string())
+    }
+
+    pub fn samples(
+        url: &str,
+        schema: &Schema,
+        limit: usize,
+    ) -> Result<Vec<Vec<Vec<String>>>, String> {
+        let mut conn = connect(url)?;
+        let mut sample = |t| mysql::sample(&mut conn, t, limit).map_err(|e| e.to_string());
+        schema.tables.iter().map(&mut sample).collect()
+    }
+
+    pub fn run(
+        config: &Config,
+        transformer: &anonymise::Transformer,
+        (source, target): (&str, &str),
+        truncate: bool,
+        progress: &mut dyn FnMut(&Progress),
+    ) -> Result<Vec<Summary>, String> {
+        let options = mysql::Options { truncate };
+        mysql::anonymise(config, transformer, source, target, &options, progress)
+            .map_err(|e| e.to_string())
+    }
+
+    pub fn scan(
+        url: &str,
+        table: &str,
+        columns: &[String],
+        each: &mut dyn FnMut(&[Option<String>]),
+    ) -> Result<u64, String> {
+        mysql::scan(&mut connect(url)?, table, columns, each).map_err(|e| e.to_string())
+    }
+}
+
+/// Without the `mysql` feature, each MariaDB/MySQL function says how to build it in.
+#[cfg(not(feature = "mysql"))]
+mod mysql_cli {
+    use super::{Config, Progress, Schema, Summary};
+
+    const NO_MYSQL: &str =
+        "this anonymise was built without MariaDB/MySQL: build it with `--features mysql`";
+
+    macro_rules! without_mysql {
+        ($($name:ident($($arg:ty),*) -> $ok:ty;)*) => {$(
+            pub fn $name($(_: $arg),*) -> Result<$ok, String> {
+                Err(NO_MYSQL.into())
+            }
+        )*};
+    }
+
+    without_mysql! {
+        schema(&str) -> Schema;
+        samples(&str, &Schema, usize) -> Vec<Vec<Vec<String>>>;
+        run(
+            &Config, &anonymise::Transformer, (&str, &str), bool, &mut dyn FnMut(&Progress)
+        ) -> Vec<Summary>;
+        scan(&str, &str, &[String], &mut dyn FnMut(&[Option<String>])) -> u64;
+    }
 }

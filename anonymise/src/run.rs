@@ -1,11 +1,11 @@
 //! What every kind of run shares: progress reports, the summary, database errors that never
 //! hold a value, and tables put in dependency order.
 
-use crate::config::{ConfigError, TableSchema};
+use crate::config::{ColumnSchema, ConfigError, Plan, Rule, Schema, TableSchema};
 use crate::transform::TransformError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// What a progress position counts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,6 +31,21 @@ pub struct Progress {
     pub rows: u64,
     /// Whether the table is done.
     pub done: bool,
+}
+
+impl Progress {
+    /// Where a table of a database is: `rows` read and written of an `estimate` (the total
+    /// shown is never below the rows).
+    pub fn rows(table: &str, rows: u64, estimate: u64, done: bool) -> Self {
+        Self {
+            table: table.to_owned(),
+            position: rows,
+            total: estimate.max(rows),
+            unit: Unit::Rows,
+            rows,
+            done,
+        }
+    }
 }
 
 /// What a run did to one table.
@@ -120,7 +135,8 @@ pub fn dependency_order(tables: Vec<TableSchema>) -> (Vec<TableSchema>, Vec<Stri
                 .columns
                 .iter()
                 .filter_map(|c| c.references.as_deref())
-                .filter_map(|r| r.split_once('.').map(|(table, _)| table))
+                .flat_map(|r| crate::config::resolve(&tables, r))
+                .map(|(parent, _)| parent)
                 .filter(|parent| *parent != t.name && names.contains(parent))
                 .map(str::to_owned)
                 .collect();
@@ -145,6 +161,122 @@ pub fn dependency_order(tables: Vec<TableSchema>) -> (Vec<TableSchema>, Vec<Stri
     }
 }
 
+/// A database's tables as its catalog lists them: columns first (in order), then the marks of
+/// unique and referencing columns; [`Catalog::schema`] puts them in dependency order.
+#[derive(Debug, Default)]
+pub struct Catalog(BTreeMap<String, TableSchema>);
+
+impl Catalog {
+    /// Adds `column` as the next column of `table`.
+    pub fn column(&mut self, table: String, column: ColumnSchema) {
+        self.0
+            .entry(table.clone())
+            .or_insert_with(|| TableSchema {
+                name: table,
+                columns: Vec::new(),
+            })
+            .columns
+            .push(column);
+    }
+
+    /// The column `name` of `table`, if both are listed.
+    fn get(&mut self, table: &str, name: &str) -> Option<&mut ColumnSchema> {
+        self.0
+            .get_mut(table)
+            .and_then(|t| t.columns.iter_mut().find(|c| c.name == name))
+    }
+
+    /// Marks a column a unique index covers alone.
+    pub fn unique(&mut self, table: &str, name: &str) {
+        if let Some(c) = self.get(table, name) {
+            c.unique = true;
+        }
+    }
+
+    /// Marks a column that references `parent.parent_column`.
+    pub fn references(&mut self, table: &str, name: &str, parent: &str, parent_column: &str) {
+        if let Some(c) = self.get(table, name) {
+            c.references = Some(format!("{parent}.{parent_column}"));
+        }
+    }
+
+    /// The tables, in dependency order (see [`dependency_order`]).
+    pub fn schema(self) -> Schema {
+        Schema {
+            tables: dependency_order(self.0.into_values().collect()).0,
+        }
+    }
+}
+
+/// Copies `tables` one after another, in their order, with `copy`, which is given each table
+/// with its columns' rules (from `plan`, in column order) and returns the rows it wrote; stops
+/// at the first error. One [`Summary`] per table.
+pub fn copy_tables(
+    plan: &Plan,
+    tables: &[TableSchema],
+    mut copy: impl FnMut(&TableSchema, &[Rule]) -> Result<u64, DbError>,
+) -> Result<Vec<Summary>, DbError> {
+    let mut summaries = Vec::with_capacity(tables.len());
+    for table in tables {
+        let rules: Vec<Rule> = plan
+            .table(&table.name)
+            .unwrap_or_default()
+            .iter()
+            .map(|(_, rule)| rule.clone())
+            .collect();
+        let started = Instant::now();
+        let rows = copy(table, &rules)?;
+        summaries.push(Summary {
+            table: table.name.clone(),
+            rows,
+            transformed_columns: rules.iter().filter(|r| **r != Rule::Keep).count(),
+            elapsed: started.elapsed(),
+        });
+    }
+    Ok(summaries)
+}
+
+/// Refuses a target that lacks a table or a column the copy writes: `found` holds each of the
+/// target's tables with its columns' names. Every missing one is named, so one run shows them all.
+pub fn check_target_columns(
+    tables: &[TableSchema],
+    found: &BTreeMap<String, Vec<String>>,
+) -> Result<(), DbError> {
+    let mut missing = Vec::new();
+    for table in tables {
+        match found.get(&table.name) {
+            None => missing.push(format!("{} (the whole table)", table.name)),
+            Some(columns) => missing.extend(
+                table
+                    .columns
+                    .iter()
+                    .filter(|c| !columns.contains(&c.name))
+                    .map(|c| format!("{}.{}", table.name, c.name)),
+            ),
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    Err(DbError::Refused(format!(
+        "the target lacks {} the source has (run its migrations first): {}",
+        if missing.len() == 1 {
+            "a column"
+        } else {
+            "columns"
+        },
+        missing.join(", ")
+    )))
+}
+
+/// The refusal of a target whose `tables` already hold rows.
+pub fn occupied_target(tables: &[String]) -> DbError {
+    DbError::Refused(format!(
+        "the target's tables {} already hold rows: empty them, or pass --truncate to have the run empty them in its transaction",
+        tables.join(", ")
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -153,14 +285,16 @@ mod tests {
     fn table(name: &str, references: &[&str]) -> TableSchema {
         TableSchema {
             name: name.into(),
-            columns: references
-                .iter()
-                .map(|r| ColumnSchema {
-                    name: format!("{r}_id"),
-                    references: Some(format!("{r}.id")),
-                    ..ColumnSchema::default()
-                })
-                .collect(),
+            columns: std::iter::once(ColumnSchema {
+                name: "id".into(),
+                ..ColumnSchema::default()
+            })
+            .chain(references.iter().map(|r| ColumnSchema {
+                name: format!("{r}_id"),
+                references: Some(format!("{r}.id")),
+                ..ColumnSchema::default()
+            }))
+            .collect(),
         }
     }
 
