@@ -3,8 +3,9 @@
 //! k-anonymity report.
 //!
 //! Runs go PostgreSQL to PostgreSQL (`postgres`, with the `postgres` feature: `COPY`
-//! streamed in constant memory, one target transaction), SQLite to SQLite ([`sqlite`]) and CSV
-//! to CSV ([`csv_file`]); each checks the [`Config`] against the source's schema first and
+//! streamed in constant memory, one target transaction), MariaDB/MySQL to MariaDB/MySQL
+//! (`mysql`, with the `mysql` feature), SQLite to SQLite ([`sqlite`]) and CSV to CSV
+//! ([`csv_file`]); each checks the [`Config`] against the source's schema first and
 //! writes nothing unless every row of every table went through.
 
 pub mod config;
