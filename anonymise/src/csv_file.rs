@@ -2,7 +2,7 @@
 //! stream through in constant memory; the output appears only when every row went through.
 
 use crate::config::{ColumnSchema, Config, ConfigError, Rule, Schema, TableSchema};
-use crate::run::{Progress, Summary, Unit};
+use crate::run::{copy_tables, Progress, Summary};
 use crate::transform::{TransformError, Transformer};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -188,55 +188,37 @@ pub fn anonymise_with_progress(
     let outputs = output_paths(inputs, &tables, out_dir)?;
     let schema = Schema { tables };
     let plan = config.check(&schema)?;
-    // The plan has the schema's tables, in its order: each file takes its own rules.
+    // The schema's tables are the files', in their order: each file takes its own rules.
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
-    let result = (|| {
-        let mut summaries = Vec::new();
-        for (((input, table), (plan_table, rules)), output) in inputs
-            .iter()
-            .zip(&schema.tables)
-            .zip(&plan.tables)
-            .zip(&outputs)
-        {
-            debug_assert_eq!(plan_table, &table.name);
-            let rules: Vec<Rule> = rules.iter().map(|(_, rule)| rule.clone()).collect();
-            let pending = pending_path(output);
-            let reader = File::open(input).map_err(|source| CsvError::Io {
-                path: input.display().to_string(),
-                source,
-            })?;
-            let writer = claim(&pending)?;
-            staged.push((pending.clone(), output.clone()));
-            let total_bytes = reader.metadata().map(|m| m.len()).unwrap_or(0);
-            let started = std::time::Instant::now();
-            let mut report = |bytes: u64, rows: u64, done: bool| {
-                progress(&Progress {
-                    table: table.name.clone(),
-                    position: bytes,
-                    total: total_bytes,
-                    unit: Unit::Bytes,
+    let mut files = inputs.iter().zip(&outputs);
+    let result = copy_tables(&plan, &schema.tables, |table, rules| {
+        let (input, output) = files.next().expect("a file for every table");
+        let pending = pending_path(output);
+        let reader = File::open(input).map_err(|source| CsvError::Io {
+            path: input.display().to_string(),
+            source,
+        })?;
+        let writer = claim(&pending)?;
+        staged.push((pending.clone(), output.clone()));
+        let total_bytes = reader.metadata().map(|m| m.len()).unwrap_or(0);
+        stream(
+            table,
+            rules,
+            transformer,
+            BufReader::with_capacity(1 << 16, reader),
+            BufWriter::with_capacity(1 << 16, writer),
+            (input, &pending),
+            &mut |bytes, rows, done| {
+                progress(&Progress::bytes(
+                    &table.name,
+                    bytes,
+                    total_bytes,
                     rows,
                     done,
-                })
-            };
-            let rows = stream(
-                table,
-                &rules,
-                transformer,
-                BufReader::with_capacity(1 << 16, reader),
-                BufWriter::with_capacity(1 << 16, writer),
-                (input, &pending),
-                &mut report,
-            )?;
-            summaries.push(Summary {
-                table: table.name.clone(),
-                rows,
-                transformed_columns: rules.iter().filter(|r| **r != Rule::Keep).count(),
-                elapsed: started.elapsed(),
-            });
-        }
-        Ok(summaries)
-    })();
+                ))
+            },
+        )
+    });
     match result {
         Ok(summaries) => {
             publish(&staged)?;

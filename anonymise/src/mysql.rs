@@ -24,8 +24,8 @@
 
 use crate::config::{ColumnSchema, Config, Rule, Schema, TableSchema};
 use crate::run::{
-    check_target_columns, copy_tables, dependency_order, occupied_target, Catalog, DbError,
-    Progress, Side, Summary,
+    check_target_columns, check_target_empty, copy_tables, dependency_order, relay, Catalog,
+    DbError, Progress, Side, Summary,
 };
 use crate::transform::{TransformError, Transformer};
 use mysql::consts::ColumnType;
@@ -52,9 +52,6 @@ const MAX_PLACEHOLDERS: usize = 65_535;
 
 /// Batches transformed ahead of the target.
 const BATCHES_IN_FLIGHT: usize = 4;
-
-/// Rows between two progress reports.
-const PROGRESS_EVERY: u64 = 16_384;
 
 /// Both sessions: text in UTF-8, times in UTC, and a strict `sql_mode` that keeps a copied 0 in
 /// an `AUTO_INCREMENT` column (and leaves out the modes that change what a value means, such as
@@ -314,7 +311,6 @@ fn prepare_target(
     truncate: bool,
 ) -> Result<(), DbError> {
     let err = |e: mysql::Error| database_error(Side::Target, None, &e);
-    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
     let found: Vec<(String, String)> = tx
         .query(
             "SELECT c.TABLE_NAME, c.COLUMN_NAME
@@ -325,10 +321,7 @@ fn prepare_target(
                AND COALESCE(c.GENERATION_EXPRESSION, '') = ''",
         )
         .map_err(err)?;
-    for (table, column) in found {
-        columns.entry(table).or_default().push(column);
-    }
-    check_target_columns(tables, &columns)?;
+    check_target_columns(tables, found)?;
     let engines: BTreeMap<String, Option<String>> = tx
         .query(
             "SELECT TABLE_NAME, ENGINE FROM information_schema.TABLES
@@ -370,19 +363,13 @@ fn prepare_target(
             occupied.push(table.name.clone());
         }
     }
-    if occupied.is_empty() {
-        Ok(())
-    } else {
-        Err(occupied_target(&occupied))
-    }
+    check_target_empty(&occupied)
 }
 
 /// One batch of rows for an `INSERT`: their values, row after row.
 struct Batch {
     values: Vec<Value>,
     rows: usize,
-    /// Rows read so far, this batch's included.
-    read: u64,
 }
 
 /// Streams one table from `source` into `target` through `rules`.
@@ -405,12 +392,10 @@ fn copy_table(
         .map_err(tgt_err)?;
     let report = |rows: u64, done: bool| Progress::rows(name, rows, estimate, done);
     let select = select(name, &table.columns.iter().map(read).collect::<Vec<_>>());
-    // Two threads, so reading and transforming overlap with the target taking rows: this one
-    // writes, the other reads and transforms, handing over batches through a queue of at most
-    // `BATCHES_IN_FLIGHT` (memory stays bounded whatever the table's size).
-    std::thread::scope(|scope| {
-        let (batches, received) = std::sync::mpsc::sync_channel::<Batch>(BATCHES_IN_FLIGHT);
-        let producer = scope.spawn(move || -> Result<u64, DbError> {
+    // Read and transformed on another thread, handed over in batches, written on this one.
+    let rows = relay(
+        BATCHES_IN_FLIGHT,
+        move |batches| {
             let src_err = |e: mysql::Error| database_error(Side::Source, Some(name), &e);
             let mut result = source.query_iter(select).map_err(src_err)?;
             let binary: Vec<bool> = result.columns().as_ref().iter().map(is_binary).collect();
@@ -449,11 +434,13 @@ fn copy_table(
                 if in_batch == batch_rows || bytes >= BATCH_BYTES {
                     let values =
                         std::mem::replace(&mut batch, Vec::with_capacity(batch_rows * width));
-                    let sent = batches.send(Batch {
-                        values,
-                        rows: in_batch,
-                        read: rows,
-                    });
+                    let sent = batches.send((
+                        Batch {
+                            values,
+                            rows: in_batch,
+                        },
+                        rows,
+                    ));
                     if sent.is_err() {
                         // The writer stopped; its error is the one reported.
                         return finish_early(result, Ok(rows));
@@ -463,43 +450,33 @@ fn copy_table(
             };
             outcome?;
             if in_batch > 0 {
-                let _ = batches.send(Batch {
-                    values: batch,
-                    rows: in_batch,
-                    read: rows,
-                });
+                let _ = batches.send((
+                    Batch {
+                        values: batch,
+                        rows: in_batch,
+                    },
+                    rows,
+                ));
             }
             Ok(rows)
-        });
-        let mut reported = 0;
-        let mut written = Ok(());
-        for batch in received {
+        },
+        |batch: Batch| {
             let params = if batch.values.is_empty() {
                 Params::Empty
             } else {
                 Params::Positional(batch.values)
             };
-            let done = if batch.rows == batch_rows {
+            if batch.rows == batch_rows {
                 target.exec_drop(&full, params)
             } else {
                 target.exec_drop(insert(name, &columns, batch.rows), params)
-            };
-            if let Err(e) = done {
-                written = Err(tgt_err(e));
-                break;
             }
-            if batch.read - reported >= PROGRESS_EVERY {
-                progress(&report(batch.read, false));
-                reported = batch.read;
-            }
-        }
-        let rows = producer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        written?;
-        progress(&report(rows, true));
-        Ok(rows)
-    })
+            .map_err(tgt_err)
+        },
+        &mut |rows| progress(&report(rows, false)),
+    )?;
+    progress(&report(rows, true));
+    Ok(rows)
 }
 
 /// Ends a read that stops before its last row: the rest of the result is left unread (dropping

@@ -7,12 +7,13 @@
 //! [`Options::truncate`] empties them, in the same transaction.
 
 use crate::config::{ColumnSchema, Config, Rule, Schema, TableSchema};
-use crate::run::{dependency_order, DbError, Progress, Side, Summary, Unit};
+use crate::run::{
+    check_target_columns, check_target_empty, copy_tables, dependency_order, relay, Catalog,
+    DbError, Progress, Side, Summary,
+};
 use crate::transform::Transformer;
 use postgres::{Client, NoTls};
-use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
-use std::time::Instant;
 
 /// How a run treats the databases.
 #[derive(Debug, Clone)]
@@ -49,7 +50,7 @@ pub fn connect(url: &str, side: Side) -> Result<Client, DbError> {
 /// keys, in dependency order.
 pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
     let err = |e: postgres::Error| database_error(Side::Source, None, &e);
-    let mut tables: BTreeMap<String, TableSchema> = BTreeMap::new();
+    let mut catalog = Catalog::default();
     for row in client
         .query(
             "SELECT c.relname::text, a.attname::text,
@@ -67,29 +68,15 @@ pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
         )
         .map_err(err)?
     {
-        let table: String = row.get(0);
-        tables
-            .entry(table.clone())
-            .or_insert_with(|| TableSchema {
-                name: table,
-                columns: Vec::new(),
-            })
-            .columns
-            .push(ColumnSchema {
+        catalog.column(
+            row.get(0),
+            ColumnSchema {
                 name: row.get(1),
                 type_name: Some(row.get(2)),
                 not_null: row.get(3),
                 ..ColumnSchema::default()
-            });
-    }
-    fn column<'a>(
-        tables: &'a mut BTreeMap<String, TableSchema>,
-        table: &str,
-        name: &str,
-    ) -> Option<&'a mut ColumnSchema> {
-        tables
-            .get_mut(table)
-            .and_then(|t| t.columns.iter_mut().find(|c| c.name == name))
+            },
+        );
     }
     for row in client
         .query(
@@ -103,13 +90,7 @@ pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
         )
         .map_err(err)?
     {
-        if let Some(c) = column(
-            &mut tables,
-            &row.get::<_, String>(0),
-            &row.get::<_, String>(1),
-        ) {
-            c.unique = true;
-        }
+        catalog.unique(row.get(0), row.get(1));
     }
     for row in client
         .query(
@@ -127,17 +108,9 @@ pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
         )
         .map_err(err)?
     {
-        let (parent, parent_column): (String, String) = (row.get(2), row.get(3));
-        if let Some(c) = column(
-            &mut tables,
-            &row.get::<_, String>(0),
-            &row.get::<_, String>(1),
-        ) {
-            c.references = Some(format!("{parent}.{parent_column}"));
-        }
+        catalog.references(row.get(0), row.get(1), row.get(2), row.get(3));
     }
-    let (tables, _) = dependency_order(tables.into_values().collect());
-    Ok(Schema { tables })
+    Ok(catalog.schema())
 }
 
 /// Up to `limit` rows of `table` as text (NULL as an empty string), for `plan`.
@@ -193,14 +166,7 @@ pub fn scan(
     let mut line = Vec::new();
     let mut values: Vec<Option<String>> = Vec::with_capacity(columns.len());
     let mut rows = 0;
-    loop {
-        line.clear();
-        let n = reader
-            .read_until(b'\n', &mut line)
-            .map_err(|e| io_error(Side::Source, table, &e))?;
-        if n == 0 {
-            break;
-        }
+    while read_line(&mut reader, &mut line, table)? {
         rows += 1;
         values.clear();
         for field in fields(&line) {
@@ -274,14 +240,7 @@ pub fn anonymise(
             .map_err(|e| database_error(Side::Target, None, &e))?;
     }
 
-    let mut summaries = Vec::with_capacity(tables.len());
-    for table in &tables {
-        let rules: Vec<Rule> = plan
-            .table(&table.name)
-            .unwrap_or_default()
-            .iter()
-            .map(|(_, rule)| rule.clone())
-            .collect();
+    let summaries = copy_tables(&plan, &tables, |table, rules| {
         let estimate: f32 = source
             .query_one(
                 "SELECT c.reltuples FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -290,24 +249,17 @@ pub fn anonymise(
             )
             .map_err(src_err)?
             .get(0);
-        let started = Instant::now();
-        let rows = copy_table(
+        copy_table(
             &mut source,
             &mut tx,
             &options.schema,
             table,
-            &rules,
+            rules,
             transformer,
             estimate.max(0.0) as u64,
             progress,
-        )?;
-        summaries.push(Summary {
-            table: table.name.clone(),
-            rows,
-            transformed_columns: rules.iter().filter(|r| **r != Rule::Keep).count(),
-            elapsed: started.elapsed(),
-        });
-    }
+        )
+    })?;
     copy_sequences(&mut source, &mut tx, &options.schema)?;
     tx.commit()
         .map_err(|e| database_error(Side::Target, None, &e))?;
@@ -351,8 +303,7 @@ fn prepare_target(
     truncate: bool,
 ) -> Result<(), DbError> {
     let err = |e: postgres::Error| database_error(Side::Target, None, &e);
-    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
-    for row in tx
+    let found = tx
         .query(
             "SELECT c.relname::text, a.attname::text
              FROM pg_class c
@@ -362,34 +313,8 @@ fn prepare_target(
                AND a.attnum > 0 AND NOT a.attisdropped AND a.attgenerated = ''",
             &[&schema_name],
         )
-        .map_err(err)?
-    {
-        columns.entry(row.get(0)).or_default().push(row.get(1));
-    }
-    let mut missing = Vec::new();
-    for table in tables {
-        match columns.get(&table.name) {
-            None => missing.push(format!("{} (the whole table)", table.name)),
-            Some(found) => missing.extend(
-                table
-                    .columns
-                    .iter()
-                    .filter(|c| !found.contains(&c.name))
-                    .map(|c| format!("{}.{}", table.name, c.name)),
-            ),
-        }
-    }
-    if !missing.is_empty() {
-        return Err(DbError::Refused(format!(
-            "the target lacks {} the source has (run its migrations first): {}",
-            if missing.len() == 1 {
-                "a column"
-            } else {
-                "columns"
-            },
-            missing.join(", ")
-        )));
-    }
+        .map_err(err)?;
+    check_target_columns(tables, found.iter().map(|row| (row.get(0), row.get(1))))?;
     let names: Vec<String> = tables
         .iter()
         .map(|t| format!("{}.{}", quote(schema_name), quote(&t.name)))
@@ -418,14 +343,7 @@ fn prepare_target(
         .iter()
         .map(|row| row.get(0))
         .collect();
-    if occupied.is_empty() {
-        Ok(())
-    } else {
-        Err(DbError::Refused(format!(
-            "the target's tables {} already hold rows: empty them, or pass --truncate to have the run empty them in its transaction",
-            occupied.join(", ")
-        )))
-    }
+    check_target_empty(&occupied)
 }
 
 /// Sets the target's sequences as the source's are (read in the run's snapshot), as `pg_dump`
@@ -524,41 +442,25 @@ fn copy_table(
     let mut writer = target
         .copy_in(format!("COPY {qualified} ({list}) FROM STDIN").as_str())
         .map_err(tgt_err)?;
-    let report = |rows: u64, done: bool| Progress {
-        table: name.to_owned(),
-        position: rows,
-        total: estimate.max(rows),
-        unit: Unit::Rows,
-        rows,
-        done,
-    };
+    let report = |rows: u64, done: bool| Progress::rows(name, rows, estimate, done);
     let write_failed = |e: std::io::Error| io_error(Side::Target, name, &e);
-    // Two threads, so transforming overlaps with the target taking rows: this one writes, the
-    // other reads and transforms, handing over 64 KiB chunks through a queue of at most
-    // `CHUNKS_IN_FLIGHT` (memory stays bounded whatever the table's size).
-    std::thread::scope(|scope| {
-        let (chunks, received) = std::sync::mpsc::sync_channel::<(Vec<u8>, u64)>(CHUNKS_IN_FLIGHT);
-        // A partitioned table holds no rows itself: its partitions' rows are read through a
-        // query (`COPY` of the table would refuse), and written back through the parent.
-        let copy_out = if partitioned {
-            format!("COPY (SELECT {list} FROM {qualified}) TO STDOUT")
-        } else {
-            format!("COPY {qualified} ({list}) TO STDOUT")
-        };
-        let producer = scope.spawn(move || -> Result<u64, DbError> {
+    // A partitioned table holds no rows itself: its partitions' rows are read through a query
+    // (`COPY` of the table would refuse), and written back through the parent.
+    let copy_out = if partitioned {
+        format!("COPY (SELECT {list} FROM {qualified}) TO STDOUT")
+    } else {
+        format!("COPY {qualified} ({list}) TO STDOUT")
+    };
+    // Read and transformed on another thread, handed over in 64 KiB chunks, written on this one.
+    let rows = relay(
+        CHUNKS_IN_FLIGHT,
+        move |chunks| {
             let mut reader = source.copy_out(copy_out.as_str()).map_err(src_err)?;
             let all_kept = rules.iter().all(|r| *r == Rule::Keep);
             let mut line = Vec::with_capacity(256);
             let mut out = Vec::with_capacity(WRITE_BUFFER + 4096);
             let mut rows = 0u64;
-            loop {
-                line.clear();
-                let n = reader
-                    .read_until(b'\n', &mut line)
-                    .map_err(|e| io_error(Side::Source, name, &e))?;
-                if n == 0 {
-                    break;
-                }
+            while read_line(&mut reader, &mut line, name)? {
                 rows += 1;
                 if all_kept {
                     out.extend_from_slice(&line);
@@ -582,28 +484,14 @@ fn copy_table(
             }
             let _ = chunks.send((out, rows));
             Ok(rows)
-        });
-        let mut reported = 0;
-        let mut written = Ok(());
-        for (chunk, rows) in received {
-            if let Err(e) = writer.write_all(&chunk) {
-                written = Err(write_failed(e));
-                break;
-            }
-            if rows - reported >= 16_384 {
-                progress(&report(rows, false));
-                reported = rows;
-            }
-        }
-        let rows = producer
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
-        written?;
-        let count = writer.finish().map_err(tgt_err)?;
-        debug_assert_eq!(count, rows);
-        progress(&report(rows, true));
-        Ok(rows)
-    })
+        },
+        |chunk: Vec<u8>| writer.write_all(&chunk).map_err(write_failed),
+        &mut |rows| progress(&report(rows, false)),
+    )?;
+    let count = writer.finish().map_err(tgt_err)?;
+    debug_assert_eq!(count, rows);
+    progress(&report(rows, true));
+    Ok(rows)
 }
 
 /// Transforms one `COPY` text line (with its newline) into `out`; on error, the column index.
@@ -649,6 +537,16 @@ fn transform_line(
     }
     out.push(b'\n');
     Ok(())
+}
+
+/// Reads the next `COPY` text line of `table` (with its newline) from the source into `line`;
+/// false at the end.
+fn read_line(reader: &mut impl BufRead, line: &mut Vec<u8>, table: &str) -> Result<bool, DbError> {
+    line.clear();
+    let n = reader
+        .read_until(b'\n', line)
+        .map_err(|e| io_error(Side::Source, table, &e))?;
+    Ok(n > 0)
 }
 
 /// The raw fields of a `COPY` text line (its newline dropped).

@@ -1,10 +1,13 @@
 //! What every kind of run shares: progress reports, the summary, database errors that never
-//! hold a value, and tables put in dependency order.
+//! hold a value, tables put in dependency order, and the steps of a copy that the database
+//! backends have in common (the schema from catalog rows, the checks of the target, the loop
+//! over the tables and the two-thread stream of one table).
 
 use crate::config::{ColumnSchema, ConfigError, Plan, Rule, Schema, TableSchema};
 use crate::transform::TransformError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
+use std::sync::mpsc::SyncSender;
 use std::time::{Duration, Instant};
 
 /// What a progress position counts.
@@ -42,6 +45,18 @@ impl Progress {
             position: rows,
             total: estimate.max(rows),
             unit: Unit::Rows,
+            rows,
+            done,
+        }
+    }
+
+    /// Where a file is: `bytes` read of its `total` (0 when unknown), `rows` written so far.
+    pub fn bytes(table: &str, bytes: u64, total: u64, rows: u64, done: bool) -> Self {
+        Self {
+            table: table.to_owned(),
+            position: bytes,
+            total,
+            unit: Unit::Bytes,
             rows,
             done,
         }
@@ -211,11 +226,11 @@ impl Catalog {
 /// Copies `tables` one after another, in their order, with `copy`, which is given each table
 /// with its columns' rules (from `plan`, in column order) and returns the rows it wrote; stops
 /// at the first error. One [`Summary`] per table.
-pub fn copy_tables(
+pub fn copy_tables<E>(
     plan: &Plan,
     tables: &[TableSchema],
-    mut copy: impl FnMut(&TableSchema, &[Rule]) -> Result<u64, DbError>,
-) -> Result<Vec<Summary>, DbError> {
+    mut copy: impl FnMut(&TableSchema, &[Rule]) -> Result<u64, E>,
+) -> Result<Vec<Summary>, E> {
     let mut summaries = Vec::with_capacity(tables.len());
     for table in tables {
         let rules: Vec<Rule> = plan
@@ -236,21 +251,65 @@ pub fn copy_tables(
     Ok(summaries)
 }
 
-/// Refuses a target that lacks a table or a column the copy writes: `found` holds each of the
-/// target's tables with its columns' names. Every missing one is named, so one run shows them all.
+/// Rows between two progress reports of [`relay`].
+const PROGRESS_EVERY: u64 = 16_384;
+
+/// Streams one table on two threads, so reading and transforming overlap with the target taking
+/// rows: `read` runs on a thread of its own and sends batches, each with the rows read so far,
+/// through a queue of at most `in_flight` (memory stays bounded whatever the table's size); this
+/// thread hands each batch to `write`, and calls `progress` with the rows read whenever 16,384
+/// or more were read since its last call. Once `write` fails the queue closes, so `read` stops
+/// at its next send (it returns then; its error, if any, is the one reported). Returns the rows
+/// `read` read.
+pub fn relay<B: Send>(
+    in_flight: usize,
+    read: impl FnOnce(SyncSender<(B, u64)>) -> Result<u64, DbError> + Send,
+    mut write: impl FnMut(B) -> Result<(), DbError>,
+    progress: &mut dyn FnMut(u64),
+) -> Result<u64, DbError> {
+    std::thread::scope(|scope| {
+        let (batches, received) = std::sync::mpsc::sync_channel(in_flight);
+        let reader = scope.spawn(move || read(batches));
+        let mut reported = 0;
+        let mut written = Ok(());
+        for (batch, rows) in received {
+            if let Err(e) = write(batch) {
+                written = Err(e);
+                break;
+            }
+            if rows - reported >= PROGRESS_EVERY {
+                progress(rows);
+                reported = rows;
+            }
+        }
+        let rows = reader
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        written?;
+        Ok(rows)
+    })
+}
+
+/// Refuses a target that lacks a table or a column the copy writes: `found` holds each column of
+/// the target's tables, as `(table, column)`. Every missing one is named, so one run shows them
+/// all.
 pub fn check_target_columns(
     tables: &[TableSchema],
-    found: &BTreeMap<String, Vec<String>>,
+    found: impl IntoIterator<Item = (String, String)>,
 ) -> Result<(), DbError> {
+    let mut columns: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (table, column) in found {
+        columns.entry(table).or_default().push(column);
+    }
     let mut missing = Vec::new();
     for table in tables {
-        match found.get(&table.name) {
+        match columns.get(&table.name) {
             None => missing.push(format!("{} (the whole table)", table.name)),
-            Some(columns) => missing.extend(
+            Some(found) => missing.extend(
                 table
                     .columns
                     .iter()
-                    .filter(|c| !columns.contains(&c.name))
+                    .filter(|c| !found.contains(&c.name))
                     .map(|c| format!("{}.{}", table.name, c.name)),
             ),
         }
@@ -269,12 +328,15 @@ pub fn check_target_columns(
     )))
 }
 
-/// The refusal of a target whose `tables` already hold rows.
-pub fn occupied_target(tables: &[String]) -> DbError {
-    DbError::Refused(format!(
+/// Refuses a target whose tables `occupied` already hold rows (none: the target may be written).
+pub fn check_target_empty(occupied: &[String]) -> Result<(), DbError> {
+    if occupied.is_empty() {
+        return Ok(());
+    }
+    Err(DbError::Refused(format!(
         "the target's tables {} already hold rows: empty them, or pass --truncate to have the run empty them in its transaction",
-        tables.join(", ")
-    ))
+        occupied.join(", ")
+    )))
 }
 
 #[cfg(test)]

@@ -21,7 +21,7 @@
 //! text indexes and the like) are refused: their shadow tables hold the original text.
 
 use crate::config::{ColumnSchema, Config, Rule, Schema, TableSchema};
-use crate::run::{dependency_order, DbError, Progress, Side, Summary, Unit};
+use crate::run::{copy_tables, dependency_order, DbError, Progress, Side, Summary};
 use crate::transform::{TransformError, Transformer};
 use diesel::connection::{Connection, DefaultLoadingMode, SimpleConnection};
 use diesel::deserialize::{self, FromSql, FromSqlRow, QueryableByName};
@@ -35,7 +35,6 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
 
 /// Rows per `INSERT .. SELECT` of a rowid table, between two progress reports.
 const CHUNK: i64 = 16_384;
@@ -110,8 +109,8 @@ pub fn scan(
 /// config is checked against the source's [`schema`] first; `target` must not exist; the copy
 /// is written to `<target>.partial` and renamed to `target` only when every table went through,
 /// the foreign keys check out and the file is closed and synced. On any error nothing is left
-/// at either path. Progress is reported per chunk of rows ([`Unit::Rows`], the total from a
-/// `COUNT(*)`); one [`Summary`] per table comes back, in the order copied.
+/// at either path. Progress is reported per chunk of rows ([`crate::run::Unit::Rows`], the
+/// total from a `COUNT(*)`); one [`Summary`] per table comes back, in the order copied.
 pub fn anonymise(
     config: &Config,
     transformer: &Transformer,
@@ -335,7 +334,7 @@ fn copy(
     }
     // The transformed columns and the function that transforms them.
     let mut slots: Vec<Slot> = Vec::new();
-    let mut selects: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    let mut selects: BTreeMap<&str, (Vec<String>, Vec<String>)> = BTreeMap::new();
     for table in &schema.tables {
         let rules = plan.table(&table.name).unwrap_or_default();
         let mut names = Vec::with_capacity(rules.len());
@@ -355,16 +354,15 @@ fn copy(
                 }
             });
         }
-        selects.push((table.name.clone(), names, values));
+        selects.insert(&table.name, (names, values));
     }
     let failure: FirstFailure = Arc::new(Mutex::new(None));
     register(&mut conn, transformer.clone(), &slots, failure.clone())?;
-    let mut summaries = Vec::with_capacity(selects.len());
-    for (table, names, values) in &selects {
-        let started = Instant::now();
+    let summaries = copy_tables(plan, &schema.tables, |table, _| {
+        let (names, values) = &selects[table.name.as_str()];
         let without_rowid = kinds
             .iter()
-            .find(|t| t.name == *table)
+            .find(|t| t.name == table.name)
             .is_some_and(|t| t.without_rowid);
         // The rowid is copied too (a rowid alias column gets the same value twice), under a
         // name no column has.
@@ -372,29 +370,22 @@ fn copy(
             None
         } else {
             ["rowid", "_rowid_", "oid"].into_iter().find(|alias| {
-                !schema
-                    .tables
+                !table
+                    .columns
                     .iter()
-                    .find(|t| t.name == *table)
-                    .is_some_and(|t| t.columns.iter().any(|c| c.name.eq_ignore_ascii_case(alias)))
+                    .any(|c| c.name.eq_ignore_ascii_case(alias))
             })
         };
+        let name = &table.name;
         let total = single_integer(
             &mut conn,
-            &format!("SELECT count(*) FROM {SOURCE}.{}", quote(table)),
+            &format!("SELECT count(*) FROM {SOURCE}.{}", quote(name)),
         )
-        .map_err(db_error(Side::Source, Some(table)))?
+        .map_err(db_error(Side::Source, Some(name)))?
         .unwrap_or(0);
         let total = u64::try_from(total).unwrap_or(0);
         let report = |progress: &mut dyn FnMut(&Progress), rows: u64, done: bool| {
-            progress(&Progress {
-                table: table.clone(),
-                position: rows,
-                total,
-                unit: Unit::Rows,
-                rows,
-                done,
-            })
+            progress(&Progress::rows(name, rows, total, done))
         };
         report(progress, 0, false);
         let (names, values) = match rowid {
@@ -408,12 +399,12 @@ fn copy(
         // or `IGNORE` would drop rows silently): a row the copy cannot hold fails the run.
         let insert = format!(
             "INSERT OR ABORT INTO main.{table_q} ({names}) SELECT {values} FROM {SOURCE}.{table_q}",
-            table_q = quote(table)
+            table_q = quote(name)
         );
         let fail = |e: diesel::result::Error| -> DbError {
             match failure.lock().map(|mut f| f.take()) {
                 Ok(Some((slot, row, why))) => failure_error(&slots[slot], row, why),
-                _ => db_error(Side::Target, Some(table))(e),
+                _ => db_error(Side::Target, Some(name))(e),
             }
         };
         let mut rows: u64 = 0;
@@ -427,7 +418,7 @@ fn copy(
                     // The last rowid of the next chunk; none when the rest fits in one.
                     let bound_sql = format!(
                         "SELECT {rowid} AS r FROM {SOURCE}.{} {} ORDER BY {rowid} LIMIT 1 OFFSET {}",
-                        quote(table),
+                        quote(name),
                         if after.is_some() {
                             format!("WHERE {rowid} > ?1")
                         } else {
@@ -441,7 +432,7 @@ fn copy(
                     }
                     let upto = query
                         .load::<Bound>(&mut conn)
-                        .map_err(db_error(Side::Source, Some(table)))?
+                        .map_err(db_error(Side::Source, Some(name)))?
                         .first()
                         .map(|b| b.r);
                     let condition = match (after, upto) {
@@ -471,25 +462,15 @@ fn copy(
         if rows != total {
             return Err(DbError::Database {
                 side: Side::Target,
-                table: Some(table.clone()),
+                table: Some(name.clone()),
                 message: format!(
                     "the copy holds {rows} rows of the source's {total}: a constraint of the table dropped or replaced rows"
                 ),
             });
         }
         report(progress, rows, true);
-        summaries.push(Summary {
-            table: table.clone(),
-            rows,
-            transformed_columns: plan
-                .table(table)
-                .unwrap_or_default()
-                .iter()
-                .filter(|(_, rule)| *rule != Rule::Keep)
-                .count(),
-            elapsed: started.elapsed(),
-        });
-    }
+        Ok(rows)
+    })?;
     // AUTOINCREMENT counters: as high as in the source, so new rows get ids never used there.
     let has_sequence = |conn: &mut SqliteConnection, db: &str| {
         single_integer(

@@ -13,11 +13,12 @@ mod common;
 use anonymise::mysql::{self as my, Options};
 use anonymise::transform::TransformError;
 use anonymise::{Config, DbError, Transformer};
-use common::{assert_no_leak, cli, person, scratch, text, Scratch, KEY};
+use common::{
+    assert_no_leak, cli, originals, person, run_cli, run_lib, text, write_config, Anonymise,
+    Server, CONFIG, KEY, PEOPLE,
+};
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Value};
-use std::path::PathBuf;
-use std::process::Output;
 
 const SCHEMA: &str = "
 CREATE TABLE users (
@@ -47,54 +48,6 @@ CREATE TABLE audit (
 ) ENGINE = InnoDB;
 ";
 
-const CONFIG: &str = r#"
-key_env = "ANONYMISE_TEST_KEY"
-
-[tables.users]
-quasi_identifiers = ["postcode", "birth_date", "gender"]
-
-[tables.users.columns]
-id = "keep"
-email = "email_pseudonym"
-name = { rule = "fake", kind = "name" }
-phone = { rule = "fake", kind = "phone" }
-address = { rule = "fake", kind = "address" }
-postcode = { rule = "generalise", to = "postcode_district" }
-birth_date = { rule = "generalise", to = "year" }
-gender = "keep"
-national_id = "pseudonym"
-notes = "null"
-
-[tables.orders.columns]
-id = "keep"
-total = "keep"
-
-[tables.audit.columns]
-id = "keep"
-action = "keep"
-
-[[virtual_keys]]
-from = "audit.actor_email"
-to = "users.email"
-"#;
-
-const PEOPLE: u64 = 2_000;
-
-fn server() -> Option<String> {
-    let url = std::env::var("ANONYMISE_TEST_MYSQL")
-        .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
-    match Conn::new(Opts::from_url(&format!("{url}/mysql")).unwrap()) {
-        Ok(_) => Some(url),
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and MariaDB/MySQL is unreachable at {url}: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipped: MariaDB/MySQL is unreachable at {url}: {e}");
-            None
-        }
-    }
-}
-
 /// Runs `sql`, one statement or several, failing on the first error (`query_drop` would not
 /// report an error of a statement after the first).
 fn run_all(conn: &mut impl Queryable, sql: &str) {
@@ -106,39 +59,79 @@ fn run_all(conn: &mut impl Queryable, sql: &str) {
     }
 }
 
-/// A database of this test, dropped at the end.
-struct Db {
-    server: String,
-    name: String,
+/// The MariaDB/MySQL server of the tests.
+struct MariaDb;
+
+impl Server for MariaDb {
+    const NAME: &'static str = "MariaDB/MySQL";
+    const URL_ENV: &'static str = "ANONYMISE_TEST_MYSQL";
+    const DEFAULT_URL: &'static str = "mysql://root@127.0.0.1:3306";
+    type Options = Options;
+    const ANONYMISE: Anonymise<Options> = my::anonymise;
+
+    fn reach(url: &str) -> Result<(), String> {
+        Conn::new(Opts::from_url(&format!("{url}/mysql")).unwrap())
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn create(server: &str, name: &str) {
+        admin(server)
+            .unwrap()
+            .query_drop(format!(
+                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4"
+            ))
+            .unwrap();
+    }
+
+    fn remove(server: &str, name: &str) {
+        if let Ok(mut admin) = admin(server) {
+            let _ = admin.query_drop(format!("DROP DATABASE IF EXISTS {name}"));
+        }
+    }
+
+    fn column(url: &str, sql: &str) -> Vec<Option<String>> {
+        connect(url).query(sql).unwrap()
+    }
+
+    fn as_text(column: &str) -> String {
+        format!("CAST({column} AS CHAR)")
+    }
 }
 
+/// The server's URL, if it answers (see [`Server::server`]).
+fn server() -> Option<String> {
+    MariaDb::server()
+}
+
+/// A connection to the server's own database, `mysql`.
+fn admin(server: &str) -> Result<Conn, mysql::Error> {
+    Opts::from_url(&format!("{server}/mysql"))
+        .map_err(mysql::Error::from)
+        .and_then(Conn::new)
+}
+
+fn connect(url: &str) -> Conn {
+    Conn::new(Opts::from_url(url).unwrap()).unwrap()
+}
+
+/// A database of this test, dropped at the end.
+type Db = common::Db<MariaDb>;
+
 impl Db {
+    /// A database with [`SCHEMA`]'s tables.
     fn new(server: &str, test: &str, role: &str) -> Self {
         Self::with_schema(server, test, role, SCHEMA)
     }
 
     fn with_schema(server: &str, test: &str, role: &str, schema: &str) -> Self {
-        let name = format!("anon_{test}_{role}_{}", std::process::id());
-        let mut admin = Conn::new(Opts::from_url(&format!("{server}/mysql")).unwrap()).unwrap();
-        admin
-            .query_drop(format!(
-                "DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name} CHARACTER SET utf8mb4"
-            ))
-            .unwrap();
-        let db = Db {
-            server: server.to_owned(),
-            name,
-        };
+        let db = Db::create(server, test, role);
         run_all(&mut db.conn(), schema);
         db
     }
 
-    fn url(&self) -> String {
-        format!("{}/{}", self.server, self.name)
-    }
-
     fn conn(&self) -> Conn {
-        Conn::new(Opts::from_url(&self.url()).unwrap()).unwrap()
+        connect(&self.url())
     }
 
     fn exec(&self, sql: &str) {
@@ -170,21 +163,6 @@ impl Db {
             }
         }
         bytes
-    }
-
-    fn column(&self, sql: &str) -> Vec<Option<String>> {
-        self.conn().query(sql).unwrap()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = Opts::from_url(&format!("{}/mysql", self.server))
-            .map_err(mysql::Error::from)
-            .and_then(Conn::new)
-        {
-            let _ = admin.query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
-        }
     }
 }
 
@@ -237,67 +215,6 @@ fn source(server: &str, test: &str) -> Db {
     );
     tx.commit().unwrap();
     db
-}
-
-fn originals(src: &Db) -> Vec<(&'static str, String)> {
-    let mut values = Vec::new();
-    for column in [
-        "email",
-        "name",
-        "phone",
-        "address",
-        "postcode",
-        "birth_date",
-        "national_id",
-        "notes",
-    ] {
-        for value in src
-            .column(&format!("SELECT CAST({column} AS CHAR) FROM users"))
-            .into_iter()
-            .flatten()
-        {
-            values.push((column, value));
-        }
-    }
-    for value in src
-        .column("SELECT user_email FROM orders")
-        .into_iter()
-        .flatten()
-    {
-        values.push(("orders.user_email", value));
-    }
-    values
-}
-
-/// `text` in a config file of a scratch directory (removed with it).
-fn write_config(test: &str, text: &str) -> (Scratch, PathBuf) {
-    let dir = scratch(test);
-    let path = dir.join("anonymise.toml");
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
-
-fn run_cli(config: &str, src: &Db, dst: &Db, extra: &[&str], key: Option<&str>) -> Output {
-    let (from, to) = (src.url(), dst.url());
-    let mut args = vec!["run", "--config", config, "--from", &from, "--to", &to];
-    args.extend_from_slice(extra);
-    cli(&args, key)
-}
-
-fn run_lib(
-    config: &str,
-    key: &[u8],
-    src: &Db,
-    dst: &Db,
-) -> Result<Vec<anonymise::Summary>, DbError> {
-    my::anonymise(
-        &Config::parse(config).unwrap(),
-        &Transformer::new(key).unwrap(),
-        &src.url(),
-        &dst.url(),
-        &Options::default(),
-        &mut |_| {},
-    )
 }
 
 /// The error of a run that must fail, and its message; the target's tables are still empty.
@@ -830,10 +747,7 @@ struct User {
 
 impl Drop for User {
     fn drop(&mut self) {
-        if let Ok(mut admin) = Opts::from_url(&format!("{}/mysql", self.server))
-            .map_err(mysql::Error::from)
-            .and_then(Conn::new)
-        {
+        if let Ok(mut admin) = admin(&self.server) {
             let _ = admin.query_drop(format!("DROP USER IF EXISTS '{}'@'%'", self.name));
         }
     }

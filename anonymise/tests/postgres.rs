@@ -11,10 +11,11 @@ mod common;
 
 use anonymise::postgres::{self as pg, Options};
 use anonymise::{Config, DbError, Transformer};
-use common::{assert_no_leak, cli, person, scratch, text, Scratch, KEY};
+use common::{
+    assert_no_leak, cli, originals, person, run_cli, run_lib, text, write_config, Anonymise,
+    Server, CONFIG, KEY, PEOPLE,
+};
 use postgres::{Client, NoTls};
-use std::path::PathBuf;
-use std::process::Output;
 
 const SCHEMA: &str = "
 CREATE TABLE users (
@@ -42,84 +43,76 @@ CREATE TABLE audit (
 );
 ";
 
-const CONFIG: &str = r#"
-key_env = "ANONYMISE_TEST_KEY"
+/// The PostgreSQL server of the tests.
+struct Postgres;
 
-[tables.users]
-quasi_identifiers = ["postcode", "birth_date", "gender"]
+impl Server for Postgres {
+    const NAME: &'static str = "PostgreSQL";
+    const URL_ENV: &'static str = "ANONYMISE_TEST_POSTGRES";
+    const DEFAULT_URL: &'static str = "postgres://postgres@127.0.0.1:5432";
+    type Options = Options;
+    const ANONYMISE: Anonymise<Options> = pg::anonymise;
 
-[tables.users.columns]
-id = "keep"
-email = "email_pseudonym"
-name = { rule = "fake", kind = "name" }
-phone = { rule = "fake", kind = "phone" }
-address = { rule = "fake", kind = "address" }
-postcode = { rule = "generalise", to = "postcode_district" }
-birth_date = { rule = "generalise", to = "year" }
-gender = "keep"
-national_id = "pseudonym"
-notes = "null"
-
-[tables.orders.columns]
-id = "keep"
-total = "keep"
-
-[tables.audit.columns]
-id = "keep"
-action = "keep"
-
-[[virtual_keys]]
-from = "audit.actor_email"
-to = "users.email"
-"#;
-
-const PEOPLE: u64 = 2_000;
-
-fn server() -> Option<String> {
-    let url = std::env::var("ANONYMISE_TEST_POSTGRES")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-    match Client::connect(&format!("{url}/postgres"), NoTls) {
-        Ok(_) => Some(url),
-        Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-            panic!("CI=true and PostgreSQL is unreachable at {url}: {e}")
-        }
-        Err(e) => {
-            eprintln!("skipped: PostgreSQL is unreachable at {url}: {e}");
-            None
-        }
+    fn reach(url: &str) -> Result<(), String> {
+        admin(url).map(drop).map_err(|e| e.to_string())
     }
-}
 
-/// A database of this test, dropped at the end.
-struct Db {
-    server: String,
-    name: String,
-}
-
-impl Db {
-    fn new(server: &str, test: &str, role: &str) -> Self {
-        let name = format!("anon_{test}_{role}_{}", std::process::id());
-        let mut admin = Client::connect(&format!("{server}/postgres"), NoTls).unwrap();
+    fn create(server: &str, name: &str) {
+        let mut admin = admin(server).unwrap();
         admin
             .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
             .unwrap();
         admin
             .batch_execute(&format!("CREATE DATABASE {name}"))
             .unwrap();
-        let db = Db {
-            server: server.to_owned(),
-            name,
-        };
+    }
+
+    fn remove(server: &str, name: &str) {
+        if let Ok(mut admin) = admin(server) {
+            let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+        }
+    }
+
+    fn column(url: &str, sql: &str) -> Vec<Option<String>> {
+        connect(url)
+            .query(sql, &[])
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect()
+    }
+
+    fn as_text(column: &str) -> String {
+        format!("{column}::text")
+    }
+}
+
+/// The server's URL, if it answers (see [`Server::server`]).
+fn server() -> Option<String> {
+    Postgres::server()
+}
+
+/// A connection to the server's own database, `postgres`.
+fn admin(server: &str) -> Result<Client, postgres::Error> {
+    Client::connect(&format!("{server}/postgres"), NoTls)
+}
+
+fn connect(url: &str) -> Client {
+    Client::connect(url, NoTls).unwrap()
+}
+
+/// A database of this test, with [`SCHEMA`]'s tables, dropped at the end.
+type Db = common::Db<Postgres>;
+
+impl Db {
+    fn new(server: &str, test: &str, role: &str) -> Self {
+        let db = Db::create(server, test, role);
         db.client().batch_execute(SCHEMA).unwrap();
         db
     }
 
-    fn url(&self) -> String {
-        format!("{}/{}", self.server, self.name)
-    }
-
     fn client(&self) -> Client {
-        Client::connect(&self.url(), NoTls).unwrap()
+        connect(&self.url())
     }
 
     fn count(&self, sql: &str) -> i64 {
@@ -139,26 +132,6 @@ impl Db {
                 .unwrap();
         }
         bytes
-    }
-
-    fn column(&self, sql: &str) -> Vec<Option<String>> {
-        self.client()
-            .query(sql, &[])
-            .unwrap()
-            .iter()
-            .map(|r| r.get(0))
-            .collect()
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = Client::connect(&format!("{}/postgres", self.server), NoTls) {
-            let _ = admin.batch_execute(&format!(
-                "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                self.name
-            ));
-        }
     }
 }
 
@@ -200,67 +173,6 @@ fn source(server: &str, test: &str) -> Db {
     .unwrap();
     tx.commit().unwrap();
     db
-}
-
-fn originals(src: &Db) -> Vec<(&'static str, String)> {
-    let mut values = Vec::new();
-    for column in [
-        "email",
-        "name",
-        "phone",
-        "address",
-        "postcode",
-        "birth_date::text",
-        "national_id",
-        "notes",
-    ] {
-        for value in src
-            .column(&format!("SELECT {column} FROM users"))
-            .into_iter()
-            .flatten()
-        {
-            values.push((column.split("::").next().unwrap_or(column), value));
-        }
-    }
-    for value in src
-        .column("SELECT user_email FROM orders")
-        .into_iter()
-        .flatten()
-    {
-        values.push(("orders.user_email", value));
-    }
-    values
-}
-
-/// `text` in a config file of a scratch directory (removed with it).
-fn write_config(test: &str, text: &str) -> (Scratch, PathBuf) {
-    let dir = scratch(test);
-    let path = dir.join("anonymise.toml");
-    std::fs::write(&path, text).unwrap();
-    (dir, path)
-}
-
-fn run_cli(config: &str, src: &Db, dst: &Db, extra: &[&str], key: Option<&str>) -> Output {
-    let (from, to) = (src.url(), dst.url());
-    let mut args = vec!["run", "--config", config, "--from", &from, "--to", &to];
-    args.extend_from_slice(extra);
-    cli(&args, key)
-}
-
-fn run_lib(
-    config: &str,
-    key: &[u8],
-    src: &Db,
-    dst: &Db,
-) -> Result<Vec<anonymise::Summary>, DbError> {
-    pg::anonymise(
-        &Config::parse(config).unwrap(),
-        &Transformer::new(key).unwrap(),
-        &src.url(),
-        &dst.url(),
-        &Options::default(),
-        &mut |_| {},
-    )
 }
 
 #[test]
