@@ -10,14 +10,21 @@
 mod common;
 
 use anonymise::postgres::{self as pg, Options};
-use anonymise::{Config, DbError, Transformer};
-use common::{
-    assert_no_leak, cli, originals, person, run_cli, run_lib, text, write_config, Anonymise,
-    Server, CONFIG, KEY, PEOPLE,
-};
+use anonymise::{Config, Transformer};
+use common::person;
+use common::server::{self, run_lib, Anonymise, Server, CONFIG, PEOPLE};
+use common::KEY;
 use postgres::{Client, NoTls};
 
-const SCHEMA: &str = "
+/// The PostgreSQL server of the tests.
+struct Postgres;
+
+impl Server for Postgres {
+    const NAME: &'static str = "PostgreSQL";
+    const SHORT: &'static str = "pg";
+    const URL_ENV: &'static str = "ANONYMISE_TEST_POSTGRES";
+    const DEFAULT_URL: &'static str = "postgres://postgres@127.0.0.1:5432";
+    const SCHEMA: &'static str = "
 CREATE TABLE users (
     id bigint PRIMARY KEY,
     email text NOT NULL UNIQUE,
@@ -42,14 +49,9 @@ CREATE TABLE audit (
     action text NOT NULL
 );
 ";
-
-/// The PostgreSQL server of the tests.
-struct Postgres;
-
-impl Server for Postgres {
-    const NAME: &'static str = "PostgreSQL";
-    const URL_ENV: &'static str = "ANONYMISE_TEST_POSTGRES";
-    const DEFAULT_URL: &'static str = "postgres://postgres@127.0.0.1:5432";
+    const UNMAPPED_LAST_TOTAL: &'static str =
+        "UPDATE orders SET total = 12345.67 WHERE id = (SELECT max(id) FROM orders)";
+    const READS_IN_KEY_ORDER: bool = false;
     type Options = Options;
     const ANONYMISE: Anonymise<Options> = pg::anonymise;
 
@@ -73,6 +75,14 @@ impl Server for Postgres {
         }
     }
 
+    fn execute(url: &str, sql: &str) {
+        connect(url).batch_execute(sql).unwrap();
+    }
+
+    fn count(url: &str, sql: &str) -> i64 {
+        connect(url).query_one(sql, &[]).unwrap().get(0)
+    }
+
     fn column(url: &str, sql: &str) -> Vec<Option<String>> {
         connect(url)
             .query(sql, &[])
@@ -82,8 +92,64 @@ impl Server for Postgres {
             .collect()
     }
 
+    /// Every table as `COPY` text: what the copy holds, byte for byte.
+    fn dump(url: &str) -> Vec<u8> {
+        use std::io::Read;
+        let mut client = connect(url);
+        let mut bytes = Vec::new();
+        for table in ["users", "orders", "audit"] {
+            client
+                .copy_out(format!("COPY {table} TO STDOUT").as_str())
+                .unwrap()
+                .read_to_end(&mut bytes)
+                .unwrap();
+        }
+        bytes
+    }
+
+    fn fill(url: &str) {
+        let mut client = connect(url);
+        let mut tx = client.transaction().unwrap();
+        for i in 0..PEOPLE {
+            let p = person(i);
+            tx.execute(
+                "INSERT INTO users VALUES ($1, $2, $3, $4, $5, $6, $7::text::date, $8, $9, $10)",
+                &[
+                    &(i as i64),
+                    &p.email,
+                    &p.name,
+                    &p.phone,
+                    &p.address,
+                    &p.postcode,
+                    &p.birth_date,
+                    &p.gender,
+                    &format!(
+                        "QZ{:06}{}",
+                        i * 37 % 1_000_000,
+                        ["A", "B", "C"][(i % 3) as usize]
+                    ),
+                    &format!("called {} about {}", p.name, p.address),
+                ],
+            )
+            .unwrap();
+        }
+        tx.batch_execute(&format!(
+            "INSERT INTO orders SELECT o, u.id, u.email, (o % 500) + 0.99
+             FROM generate_series(0, {}) AS o JOIN users u ON u.id = (o * 31) % {PEOPLE};
+             INSERT INTO audit SELECT u.id, CASE WHEN u.id % 10 = 0 THEN NULL ELSE u.email END, 'login'
+             FROM users u WHERE u.id % 2 = 0",
+            PEOPLE * 2 - 1
+        ))
+        .unwrap();
+        tx.commit().unwrap();
+    }
+
     fn as_text(column: &str) -> String {
         format!("{column}::text")
+    }
+
+    fn concat(parts: &[&str]) -> String {
+        parts.join(" || ")
     }
 }
 
@@ -101,329 +167,44 @@ fn connect(url: &str) -> Client {
     Client::connect(url, NoTls).unwrap()
 }
 
-/// A database of this test, with [`SCHEMA`]'s tables, dropped at the end.
-type Db = common::Db<Postgres>;
+/// A database of this test, dropped at the end.
+type Db = server::Db<Postgres>;
 
 impl Db {
-    fn new(server: &str, test: &str, role: &str) -> Self {
-        let db = Db::create(server, test, role);
-        db.client().batch_execute(SCHEMA).unwrap();
-        db
-    }
-
     fn client(&self) -> Client {
         connect(&self.url())
     }
-
-    fn count(&self, sql: &str) -> i64 {
-        self.client().query_one(sql, &[]).unwrap().get(0)
-    }
-
-    /// Every table as `COPY` text: what the copy holds, byte for byte.
-    fn dump(&self) -> Vec<u8> {
-        use std::io::Read;
-        let mut client = self.client();
-        let mut bytes = Vec::new();
-        for table in ["users", "orders", "audit"] {
-            client
-                .copy_out(format!("COPY {table} TO STDOUT").as_str())
-                .unwrap()
-                .read_to_end(&mut bytes)
-                .unwrap();
-        }
-        bytes
-    }
 }
 
-/// A source holding `PEOPLE` people, twice as many orders, and audit rows naming them.
+/// A source of `test` (see [`Server::fill`]).
 fn source(server: &str, test: &str) -> Db {
-    let db = Db::new(server, test, "src");
-    let mut client = db.client();
-    let mut tx = client.transaction().unwrap();
-    for i in 0..PEOPLE {
-        let p = person(i);
-        tx.execute(
-            "INSERT INTO users VALUES ($1, $2, $3, $4, $5, $6, $7::text::date, $8, $9, $10)",
-            &[
-                &(i as i64),
-                &p.email,
-                &p.name,
-                &p.phone,
-                &p.address,
-                &p.postcode,
-                &p.birth_date,
-                &p.gender,
-                &format!(
-                    "QZ{:06}{}",
-                    i * 37 % 1_000_000,
-                    ["A", "B", "C"][(i % 3) as usize]
-                ),
-                &format!("called {} about {}", p.name, p.address),
-            ],
-        )
-        .unwrap();
-    }
-    tx.batch_execute(&format!(
-        "INSERT INTO orders SELECT o, u.id, u.email, (o % 500) + 0.99
-         FROM generate_series(0, {}) AS o JOIN users u ON u.id = (o * 31) % {PEOPLE};
-         INSERT INTO audit SELECT u.id, CASE WHEN u.id % 10 = 0 THEN NULL ELSE u.email END, 'login'
-         FROM users u WHERE u.id % 2 = 0",
-        PEOPLE * 2 - 1
-    ))
-    .unwrap();
-    tx.commit().unwrap();
-    db
+    server::source(server, test)
 }
 
-#[test]
-fn nothing_personal_survives_in_the_copy_its_logs_or_its_report() {
-    let Some(server) = server() else { return };
-    let src = source(&server, "leak");
-    let dst = Db::new(&server, "leak", "dst");
-    let (_dir, config) = write_config("pg-leak", CONFIG);
-    let config = config.to_str().unwrap();
-    let run = run_cli(config, &src, &dst, &[], Some(KEY));
-    assert!(run.status.success(), "{}", text(&run));
-    let summary = text(&run);
-    assert!(
-        summary.contains("3 tables, 7000 rows") && summary.contains("peak memory"),
-        "{summary}"
-    );
-    let report = cli(
-        &[
-            "report",
-            "--config",
-            config,
-            "--k",
-            "2",
-            &dst.url(),
-            "--table",
-            "users",
-        ],
-        None,
-    );
-    assert!(report.status.code().is_some(), "{}", text(&report));
-    let mut haystack = dst.dump();
-    for out in [&run, &report] {
-        haystack.extend_from_slice(&out.stdout);
-        haystack.extend_from_slice(&out.stderr);
-    }
-    let checked = assert_no_leak(originals(&src), &haystack);
-    assert!(checked > 15_000, "checked {checked} values");
-
-    // The check finds a leak when there is one: the same copy with names kept.
-    let leaky = Db::new(&server, "leak", "leaky");
-    let keep_names = CONFIG.replace(
-        r#"name = { rule = "fake", kind = "name" }"#,
-        r#"name = "keep""#,
-    );
-    run_lib(&keep_names, KEY.as_bytes(), &src, &leaky).unwrap();
-    let caught = std::panic::catch_unwind(|| assert_no_leak(originals(&src), &leaky.dump()));
-    assert!(caught.is_err(), "a kept name column must be caught");
-}
-
-#[test]
-fn joins_counts_and_unique_columns_survive_and_the_same_key_gives_the_same_copy() {
-    let Some(server) = server() else { return };
-    let src = source(&server, "joins");
-    // The pinned test vector, in a pseudonym column.
-    src.client()
-        .execute(
-            "UPDATE users SET national_id = 'alice@example.com' WHERE id = 7",
-            &[],
-        )
-        .unwrap();
-    let (a, b) = (
-        Db::new(&server, "joins", "a"),
-        Db::new(&server, "joins", "b"),
-    );
-    let pinned = b"0123456789abcdef0123456789abcdef";
-    let summaries = run_lib(CONFIG, pinned, &src, &a).unwrap();
-    // Dependency order: users before the tables that reference it, whatever their names.
-    let order: Vec<&str> = summaries.iter().map(|s| s.table.as_str()).collect();
-    assert_eq!(order, ["audit", "users", "orders"]);
-    run_lib(CONFIG, pinned, &src, &b).unwrap();
-
-    for sql in [
-        "SELECT count(*) FROM users",
-        "SELECT count(*) FROM orders",
-        "SELECT count(*) FROM audit",
-        "SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id",
-        "SELECT count(*) FROM orders o JOIN users u ON u.email = o.user_email AND u.id = o.user_id",
-        "SELECT count(*) FROM audit a JOIN users u ON u.email = a.actor_email AND u.id = a.id",
-        "SELECT count(DISTINCT email) FROM users",
-        "SELECT count(DISTINCT national_id) FROM users",
-    ] {
-        assert_eq!(a.count(sql), src.count(sql), "{sql}");
-    }
-    assert_eq!(
-        a.count("SELECT count(*) FROM users WHERE notes IS NULL"),
-        PEOPLE as i64
-    );
-    assert_eq!(
-        a.column("SELECT national_id FROM users WHERE id = 7"),
-        [Some("o3prswyu57qbfdzez7uwmpdgty".to_owned())]
-    );
-    assert_eq!(
-        a.column("SELECT birth_date::text FROM users WHERE id = 1"),
-        [Some("1941-01-01".to_owned())],
-        "a date generalised to its year stays a date"
-    );
-    let all = "SELECT email || name || coalesce(phone, '') || national_id FROM users ORDER BY id";
-    assert_eq!(a.column(all), b.column(all), "same key, same copy");
-    let other = Db::new(&server, "joins", "c");
-    run_lib(CONFIG, b"another-key-0123456789abcdef-xyz", &src, &other).unwrap();
-    let emails = "SELECT email FROM users ORDER BY id";
-    assert!(
-        a.column(emails)
-            .iter()
-            .zip(other.column(emails))
-            .all(|(x, y)| *x != y),
-        "another key, other pseudonyms"
-    );
-}
-
-#[test]
-fn an_unclassified_column_or_an_entry_for_a_dropped_one_writes_nothing() {
-    let Some(server) = server() else { return };
-    let src = source(&server, "closed");
-    let dst = Db::new(&server, "closed", "dst");
-    src.client()
-        .batch_execute(
-            "ALTER TABLE users ADD COLUMN twitter text; ALTER TABLE users DROP COLUMN notes",
-        )
-        .unwrap();
-    dst.client()
-        .batch_execute("ALTER TABLE users ADD COLUMN twitter text")
-        .unwrap();
-    let (_dir, config) = write_config("pg-closed", CONFIG);
-    let run = run_cli(config.to_str().unwrap(), &src, &dst, &[], Some(KEY));
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
-    let message = text(&run);
-    assert!(
-        message.contains("users.twitter") && message.contains("users.notes"),
-        "{message}"
-    );
-    assert!(message.contains("nothing was written"), "{message}");
-    assert_eq!(dst.count("SELECT count(*) FROM users"), 0);
-}
-
-#[test]
-fn a_missing_key_writes_nothing() {
-    let Some(server) = server() else { return };
-    let src = source(&server, "nokey");
-    let dst = Db::new(&server, "nokey", "dst");
-    let (_dir, config) = write_config("pg-nokey", CONFIG);
-    let run = run_cli(config.to_str().unwrap(), &src, &dst, &[], None);
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
-    assert!(text(&run).contains("ANONYMISE_TEST_KEY"), "{}", text(&run));
-    assert_eq!(dst.count("SELECT count(*) FROM users"), 0);
-}
-
-#[test]
-fn a_value_refused_in_the_last_table_leaves_the_earlier_tables_unwritten() {
-    let Some(server) = server() else { return };
-    let src = source(&server, "midway");
-    let dst = Db::new(&server, "midway", "dst");
-    src.client()
-        .execute(
-            "UPDATE orders SET total = 12345.67 WHERE id = (SELECT max(id) FROM orders)",
-            &[],
-        )
-        .unwrap();
-    // Totals mapped, fail closed: the one unmapped total stops the run after users went in.
-    let mut values = String::from("total = { rule = \"map\", values = { ");
-    let totals: Vec<String> = (0..500).map(|t| format!("\"{t}.99\" = \"{t}\"")).collect();
-    values.push_str(&totals.join(", "));
-    values.push_str(" } }");
-    let config = CONFIG.replace("total = \"keep\"", &values);
-    let error = run_lib(&config, KEY.as_bytes(), &src, &dst).unwrap_err();
-    let message = error.to_string();
-    assert!(
-        matches!(&error, DbError::Transform { table, row, column, .. }
-            if table == "orders" && *row >= 1 && column == "total"),
-        "{message}"
-    );
-    assert!(!message.contains("12345"), "{message}");
-    for table in ["users", "orders", "audit"] {
-        assert_eq!(
-            dst.count(&format!("SELECT count(*) FROM {table}")),
-            0,
-            "{table}"
-        );
-    }
-}
-
-#[test]
-fn a_target_that_holds_rows_is_refused_unless_truncate_is_asked() {
-    let Some(server) = server() else { return };
-    let src = source(&server, "occupied");
-    let dst = Db::new(&server, "occupied", "dst");
-    dst.client()
-        .execute("INSERT INTO audit VALUES (1, NULL, 'kept')", &[])
-        .unwrap();
-    let (_dir, config) = write_config("pg-occupied", CONFIG);
-    let config = config.to_str().unwrap();
-    let run = run_cli(config, &src, &dst, &[], Some(KEY));
-    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
-    assert!(
-        text(&run).contains("audit already hold rows"),
-        "{}",
-        text(&run)
-    );
-    assert_eq!(
-        dst.count("SELECT count(*) FROM audit WHERE action = 'kept'"),
-        1
-    );
-    assert_eq!(dst.count("SELECT count(*) FROM users"), 0);
-
-    let run = run_cli(config, &src, &dst, &["--truncate"], Some(KEY));
-    assert!(run.status.success(), "{}", text(&run));
-    assert_eq!(
-        dst.count("SELECT count(*) FROM audit WHERE action = 'kept'"),
-        0
-    );
-    assert_eq!(dst.count("SELECT count(*) FROM users"), PEOPLE as i64);
-}
+// The tests both servers run alike (see `common::server`).
+server::server_tests!(Postgres:
+    nothing_personal_survives_in_the_copy_its_logs_or_its_report,
+    joins_counts_and_unique_columns_survive_and_the_same_key_gives_the_same_copy,
+    an_unclassified_column_or_an_entry_for_a_dropped_one_writes_nothing,
+    a_missing_key_writes_nothing,
+    a_value_refused_in_the_last_table_leaves_the_earlier_tables_unwritten,
+    a_target_that_holds_rows_is_refused_unless_truncate_is_asked,
+);
 
 #[test]
 fn a_target_without_the_sources_columns_is_refused() {
     let Some(server) = server() else { return };
     let src = source(&server, "unmigrated");
-    let dst = Db::new(&server, "unmigrated", "dst");
-    dst.client()
-        .batch_execute("ALTER TABLE users DROP COLUMN national_id")
-        .unwrap();
-    let error = run_lib(CONFIG, KEY.as_bytes(), &src, &dst).unwrap_err();
-    assert!(error.to_string().contains("users.national_id"), "{error}");
+    server::a_target_without_the_sources_columns_is_refused::<Postgres>(
+        &server,
+        "unmigrated",
+        &src,
+    );
 }
 
 #[test]
 fn plan_reads_the_schema_and_flags_personal_columns() {
-    let Some(server) = server() else { return };
-    let src = source(&server, "plan");
-    let plan = cli(&["plan", &src.url()], None);
-    assert!(plan.status.success(), "{}", text(&plan));
-    let suggested = String::from_utf8_lossy(&plan.stdout).into_owned();
-    for table in [
-        "[tables.users.columns]",
-        "[tables.orders.columns]",
-        "[tables.audit.columns]",
-    ] {
-        assert!(suggested.contains(table), "{suggested}");
-    }
-    assert!(
-        suggested.contains("email = \"email_pseudonym\""),
-        "{suggested}"
-    );
-    // The suggestion is a config the check accepts once a key is set, and holds no value.
-    let (_dir, path) = write_config("pg-plan", &suggested);
-    let check = cli(
-        &["check", "--config", path.to_str().unwrap(), &src.url()],
-        None,
-    );
-    assert!(check.status.success(), "{}", text(&check));
-    assert_no_leak(originals(&src), suggested.as_bytes());
+    server::plan_and_check_read_the_source_and_show_no_value::<Postgres>();
 }
 
 #[test]
@@ -473,9 +254,10 @@ fn partitioned_tables_are_read_through_their_parent_and_written_back_to_their_pa
 fn the_same_database_as_source_and_target_is_refused() {
     let Some(server) = server() else { return };
     let src = source(&server, "same");
-    let error = run_lib(CONFIG, KEY.as_bytes(), &src, &src).unwrap_err();
-    assert!(error.to_string().contains("the same database"), "{error}");
-    assert_eq!(src.count("SELECT count(*) FROM users"), PEOPLE as i64);
+    server::the_same_database_as_source_and_target_is_refused::<Postgres>(
+        &src,
+        &Options::default(),
+    );
 }
 
 #[test]

@@ -1,0 +1,611 @@
+//! What the tests of the database servers (PostgreSQL, MariaDB/MySQL) have in common: their
+//! config, finding the server, a test's own database and its source, runs of the copy, and the
+//! bodies of the tests both servers run (each `tests/<server>.rs` names them as its own tests).
+//! A test body returns `None`, having done nothing, when the server is unreachable (see
+//! [`Server::server`]).
+
+use super::{assert_no_leak, cli, text, write_config, KEY};
+use anonymise::{Config, DbError, Progress, Summary, Transformer};
+use std::marker::PhantomData;
+use std::process::Output;
+
+/// The config of the database servers' tests: [`super::person`]s in `users`, their `orders`
+/// (which reference them by id and by email) and an `audit` log naming them by email.
+pub const CONFIG: &str = r#"
+key_env = "ANONYMISE_TEST_KEY"
+
+[tables.users]
+quasi_identifiers = ["postcode", "birth_date", "gender"]
+
+[tables.users.columns]
+id = "keep"
+email = "email_pseudonym"
+name = { rule = "fake", kind = "name" }
+phone = { rule = "fake", kind = "phone" }
+address = { rule = "fake", kind = "address" }
+postcode = { rule = "generalise", to = "postcode_district" }
+birth_date = { rule = "generalise", to = "year" }
+gender = "keep"
+national_id = "pseudonym"
+notes = "null"
+
+[tables.orders.columns]
+id = "keep"
+total = "keep"
+
+[tables.audit.columns]
+id = "keep"
+action = "keep"
+
+[[virtual_keys]]
+from = "audit.actor_email"
+to = "users.email"
+"#;
+
+/// The people of a database server's test source.
+pub const PEOPLE: u64 = 2_000;
+
+/// The tables of [`Server::SCHEMA`].
+pub const TABLES: [&str; 3] = ["users", "orders", "audit"];
+
+/// A library copy of one database into another: `anonymise(config, transformer, from, to,
+/// options, progress)`.
+pub type Anonymise<O> = fn(
+    &Config,
+    &Transformer,
+    &str,
+    &str,
+    &O,
+    &mut dyn FnMut(&Progress),
+) -> Result<Vec<Summary>, DbError>;
+
+/// A database server the tests run against: how it is found, how a test's database is made,
+/// filled, read and dropped, and how the library copies one database into another.
+pub trait Server {
+    /// What messages call it.
+    const NAME: &'static str;
+    /// What the names of its tests' scratch directories start with.
+    const SHORT: &'static str;
+    /// The environment variable holding its URL (without a database).
+    const URL_ENV: &'static str;
+    /// Its URL when the variable is not set.
+    const DEFAULT_URL: &'static str;
+    /// The tables of [`CONFIG`]: `users`, `orders` referencing them, `audit`.
+    const SCHEMA: &'static str;
+    /// Sets the total of the order with the highest id to 12345.67, which [`totals_mapped`]
+    /// does not map.
+    const UNMAPPED_LAST_TOTAL: &'static str;
+    /// Whether the copy reads a table in key order (so a value refused in the last row is
+    /// reported in the row numbered as many as the table holds).
+    const READS_IN_KEY_ORDER: bool;
+    /// The options of the library's copy.
+    type Options: Default;
+    /// The library's copy.
+    const ANONYMISE: Anonymise<Self::Options>;
+    /// Whether the server at `url` answers (why not, when it does not).
+    fn reach(url: &str) -> Result<(), String>;
+    /// Makes database `name` of `server`, empty (dropping one an earlier run left behind).
+    fn create(server: &str, name: &str);
+    /// Drops database `name` of `server`, if it can.
+    fn remove(server: &str, name: &str);
+    /// Runs `sql`, one statement or several, in the database at `url`.
+    fn execute(url: &str, sql: &str);
+    /// The one number `sql` selects, in the database at `url`.
+    fn count(url: &str, sql: &str) -> i64;
+    /// The values of the one column `sql` selects, in the database at `url`.
+    fn column(url: &str, sql: &str) -> Vec<Option<String>>;
+    /// Every table of the database at `url`, every value: what a copy holds.
+    fn dump(url: &str) -> Vec<u8>;
+    /// Fills the [`Self::SCHEMA`] database at `url` as a test source: [`PEOPLE`] people, twice
+    /// as many orders, and audit rows naming them.
+    fn fill(url: &str);
+    /// `column` as text, in a `SELECT` list.
+    fn as_text(column: &str) -> String;
+    /// `parts` joined into one text, in a `SELECT` list.
+    fn concat(parts: &[&str]) -> String;
+
+    /// The URL of the server the tests use, if it answers. Without one the tests say so and
+    /// pass, except under `CI=true`, where they fail.
+    fn server() -> Option<String> {
+        let url = std::env::var(Self::URL_ENV).unwrap_or_else(|_| Self::DEFAULT_URL.to_owned());
+        match Self::reach(&url) {
+            Ok(()) => Some(url),
+            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
+                panic!("CI=true and {} is unreachable at {url}: {e}", Self::NAME)
+            }
+            Err(e) => {
+                eprintln!("skipped: {} is unreachable at {url}: {e}", Self::NAME);
+                None
+            }
+        }
+    }
+}
+
+/// A database of this test on an `S` server, dropped at the end.
+pub struct Db<S: Server> {
+    /// The server's URL (without a database).
+    pub server: String,
+    /// The database's name.
+    pub name: String,
+    server_kind: PhantomData<fn() -> S>,
+}
+
+impl<S: Server> Db<S> {
+    /// A new empty database of `test` on `server`, named after the test, its `role` in it and
+    /// this process.
+    pub fn create(server: &str, test: &str, role: &str) -> Self {
+        let name = format!("anon_{test}_{role}_{}", std::process::id());
+        S::create(server, &name);
+        Db {
+            server: server.to_owned(),
+            name,
+            server_kind: PhantomData,
+        }
+    }
+
+    /// A new database with [`Server::SCHEMA`]'s tables.
+    pub fn new(server: &str, test: &str, role: &str) -> Self {
+        Self::with_schema(server, test, role, S::SCHEMA)
+    }
+
+    /// A new database with the tables of `schema`.
+    pub fn with_schema(server: &str, test: &str, role: &str, schema: &str) -> Self {
+        let db = Self::create(server, test, role);
+        db.exec(schema);
+        db
+    }
+
+    /// The database's URL.
+    pub fn url(&self) -> String {
+        format!("{}/{}", self.server, self.name)
+    }
+
+    /// Runs `sql`, one statement or several.
+    pub fn exec(&self, sql: &str) {
+        S::execute(&self.url(), sql);
+    }
+
+    /// The one number `sql` selects.
+    pub fn count(&self, sql: &str) -> i64 {
+        S::count(&self.url(), sql)
+    }
+
+    /// The values of the one column `sql` selects.
+    pub fn column(&self, sql: &str) -> Vec<Option<String>> {
+        S::column(&self.url(), sql)
+    }
+
+    /// Every table's every value: what the copy holds.
+    pub fn dump(&self) -> Vec<u8> {
+        S::dump(&self.url())
+    }
+}
+
+impl<S: Server> Drop for Db<S> {
+    fn drop(&mut self) {
+        S::remove(&self.server, &self.name);
+    }
+}
+
+/// A source of `test` on `server`: [`Server::SCHEMA`]'s tables, filled by [`Server::fill`].
+pub fn source<S: Server>(server: &str, test: &str) -> Db<S> {
+    let db = Db::new(server, test, "src");
+    S::fill(&db.url());
+    db
+}
+
+/// Every personal value of a source of [`CONFIG`]'s tables, labelled by its column.
+pub fn originals<S: Server>(src: &Db<S>) -> Vec<(&'static str, String)> {
+    let mut values = Vec::new();
+    for column in [
+        "email",
+        "name",
+        "phone",
+        "address",
+        "postcode",
+        "birth_date",
+        "national_id",
+        "notes",
+    ] {
+        for value in src
+            .column(&format!("SELECT {} FROM users", S::as_text(column)))
+            .into_iter()
+            .flatten()
+        {
+            values.push((column, value));
+        }
+    }
+    for value in src
+        .column("SELECT user_email FROM orders")
+        .into_iter()
+        .flatten()
+    {
+        values.push(("orders.user_email", value));
+    }
+    values
+}
+
+/// `anonymise run` of `config` from `src` into `dst`, with `extra` arguments.
+pub fn run_cli<S: Server>(
+    config: &str,
+    src: &Db<S>,
+    dst: &Db<S>,
+    extra: &[&str],
+    key: Option<&str>,
+) -> Output {
+    let (from, to) = (src.url(), dst.url());
+    let mut args = vec!["run", "--config", config, "--from", &from, "--to", &to];
+    args.extend_from_slice(extra);
+    cli(&args, key)
+}
+
+/// The library's run of `config` with `key` from `src` into `dst`, with the default options.
+pub fn run_lib<S: Server>(
+    config: &str,
+    key: &[u8],
+    src: &Db<S>,
+    dst: &Db<S>,
+) -> Result<Vec<Summary>, DbError> {
+    run_lib_with(config, key, src, dst, &S::Options::default(), &mut |_| {})
+}
+
+/// The library's run of `config` with `key` from `src` into `dst`, with `options`, telling
+/// `progress`.
+pub fn run_lib_with<S: Server>(
+    config: &str,
+    key: &[u8],
+    src: &Db<S>,
+    dst: &Db<S>,
+    options: &S::Options,
+    progress: &mut dyn FnMut(&Progress),
+) -> Result<Vec<Summary>, DbError> {
+    S::ANONYMISE(
+        &Config::parse(config).unwrap(),
+        &Transformer::new(key).unwrap(),
+        &src.url(),
+        &dst.url(),
+        options,
+        progress,
+    )
+}
+
+/// A config file of `text` for test `test` (see [`write_config`]), named for the server.
+fn config_file<S: Server>(test: &str, text: &str) -> (super::Scratch, std::path::PathBuf) {
+    write_config(&format!("{}-{test}", S::SHORT), text)
+}
+
+/// Panics unless every table of `tables` in `db` is empty.
+pub fn assert_empty<S: Server>(db: &Db<S>, tables: &[&str]) {
+    for table in tables {
+        assert_eq!(
+            db.count(&format!("SELECT COUNT(*) FROM {table}")),
+            0,
+            "{table}"
+        );
+    }
+}
+
+/// The error of a library run that must fail, and its message; the target's tables are still
+/// empty.
+pub fn failure<S: Server>(config: &str, src: &Db<S>, dst: &Db<S>) -> (DbError, String) {
+    let error = run_lib(config, KEY.as_bytes(), src, dst).unwrap_err();
+    assert_empty(dst, &TABLES);
+    let message = error.to_string();
+    (error, message)
+}
+
+/// [`CONFIG`] with the orders' totals mapped, fail closed: the one total
+/// [`Server::UNMAPPED_LAST_TOTAL`] sets stops the run in its last table.
+pub fn totals_mapped() -> String {
+    let mut values = String::from("total = { rule = \"map\", values = { ");
+    let totals: Vec<String> = (0..500).map(|t| format!("\"{t}.99\" = \"{t}\"")).collect();
+    values.push_str(&totals.join(", "));
+    values.push_str(" } }");
+    CONFIG.replace("total = \"keep\"", &values)
+}
+
+/// Declares, for the server `$server`, a test of each of `$name`s, the shared test body of
+/// that name: `#[test] fn $name() { server::$name::<$server>(); }`.
+#[allow(unused_macros)] // unused by tests/csv.rs and tests/sqlite.rs, which include this module too
+macro_rules! server_tests {
+    ($server:ty: $($name:ident),* $(,)?) => {
+        $(
+            #[test]
+            fn $name() {
+                $crate::common::server::$name::<$server>();
+            }
+        )*
+    };
+}
+#[allow(unused_imports)] // likewise
+pub(crate) use server_tests;
+
+/// Nothing personal survives in the copy, the run's output or the report of the copy, not even
+/// hashed; and the check finds a leak when there is one.
+pub fn nothing_personal_survives_in_the_copy_its_logs_or_its_report<S: Server>() -> Option<()> {
+    let server = S::server()?;
+    let src = source::<S>(&server, "leak");
+    let dst = Db::new(&server, "leak", "dst");
+    let (_dir, config) = config_file::<S>("leak", CONFIG);
+    let config = config.to_str().unwrap();
+    let run = run_cli(config, &src, &dst, &[], Some(KEY));
+    assert!(run.status.success(), "{}", text(&run));
+    let summary = text(&run);
+    assert!(
+        summary.contains("3 tables, 7000 rows") && summary.contains("peak memory"),
+        "{summary}"
+    );
+    let report = cli(
+        &[
+            "report",
+            "--config",
+            config,
+            "--k",
+            "2",
+            &dst.url(),
+            "--table",
+            "users",
+        ],
+        None,
+    );
+    assert!(report.status.code().is_some(), "{}", text(&report));
+    assert!(
+        String::from_utf8_lossy(&report.stdout).contains("2000"),
+        "the report read every row: {}",
+        text(&report)
+    );
+    let mut haystack = dst.dump();
+    for out in [&run, &report] {
+        haystack.extend_from_slice(&out.stdout);
+        haystack.extend_from_slice(&out.stderr);
+    }
+    let checked = assert_no_leak(originals(&src), &haystack);
+    assert!(checked > 15_000, "checked {checked} values");
+
+    // The check finds a leak when there is one: the same copy with names kept.
+    let leaky = Db::new(&server, "leak", "leaky");
+    let keep_names = CONFIG.replace(
+        r#"name = { rule = "fake", kind = "name" }"#,
+        r#"name = "keep""#,
+    );
+    run_lib(&keep_names, KEY.as_bytes(), &src, &leaky).unwrap();
+    let caught = std::panic::catch_unwind(|| assert_no_leak(originals(&src), &leaky.dump()));
+    assert!(caught.is_err(), "a kept name column must be caught");
+    Some(())
+}
+
+/// Joins, counts and unique columns survive, tables load in dependency order, the pinned test
+/// vector holds, and the same key gives the same copy (another key, other pseudonyms). Returns
+/// the source and its copy, for what a server checks besides.
+pub fn joins_counts_and_unique_columns_survive_and_the_same_key_gives_the_same_copy<S: Server>(
+) -> Option<(Db<S>, Db<S>)> {
+    let server = S::server()?;
+    let src = source::<S>(&server, "joins");
+    // The pinned test vector, in a pseudonym column.
+    src.exec("UPDATE users SET national_id = 'alice@example.com' WHERE id = 7");
+    let (a, b) = (
+        Db::new(&server, "joins", "a"),
+        Db::new(&server, "joins", "b"),
+    );
+    let pinned = b"0123456789abcdef0123456789abcdef";
+    let mut reports = Vec::new();
+    let summaries = run_lib_with(CONFIG, pinned, &src, &a, &S::Options::default(), &mut |p| {
+        reports.push(p.clone())
+    })
+    .unwrap();
+    // Dependency order: users before the tables that reference it, whatever their names (the
+    // target's foreign keys are checked as rows go in).
+    let order: Vec<&str> = summaries.iter().map(|s| s.table.as_str()).collect();
+    assert_eq!(order, ["audit", "users", "orders"]);
+    let users = summaries.iter().find(|s| s.table == "users").unwrap();
+    assert_eq!((users.rows, users.transformed_columns), (PEOPLE, 8));
+    assert!(reports
+        .iter()
+        .any(|p| p.table == "orders" && p.done && p.rows == 2 * PEOPLE));
+    run_lib(CONFIG, pinned, &src, &b).unwrap();
+
+    for sql in [
+        "SELECT COUNT(*) FROM users",
+        "SELECT COUNT(*) FROM orders",
+        "SELECT COUNT(*) FROM audit",
+        "SELECT COUNT(*) FROM orders o JOIN users u ON u.id = o.user_id",
+        "SELECT COUNT(*) FROM orders o JOIN users u ON u.email = o.user_email AND u.id = o.user_id",
+        "SELECT COUNT(*) FROM audit a JOIN users u ON u.email = a.actor_email AND u.id = a.id",
+        "SELECT COUNT(DISTINCT email) FROM users",
+        "SELECT COUNT(DISTINCT national_id) FROM users",
+    ] {
+        assert_eq!(a.count(sql), src.count(sql), "{sql}");
+    }
+    assert_eq!(
+        a.count("SELECT COUNT(*) FROM users WHERE notes IS NULL"),
+        PEOPLE as i64
+    );
+    assert_eq!(
+        a.column("SELECT national_id FROM users WHERE id = 7"),
+        [Some("o3prswyu57qbfdzez7uwmpdgty".to_owned())]
+    );
+    assert_eq!(
+        a.column(&format!(
+            "SELECT {} FROM users WHERE id = 1",
+            S::as_text("birth_date")
+        )),
+        [Some("1941-01-01".to_owned())],
+        "a date generalised to its year stays a date"
+    );
+    let all = format!(
+        "SELECT {} FROM users ORDER BY id",
+        S::concat(&["email", "name", "COALESCE(phone, '')", "national_id"])
+    );
+    assert_eq!(a.column(&all), b.column(&all), "same key, same copy");
+    let other = Db::new(&server, "joins", "c");
+    run_lib(CONFIG, b"another-key-0123456789abcdef-xyz", &src, &other).unwrap();
+    let emails = "SELECT email FROM users ORDER BY id";
+    assert!(
+        a.column(emails)
+            .iter()
+            .zip(other.column(emails))
+            .all(|(x, y)| *x != y),
+        "another key, other pseudonyms"
+    );
+    Some((src, a))
+}
+
+/// A column the config does not classify, or an entry for a column the source no longer has,
+/// stops the run before it writes anything, and the message names both.
+pub fn an_unclassified_column_or_an_entry_for_a_dropped_one_writes_nothing<S: Server>() -> Option<()>
+{
+    let server = S::server()?;
+    let src = source::<S>(&server, "closed");
+    let dst = Db::new(&server, "closed", "dst");
+    src.exec("ALTER TABLE users ADD COLUMN twitter TEXT; ALTER TABLE users DROP COLUMN notes");
+    dst.exec("ALTER TABLE users ADD COLUMN twitter TEXT");
+    let (_dir, config) = config_file::<S>("closed", CONFIG);
+    let run = run_cli(config.to_str().unwrap(), &src, &dst, &[], Some(KEY));
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    let message = text(&run);
+    assert!(
+        message.contains("users.twitter") && message.contains("users.notes"),
+        "{message}"
+    );
+    assert!(message.contains("nothing was written"), "{message}");
+    assert_empty(&dst, &TABLES);
+    Some(())
+}
+
+/// Without the key in the environment the run writes nothing and names the variable.
+pub fn a_missing_key_writes_nothing<S: Server>() -> Option<()> {
+    let server = S::server()?;
+    let src = source::<S>(&server, "nokey");
+    let dst = Db::new(&server, "nokey", "dst");
+    let (_dir, config) = config_file::<S>("nokey", CONFIG);
+    let run = run_cli(config.to_str().unwrap(), &src, &dst, &[], None);
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(text(&run).contains("ANONYMISE_TEST_KEY"), "{}", text(&run));
+    assert_empty(&dst, &TABLES);
+    Some(())
+}
+
+/// A value refused in the last table, after the earlier ones went in, leaves every table of
+/// the target empty, and the error names where it was but not the value.
+pub fn a_value_refused_in_the_last_table_leaves_the_earlier_tables_unwritten<S: Server>(
+) -> Option<()> {
+    let server = S::server()?;
+    let src = source::<S>(&server, "midway");
+    let dst = Db::new(&server, "midway", "dst");
+    src.exec(S::UNMAPPED_LAST_TOTAL);
+    let (error, message) = failure(&totals_mapped(), &src, &dst);
+    assert!(
+        matches!(&error, DbError::Transform { table, row, column, .. }
+            if table == "orders" && column == "total"
+                && if S::READS_IN_KEY_ORDER { *row == 2 * PEOPLE } else { *row >= 1 }),
+        "{message}"
+    );
+    assert!(!message.contains("12345"), "{message}");
+    Some(())
+}
+
+/// A target whose tables hold rows is refused, and left as it was; with `--truncate` it is
+/// emptied first, unless the run fails.
+pub fn a_target_that_holds_rows_is_refused_unless_truncate_is_asked<S: Server>() -> Option<()> {
+    let server = S::server()?;
+    let src = source::<S>(&server, "occupied");
+    let dst = Db::new(&server, "occupied", "dst");
+    dst.exec("INSERT INTO audit VALUES (1, NULL, 'kept')");
+    let (_dir, config) = config_file::<S>("occupied", CONFIG);
+    let config = config.to_str().unwrap();
+    let run = run_cli(config, &src, &dst, &[], Some(KEY));
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        text(&run).contains("audit already hold rows"),
+        "{}",
+        text(&run)
+    );
+    assert_eq!(
+        dst.count("SELECT COUNT(*) FROM audit WHERE action = 'kept'"),
+        1
+    );
+    assert_empty(&dst, &["users", "orders"]);
+
+    // A run with --truncate that fails leaves the rows it would have deleted.
+    let (_dir2, failing) = config_file::<S>("occupied-failing", &totals_mapped());
+    src.exec(S::UNMAPPED_LAST_TOTAL);
+    let run = run_cli(
+        failing.to_str().unwrap(),
+        &src,
+        &dst,
+        &["--truncate"],
+        Some(KEY),
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert_eq!(
+        dst.count("SELECT COUNT(*) FROM audit WHERE action = 'kept'"),
+        1
+    );
+    assert_empty(&dst, &["users", "orders"]);
+
+    let run = run_cli(config, &src, &dst, &["--truncate"], Some(KEY));
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(
+        dst.count("SELECT COUNT(*) FROM audit WHERE action = 'kept'"),
+        0
+    );
+    assert_eq!(dst.count("SELECT COUNT(*) FROM users"), PEOPLE as i64);
+    // Again over a full copy: the children's rows go before their parents'.
+    let run = run_cli(config, &src, &dst, &["--truncate"], Some(KEY));
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(dst.count("SELECT COUNT(*) FROM orders"), 2 * PEOPLE as i64);
+    Some(())
+}
+
+/// A target of `test` on `server` without a column of `src` is refused, and left empty.
+pub fn a_target_without_the_sources_columns_is_refused<S: Server>(
+    server: &str,
+    test: &str,
+    src: &Db<S>,
+) {
+    let dst = Db::new(server, test, "dst");
+    dst.exec("ALTER TABLE users DROP COLUMN national_id");
+    let (_, message) = failure(CONFIG, src, &dst);
+    assert!(message.contains("users.national_id"), "{message}");
+}
+
+/// `src` as its own target is refused, even with `options`, and left whole.
+pub fn the_same_database_as_source_and_target_is_refused<S: Server>(
+    src: &Db<S>,
+    options: &S::Options,
+) {
+    let same = run_lib_with(CONFIG, KEY.as_bytes(), src, src, options, &mut |_| {}).unwrap_err();
+    assert!(same.to_string().contains("the same database"), "{same}");
+    assert_eq!(src.count("SELECT COUNT(*) FROM users"), PEOPLE as i64);
+}
+
+/// `plan` reads the source's schema and flags its personal columns; `check` accepts the
+/// suggestion once a key is set; neither shows a value.
+pub fn plan_and_check_read_the_source_and_show_no_value<S: Server>() -> Option<()> {
+    let server = S::server()?;
+    let src = source::<S>(&server, "plan");
+    let plan = cli(&["plan", &src.url()], None);
+    assert!(plan.status.success(), "{}", text(&plan));
+    let suggested = String::from_utf8_lossy(&plan.stdout).into_owned();
+    for table in [
+        "[tables.users.columns]",
+        "[tables.orders.columns]",
+        "[tables.audit.columns]",
+    ] {
+        assert!(suggested.contains(table), "{suggested}");
+    }
+    assert!(
+        suggested.contains("email = \"email_pseudonym\""),
+        "{suggested}"
+    );
+    // The suggestion is a config the check accepts once a key is set, and holds no value.
+    let (_dir, path) = config_file::<S>("plan", &suggested);
+    let check = cli(
+        &["check", "--config", path.to_str().unwrap(), &src.url()],
+        None,
+    );
+    assert!(check.status.success(), "{}", text(&check));
+    assert!(text(&check).contains("3 tables"), "{}", text(&check));
+    assert_no_leak(originals(&src), suggested.as_bytes());
+    Some(())
+}
