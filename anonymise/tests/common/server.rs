@@ -104,20 +104,18 @@ pub trait Server {
     /// `parts` joined into one text, in a `SELECT` list.
     fn concat(parts: &[&str]) -> String;
 
-    /// The URL of the server the tests use, if it answers. Without one the tests say so and
-    /// pass, except under `CI=true`, where they fail.
-    fn server() -> Option<String> {
+    /// The URL of the server the tests use. A server that cannot be reached fails the test:
+    /// nothing is skipped (as in the workspace's own backend tests).
+    fn server() -> String {
         let url = std::env::var(Self::URL_ENV).unwrap_or_else(|_| Self::DEFAULT_URL.to_owned());
-        match Self::reach(&url) {
-            Ok(()) => Some(url),
-            Err(e) if std::env::var("CI").as_deref() == Ok("true") => {
-                panic!("CI=true and {} is unreachable at {url}: {e}", Self::NAME)
-            }
-            Err(e) => {
-                eprintln!("skipped: {} is unreachable at {url}: {e}", Self::NAME);
-                None
-            }
+        if let Err(e) = Self::reach(&url) {
+            panic!(
+                "{} is unreachable at {url} (set {} to another server): {e}",
+                Self::NAME,
+                Self::URL_ENV
+            );
         }
+        url
     }
 }
 
@@ -322,8 +320,8 @@ pub(crate) use server_tests;
 
 /// Nothing personal survives in the copy, the run's output or the report of the copy, not even
 /// hashed; and the check finds a leak when there is one.
-pub fn nothing_personal_survives_in_the_copy_its_logs_or_its_report<S: Server>() -> Option<()> {
-    let server = S::server()?;
+pub fn nothing_personal_survives_in_the_copy_its_logs_or_its_report<S: Server>() {
+    let server = S::server();
     let src = source::<S>(&server, "leak");
     let dst = Db::new(&server, "leak", "dst");
     let (_dir, config) = config_file::<S>("leak", CONFIG);
@@ -371,7 +369,6 @@ pub fn nothing_personal_survives_in_the_copy_its_logs_or_its_report<S: Server>()
     run_lib(&keep_names, KEY.as_bytes(), &src, &leaky).unwrap();
     let caught = std::panic::catch_unwind(|| assert_no_leak(originals(&src), &leaky.dump()));
     assert!(caught.is_err(), "a kept name column must be caught");
-    Some(())
 }
 
 /// Joins, counts and unique columns survive, tables load in dependency order, the pinned test
@@ -379,7 +376,7 @@ pub fn nothing_personal_survives_in_the_copy_its_logs_or_its_report<S: Server>()
 /// the source and its copy, for what a server checks besides.
 pub fn joins_counts_and_unique_columns_survive_and_the_same_key_gives_the_same_copy<S: Server>(
 ) -> Option<(Db<S>, Db<S>)> {
-    let server = S::server()?;
+    let server = S::server();
     let src = source::<S>(&server, "joins");
     // The pinned test vector, in a pseudonym column.
     src.exec("UPDATE users SET national_id = 'alice@example.com' WHERE id = 7");
@@ -452,9 +449,8 @@ pub fn joins_counts_and_unique_columns_survive_and_the_same_key_gives_the_same_c
 
 /// A column the config does not classify, or an entry for a column the source no longer has,
 /// stops the run before it writes anything, and the message names both.
-pub fn an_unclassified_column_or_an_entry_for_a_dropped_one_writes_nothing<S: Server>() -> Option<()>
-{
-    let server = S::server()?;
+pub fn an_unclassified_column_or_an_entry_for_a_dropped_one_writes_nothing<S: Server>() {
+    let server = S::server();
     let src = source::<S>(&server, "closed");
     let dst = Db::new(&server, "closed", "dst");
     src.exec("ALTER TABLE users ADD COLUMN twitter TEXT; ALTER TABLE users DROP COLUMN notes");
@@ -469,12 +465,11 @@ pub fn an_unclassified_column_or_an_entry_for_a_dropped_one_writes_nothing<S: Se
     );
     assert!(message.contains("nothing was written"), "{message}");
     assert_empty(&dst, &TABLES);
-    Some(())
 }
 
 /// Without the key in the environment the run writes nothing and names the variable.
-pub fn a_missing_key_writes_nothing<S: Server>() -> Option<()> {
-    let server = S::server()?;
+pub fn a_missing_key_writes_nothing<S: Server>() {
+    let server = S::server();
     let src = source::<S>(&server, "nokey");
     let dst = Db::new(&server, "nokey", "dst");
     let (_dir, config) = config_file::<S>("nokey", CONFIG);
@@ -482,14 +477,12 @@ pub fn a_missing_key_writes_nothing<S: Server>() -> Option<()> {
     assert_eq!(run.status.code(), Some(2), "{}", text(&run));
     assert!(text(&run).contains("ANONYMISE_TEST_KEY"), "{}", text(&run));
     assert_empty(&dst, &TABLES);
-    Some(())
 }
 
 /// A value refused in the last table, after the earlier ones went in, leaves every table of
 /// the target empty, and the error names where it was but not the value.
-pub fn a_value_refused_in_the_last_table_leaves_the_earlier_tables_unwritten<S: Server>(
-) -> Option<()> {
-    let server = S::server()?;
+pub fn a_value_refused_in_the_last_table_leaves_the_earlier_tables_unwritten<S: Server>() {
+    let server = S::server();
     let src = source::<S>(&server, "midway");
     let dst = Db::new(&server, "midway", "dst");
     src.exec(S::UNMAPPED_LAST_TOTAL);
@@ -501,13 +494,12 @@ pub fn a_value_refused_in_the_last_table_leaves_the_earlier_tables_unwritten<S: 
         "{message}"
     );
     assert!(!message.contains("12345"), "{message}");
-    Some(())
 }
 
 /// A target whose tables hold rows is refused, and left as it was; with `--truncate` it is
 /// emptied first, unless the run fails.
-pub fn a_target_that_holds_rows_is_refused_unless_truncate_is_asked<S: Server>() -> Option<()> {
-    let server = S::server()?;
+pub fn a_target_that_holds_rows_is_refused_unless_truncate_is_asked<S: Server>() {
+    let server = S::server();
     let src = source::<S>(&server, "occupied");
     let dst = Db::new(&server, "occupied", "dst");
     dst.exec("INSERT INTO audit VALUES (1, NULL, 'kept')");
@@ -554,7 +546,6 @@ pub fn a_target_that_holds_rows_is_refused_unless_truncate_is_asked<S: Server>()
     let run = run_cli(config, &src, &dst, &["--truncate"], Some(KEY));
     assert!(run.status.success(), "{}", text(&run));
     assert_eq!(dst.count("SELECT COUNT(*) FROM orders"), 2 * PEOPLE as i64);
-    Some(())
 }
 
 /// A target of `test` on `server` without a column of `src` is refused, and left empty.
@@ -581,8 +572,8 @@ pub fn the_same_database_as_source_and_target_is_refused<S: Server>(
 
 /// `plan` reads the source's schema and flags its personal columns; `check` accepts the
 /// suggestion once a key is set; neither shows a value.
-pub fn plan_and_check_read_the_source_and_show_no_value<S: Server>() -> Option<()> {
-    let server = S::server()?;
+pub fn plan_and_check_read_the_source_and_show_no_value<S: Server>() {
+    let server = S::server();
     let src = source::<S>(&server, "plan");
     let plan = cli(&["plan", &src.url()], None);
     assert!(plan.status.success(), "{}", text(&plan));
@@ -607,5 +598,4 @@ pub fn plan_and_check_read_the_source_and_show_no_value<S: Server>() -> Option<(
     assert!(check.status.success(), "{}", text(&check));
     assert!(text(&check).contains("3 tables"), "{}", text(&check));
     assert_no_leak(originals(&src), suggested.as_bytes());
-    Some(())
 }

@@ -115,6 +115,32 @@ pub(crate) fn is_retryable(error: &DieselError) -> bool {
     }
 }
 
+/// A connection to `url`, its failure named after the URL.
+pub(crate) fn establish<C: Connection>(url: &str) -> Result<C, CleanupError> {
+    C::establish(url).map_err(|source| CleanupError::Connect {
+        url: url.to_owned(),
+        source,
+    })
+}
+
+/// The `name` column of every row `sql` returns.
+pub(crate) fn load_names<C>(conn: &mut C, sql: &str) -> Result<Vec<String>, DieselError>
+where
+    for<'a> diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'a, C, Name>,
+{
+    diesel::RunQueryDsl::load::<Name>(diesel::sql_query(sql), conn)
+        .map(|rows| rows.into_iter().map(|r| r.name).collect())
+}
+
+/// The `(name, n)` pairs of every row `sql` returns.
+pub(crate) fn load_counts<C>(conn: &mut C, sql: &str) -> Result<Vec<(String, i64)>, DieselError>
+where
+    for<'a> diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'a, C, NameCount>,
+{
+    diesel::RunQueryDsl::load::<NameCount>(diesel::sql_query(sql), conn)
+        .map(|rows| rows.into_iter().map(|r| (r.name, r.n)).collect())
+}
+
 /// A name the catalog gives (a table, a database).
 #[derive(QueryableByName)]
 pub(crate) struct Name {

@@ -9,7 +9,8 @@
 //! rows: such a database is dropped and built again instead of emptied.
 
 use super::backend::{
-    group_foreign_keys, with_database, ForeignKey, KeyColumn, Name, NameCount, TestBackend,
+    establish, group_foreign_keys, load_counts, load_names, with_database, ForeignKey, KeyColumn,
+    Name, TestBackend,
 };
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
@@ -206,10 +207,7 @@ impl TestBackend for MysqlConnection {
     type Lease = MysqlLease;
 
     fn connect(url: &str) -> Result<Self, CleanupError> {
-        MysqlConnection::establish(url).map_err(|source| CleanupError::Connect {
-            url: url.to_owned(),
-            source,
-        })
+        establish(url)
     }
 
     fn quote_ident(name: &str) -> String {
@@ -227,20 +225,17 @@ impl TestBackend for MysqlConnection {
     }
 
     fn tables(conn: &mut Self) -> QueryResult<Vec<String>> {
-        diesel::sql_query(
+        load_names(
+            conn,
             "SELECT CAST(TABLE_NAME AS CHAR) AS name FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
              AND TABLE_NAME <> '__diesel_schema_migrations' \
              AND TABLE_NAME <> '__factory_core_slot' ORDER BY 1",
         )
-        .load::<Name>(conn)
-        .map(|rows| rows.into_iter().map(|r| r.name).collect())
     }
 
     fn counts(conn: &mut Self, sql: &str) -> QueryResult<Vec<(String, i64)>> {
-        diesel::sql_query(sql)
-            .load::<NameCount>(conn)
-            .map(|rows| rows.into_iter().map(|r| (r.name, r.n)).collect())
+        load_counts(conn, sql)
     }
 
     fn foreign_keys(conn: &mut Self) -> QueryResult<Vec<ForeignKey>> {

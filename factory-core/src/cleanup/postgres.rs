@@ -12,7 +12,8 @@
 //! every lease sweeps those.
 
 use super::backend::{
-    group_foreign_keys, with_database, ForeignKey, KeyColumn, Name, NameCount, TestBackend,
+    establish, group_foreign_keys, load_counts, load_names, with_database, ForeignKey, KeyColumn,
+    Name, TestBackend,
 };
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
@@ -315,10 +316,7 @@ impl TestBackend for PgConnection {
     type Lease = PgLease;
 
     fn connect(url: &str) -> Result<Self, CleanupError> {
-        PgConnection::establish(url).map_err(|source| CleanupError::Connect {
-            url: url.to_owned(),
-            source,
-        })
+        establish(url)
     }
 
     fn quote_ident(name: &str) -> String {
@@ -326,19 +324,16 @@ impl TestBackend for PgConnection {
     }
 
     fn tables(conn: &mut Self) -> QueryResult<Vec<String>> {
-        diesel::sql_query(
+        load_names(
+            conn,
             "SELECT tablename::text AS name FROM pg_tables \
              WHERE schemaname = current_schema() AND tablename <> '__diesel_schema_migrations' \
              ORDER BY 1",
         )
-        .load::<Name>(conn)
-        .map(|rows| rows.into_iter().map(|r| r.name).collect())
     }
 
     fn counts(conn: &mut Self, sql: &str) -> QueryResult<Vec<(String, i64)>> {
-        diesel::sql_query(sql)
-            .load::<NameCount>(conn)
-            .map(|rows| rows.into_iter().map(|r| (r.name, r.n)).collect())
+        load_counts(conn, sql)
     }
 
     fn foreign_keys(conn: &mut Self) -> QueryResult<Vec<ForeignKey>> {

@@ -6,7 +6,10 @@
 //! `t_<pid>_<n>.sqlite`, next to a lock file the test holds while it runs. A copy whose lock
 //! file is not held was left by a killed process; the next lease deletes it.
 
-use super::backend::{group_foreign_keys, ForeignKey, KeyColumn, Name, NameCount, TestBackend};
+use super::backend::{
+    establish, group_foreign_keys, load_counts, load_names, ForeignKey, KeyColumn, Name,
+    TestBackend,
+};
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
 use diesel::prelude::*;
@@ -115,11 +118,7 @@ impl TestBackend for SqliteConnection {
     type Lease = SqliteLease;
 
     fn connect(url: &str) -> Result<Self, CleanupError> {
-        let mut conn =
-            SqliteConnection::establish(url).map_err(|source| CleanupError::Connect {
-                url: url.to_owned(),
-                source,
-            })?;
+        let mut conn: Self = establish(url)?;
         conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
             .map_err(CleanupError::db(
                 Cleanup::Transaction,
@@ -133,19 +132,16 @@ impl TestBackend for SqliteConnection {
     }
 
     fn tables(conn: &mut Self) -> QueryResult<Vec<String>> {
-        diesel::sql_query(
+        load_names(
+            conn,
             "SELECT name FROM sqlite_master WHERE type = 'table' \
              AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' \
              AND name <> '__diesel_schema_migrations' ORDER BY 1",
         )
-        .load::<Name>(conn)
-        .map(|rows| rows.into_iter().map(|r| r.name).collect())
     }
 
     fn counts(conn: &mut Self, sql: &str) -> QueryResult<Vec<(String, i64)>> {
-        diesel::sql_query(sql)
-            .load::<NameCount>(conn)
-            .map(|rows| rows.into_iter().map(|r| (r.name, r.n)).collect())
+        load_counts(conn, sql)
     }
 
     fn foreign_keys(conn: &mut Self) -> QueryResult<Vec<ForeignKey>> {
