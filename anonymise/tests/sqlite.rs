@@ -996,51 +996,6 @@ id = "keep"
     assert_eq!(count(&target, "SELECT count(*) AS n FROM a"), 2);
 }
 
-/// `cargo test --release -p factory-anonymise --test sqlite -- --ignored --nocapture`
-#[test]
-#[ignore = "a timing, for release builds"]
-fn timing_100k_rows_4_transformed_columns() {
-    let dir = scratch("sqlite-timing");
-    let source = dir.join("source.sqlite");
-    let n = 100_000;
-    let mut conn = connect(&source);
-    conn.batch_execute(
-        "CREATE TABLE people (id INTEGER PRIMARY KEY, email TEXT UNIQUE, name TEXT, postcode TEXT, birth_date TEXT, score INTEGER);",
-    )
-    .unwrap();
-    insert(&mut conn, "people", n, |i| {
-        let p = person(i);
-        format!(
-            "{}, {}, {}, {}, {}, {}",
-            i + 1,
-            lit(&p.email),
-            lit(&p.name),
-            lit(&p.postcode),
-            lit(&p.birth_date),
-            i % 1000
-        )
-    });
-    let config = r#"
-[tables.people.columns]
-id = "keep"
-email = "email_pseudonym"
-name = { rule = "fake", kind = "name" }
-postcode = { rule = "generalise", to = "postcode_district" }
-birth_date = { rule = "generalise", to = "year" }
-score = "keep"
-"#;
-    let target = dir.join("anonymised.sqlite");
-    let started = std::time::Instant::now();
-    let summaries = run(config, &source, &target).unwrap();
-    let elapsed = started.elapsed();
-    assert_eq!(summaries[0].rows, n);
-    println!(
-        "{n} rows, 4 transformed columns: {:.3} s ({:.0} rows/s)",
-        elapsed.as_secs_f64(),
-        n as f64 / elapsed.as_secs_f64()
-    );
-}
-
 #[test]
 fn odd_paths_utf16_sources_and_generated_columns_work_and_virtual_tables_are_refused() {
     let root = scratch("sqlite-odd");
