@@ -9,6 +9,7 @@ pub use crate::error::ConstraintKind;
 pub use crate::factory::Factory;
 pub use crate::fake::value as fake_value;
 pub use crate::insert::{InsertRows, ReadBack};
+pub use crate::sequence::claim as claim_sequence_token;
 pub use crate::sequence::Sequence;
 pub use crate::stub::Stub;
 pub use crate::FactoryError;
@@ -113,6 +114,9 @@ pub fn insert_batch<F: Factory, C: InsertRows<F>>(
 /// Runs `f` in a transaction (a savepoint inside an open one) when `atomic`, else directly:
 /// a single insert is atomic by itself, and a transaction around it would only add round trips.
 /// A failure to begin or end the transaction is reported as `F`'s.
+///
+/// First, before `f` renders any sequence value, the process takes its sequence token from the
+/// database server (once per process: [`crate::sequence::claim`]).
 pub fn in_transaction<F, C, T>(
     atomic: bool,
     conn: &mut C,
@@ -120,8 +124,9 @@ pub fn in_transaction<F, C, T>(
 ) -> Result<T, FactoryError>
 where
     F: Factory,
-    C: diesel::Connection,
+    C: crate::sequence::ClaimToken,
 {
+    crate::sequence::claim(conn);
     if !atomic {
         return f(conn);
     }

@@ -1133,6 +1133,7 @@ fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
     });
     quote! {
         use #rt::diesel::{OptionalExtension, QueryDsl, RunQueryDsl, SelectableHelper};
+        #rt::claim_sequence_token(conn);
         let probe = self.clone().attributes();
         let find = |conn: &mut $conn| {
             let query = #table::table

@@ -6,21 +6,36 @@
 //! across the processes cargo-nextest starts (one per test, each counting from 1) and across
 //! runs against a database that keeps its rows.
 //!
-//! The token is made once per process, on the first value that needs it: the base-36 form of a
-//! number that grows strictly across the processes of the machine. It is the time in tenths of
+//! The token is made once per process. Where rows go to a database server, the server hands
+//! it out: on the first `create` (or batch, or `get_or_create`) of the process through a
+//! PostgreSQL or MariaDB/MySQL connection, the server gives a number no other client of it
+//! ever gets (PostgreSQL: the transaction id `txid_current()`, which never repeats in the
+//! server's life; MariaDB/MySQL: `UUID_SHORT()`, its server id, start time and a counter), and
+//! the token is `0` followed by that number in base 36: `user7-04fq2k@example.com`. So test
+//! processes on many machines (CI runners sharding one suite with `cargo nextest
+//! --partition`) writing to one server never share a token, whatever their clocks and
+//! temporary directories. The claim is one query, once per process ([`claim`] runs it; inside
+//! an open PostgreSQL transaction it runs in a savepoint, so a failure cannot abort the
+//! test's transaction).
+//!
+//! Before that first create (a `build()`), on SQLite, or when the server refuses the query
+//! (a warning goes to stderr once), the token is the machine's: the base-36 form of a number
+//! that grows strictly across the processes of the machine. It is the time in tenths of
 //! a second since 2026-01-01T00:00Z, or the last number handed out plus one when that is
 //! larger, kept in a lock file ([`FILE_VAR`], by default `factory-core-sequence.lock` in the
 //! temporary directory) under an exclusive lock. The file makes processes that start in the
 //! same tenth of a second distinct; the clock keeps runs distinct when the file is gone (a new
 //! file repeats a token only if the previous run handed out numbers ahead of the clock, one
 //! tenth of a second per process started in a burst, and the new run starts within that lead).
-//! A token has six characters until 2032.
+//! A machine's token has six characters until 2032 and never starts with `0`, so it never
+//! equals a server's; a process that built values before its first create renders the later
+//! ones with the server's token, and both sets stay distinct.
 //!
 //! When the file cannot be opened or locked (a read-only temporary directory, a file of
-//! another user), the token is the clock's number and the process id, `k3x9a2.1b3`, and a
-//! warning goes to stderr. Two processes then share a token only if they share a pid and a
-//! tenth of a second, which running processes cannot; the tokens never equal the file's, which
-//! have no `.`.
+//! another user), the machine's token is the clock's number and the process id, `k3x9a2.1b3`,
+//! and a warning goes to stderr. Two processes then share a token only if they share a pid
+//! and a tenth of a second, which running processes cannot; the tokens never equal the file's,
+//! which have no `.`.
 //!
 //! [`SCOPE_VAR`]` = process` renders plain numbers instead, `user1@example.com`: for snapshot
 //! tests on a fresh database, and to show that a test catches collisions.
@@ -43,9 +58,13 @@ use std::fmt;
 use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
+
+mod server;
+
+pub use server::ClaimToken;
 
 /// The environment variable that chooses how `<n>` renders: `global` (the default, also when
 /// unset or empty) for `{n}-{token}`, `process` for the plain number.
@@ -240,8 +259,75 @@ fn parse_scope(value: Option<&OsStr>) -> Result<Scope, String> {
     }
 }
 
-/// This process's token: made on the first call, the same ever after.
+/// This process's token: the server's once [`claim`] got one, else the machine's.
 fn token() -> &'static str {
+    match SERVER_TOKEN.get() {
+        Some(token) => token,
+        None => machine_token(),
+    }
+}
+
+/// The token a database server handed out to this process, once claimed.
+static SERVER_TOKEN: OnceLock<String> = OnceLock::new();
+/// Whether this process is done claiming: it has the server's token, or a server refused.
+static CLAIMED: AtomicBool = AtomicBool::new(false);
+
+/// Takes this process's token from the database server `conn` is connected to, if it has none
+/// yet: after this, `<n>` renders with a token no other client of that server has.
+///
+/// Every factory `create`, batch and `get_or_create` calls this first, so tests need not; it
+/// is public for code that renders values with [`unique`] before creating anything. One query
+/// the first time a process calls it with a PostgreSQL or MariaDB/MySQL connection; nothing on
+/// SQLite (a file on one machine: the machine's token suffices), nothing after the first time,
+/// nothing under `FACTORY_SEQUENCE_SCOPE=process`. A server that refuses the query leaves the
+/// machine's token in place, with a warning on stderr.
+///
+/// ```
+/// # #[cfg(feature = "sqlite")] {
+/// use diesel::Connection;
+/// let mut conn = diesel::SqliteConnection::establish(":memory:").unwrap();
+/// factory_core::sequence::claim(&mut conn); // SQLite: the machine's token stays
+/// let seven = factory_core::sequence::unique(7);
+/// assert!(seven == "7" || seven.starts_with("7-"));
+/// # }
+/// ```
+pub fn claim<C: ClaimToken>(conn: &mut C) {
+    if CLAIMED.load(Ordering::Acquire) {
+        return;
+    }
+    if scope() == Scope::Process {
+        CLAIMED.store(true, Ordering::Release);
+        return;
+    }
+    match C::server_number(conn) {
+        Ok(Some(number)) => {
+            SERVER_TOKEN.get_or_init(|| server_token(number));
+            CLAIMED.store(true, Ordering::Release);
+        }
+        // SQLite: a server-backed connection later in the process may still claim.
+        Ok(None) => {}
+        Err(e) => {
+            if !CLAIMED.swap(true, Ordering::AcqRel) {
+                let _ = writeln!(
+                    io::stderr(),
+                    "factory: the database server did not hand out a sequence token ({e}); \
+                     sequence values use this machine's token {}, unique among this \
+                     machine's processes only",
+                    machine_token()
+                );
+            }
+        }
+    }
+}
+
+/// `0` and the server's number in base 36: a machine's token never starts with `0` (its
+/// number is never 0 after 2026-01-01), so the two kinds never meet.
+fn server_token(number: u64) -> String {
+    format!("0{}", base36(number))
+}
+
+/// The machine's token: made on the first call, the same ever after.
+fn machine_token() -> &'static str {
     static TOKEN: OnceLock<String> = OnceLock::new();
     TOKEN.get_or_init(|| {
         let path = lock_file();
