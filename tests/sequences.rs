@@ -2,6 +2,9 @@
 //! of this test binary build users at the same time, and their emails must not repeat. With
 //! `FACTORY_SEQUENCE_SCOPE=process` they do, which shows the check can fail.
 
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+mod common;
+
 use shop::User;
 use std::collections::HashSet;
 use std::process::{Command, Output};
@@ -158,4 +161,82 @@ fn an_unknown_scope_fails_with_the_allowed_values() {
             && stderr.contains("`process`"),
         "{stderr}"
     );
+}
+
+/// In a child: a user built before anything is created, then one created through `conn` in
+/// its test transaction, then another built; prints the three emails.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn print_tokens_around_a_create<C>(mut conn: C)
+where
+    shop::UserFactory: factory_core::Create<C>,
+{
+    if std::env::var_os(CHILD_VAR).is_none() {
+        return;
+    }
+    let built = User::factory().build().email;
+    let created = User::factory().create(&mut conn).email;
+    let after = User::factory().build().email;
+    println!("TOKENS={built},{created},{after}");
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn server_token_probe_postgres() {
+    print_tokens_around_a_create(common::postgres());
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn server_token_probe_mysql() {
+    print_tokens_around_a_create(common::mysql());
+}
+
+/// Two processes create through one server at once: before their first create they render
+/// the machine's token, from it on the server's, which starts with `0` (a machine's never
+/// does) and differs between them.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+fn assert_server_tokens(probe: &str) {
+    let children: Vec<_> = (0..2)
+        .map(|_| {
+            Command::new(std::env::current_exe().unwrap())
+                .args([probe, "--exact", "--nocapture", "--test-threads=1"])
+                .env(CHILD_VAR, "1")
+                .env_remove("FACTORY_SEQUENCE_SCOPE")
+                .output()
+                .expect("run a child process")
+        })
+        .collect();
+    let mut server_tokens = Vec::new();
+    for out in &children {
+        assert!(out.status.success(), "{out:?}");
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let line = stdout
+            .lines()
+            .find_map(|l| l.split_once("TOKENS=").map(|(_, t)| t.to_owned()))
+            .unwrap_or_else(|| panic!("no tokens in {stdout}"));
+        let tokens: Vec<&str> = line.split(',').map(|email| split(email).1).collect();
+        let [built, created, after] = tokens[..] else {
+            panic!("three emails expected: {line}")
+        };
+        assert!(!built.starts_with('0'), "the machine's token: {built}");
+        assert!(
+            created.starts_with('0') && created.len() >= 2,
+            "the server's token: {created}"
+        );
+        assert_eq!(after, created, "the server's token stays for the process");
+        server_tokens.push(created.to_owned());
+    }
+    assert_ne!(server_tokens[0], server_tokens[1], "one token per process");
+}
+
+#[cfg(feature = "postgres")]
+#[test]
+fn postgres_hands_out_the_sequence_token() {
+    assert_server_tokens("server_token_probe_postgres");
+}
+
+#[cfg(feature = "mysql")]
+#[test]
+fn mysql_hands_out_the_sequence_token() {
+    assert_server_tokens("server_token_probe_mysql");
 }

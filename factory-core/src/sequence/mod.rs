@@ -537,6 +537,17 @@ mod tests {
     }
 
     #[test]
+    fn server_tokens_start_with_zero_and_machine_tokens_never_do() {
+        assert_eq!(server_token(1), "01");
+        assert_eq!(server_token(36 * 36), "0100");
+        // Any machine number after 2026-01-01 (the clock's, or the file's next) and any pid.
+        for value in [1, 35, 36, 1_000_000, u64::MAX] {
+            assert!(!base36(value).starts_with('0'), "{value}");
+            assert!(!fallback_token(value, 7).starts_with('0'), "{value}");
+        }
+    }
+
+    #[test]
     fn the_fallback_token_tells_processes_apart_by_pid() {
         let (a, b) = (fallback_token(1000, 41), fallback_token(1000, 42));
         assert_ne!(a, b);
