@@ -14,9 +14,10 @@ use shop::{Order, Product, Review, Tag, User};
 type Counts = Vec<(&'static str, i64)>;
 
 /// Every test body, for one backend: `$open(cleanup)` gives a handle on the backend's cleanup
-/// database, `$connect(url)` a plain connection of type `$conn`.
+/// database, `$connect(url)` a plain connection of type `$conn`; `$held` is how a cleanup
+/// error names what another connection kept locked.
 macro_rules! suite {
-    ($conn:ty, $open:path, $connect:expr) => {
+    ($conn:ty, $open:path, $connect:expr, $held:expr) => {
         use super::*;
 
         fn counts(url: &str) -> Counts {
@@ -237,6 +238,50 @@ macro_rules! suite {
                 .unwrap();
         }
 
+        /// Another connection keeps a tracked row locked past the end of the test (a pool or
+        /// a background task in an open transaction): cleanup gives up after its lock timeout,
+        /// naming what was locked and what to do, instead of hanging the test for ever.
+        #[test]
+        fn tracked_cleanup_gives_up_on_a_lock_held_past_the_test() {
+            let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
+            let url = $open(Cleanup::Transaction).url().to_owned();
+            let before = counts(&url);
+            let mut db = TestDb::<$conn>::builder(url.clone())
+                .cleanup(Cleanup::Tracked)
+                .lock_timeout(std::time::Duration::from_secs(1))
+                .open()
+                .expect("open the handle");
+            let user = User::factory().create(&mut db);
+            let mut holder: $conn = $connect(&url);
+            holder
+                .begin_test_transaction()
+                .expect("begin the holder's transaction");
+            diesel::update(users::table.find(user.id))
+                .set(users::first_name.eq("held"))
+                .execute(&mut holder)
+                .expect("lock the user's row");
+            let (sent, finished) = std::sync::mpsc::channel();
+            std::thread::spawn(move || {
+                let _ = sent.send(db.finish().map_err(|e| e.to_string()));
+            });
+            let outcome = finished.recv_timeout(std::time::Duration::from_secs(60));
+            drop(holder); // its transaction rolls back, and the lock goes
+            let error = outcome
+                .expect("cleanup still waits on the lock after 60 s")
+                .expect_err("cleanup cannot delete a row another connection keeps locked");
+            assert!(
+                error.contains($held)
+                    && error.contains("Cleanup::DatabasePerTest")
+                    && error.contains(".lock_timeout("),
+                "{error}"
+            );
+            let mut conn: $conn = $connect(&url);
+            diesel::delete(users::table.find(user.id))
+                .execute(&mut conn)
+                .expect("delete the user by hand");
+            assert_eq!(counts(&url), before);
+        }
+
         /// Under a test transaction the same background write escapes the rollback, and the
         /// residue check says so, naming the table.
         #[test]
@@ -282,7 +327,12 @@ mod sqlite {
     fn connect(url: &str) -> diesel::SqliteConnection {
         shop::sqlite(url)
     }
-    suite!(diesel::SqliteConnection, common::sqlite_db, connect);
+    suite!(
+        diesel::SqliteConnection,
+        common::sqlite_db,
+        connect,
+        "the database (SQLite locks all of it"
+    );
 }
 
 #[cfg(feature = "postgres")]
@@ -290,7 +340,12 @@ mod postgres {
     fn connect(url: &str) -> diesel::PgConnection {
         diesel::Connection::establish(url).expect("connect to PostgreSQL")
     }
-    suite!(diesel::PgConnection, common::pg_db, connect);
+    suite!(
+        diesel::PgConnection,
+        common::pg_db,
+        connect,
+        "a lock on rows of `users`"
+    );
 
     /// UUID keys are recorded and deleted like integer ones.
     #[test]
@@ -321,7 +376,12 @@ mod mysql {
     fn connect(url: &str) -> diesel::MysqlConnection {
         diesel::Connection::establish(url).expect("connect to MariaDB")
     }
-    suite!(diesel::MysqlConnection, common::mysql_db, connect);
+    suite!(
+        diesel::MysqlConnection,
+        common::mysql_db,
+        connect,
+        "a lock on rows of `users`"
+    );
 }
 
 /// Destructive strategies refuse a database that is not on this machine, before connecting.

@@ -195,7 +195,10 @@ fn run_group(tmp: &std::path::Path, at_a_time: usize) -> Vec<(String, Output)> {
             })
             .collect();
         for (test, child) in children {
-            done.push((test, child.wait_with_output().expect("wait for a test process")));
+            done.push((
+                test,
+                child.wait_with_output().expect("wait for a test process"),
+            ));
         }
     }
     done

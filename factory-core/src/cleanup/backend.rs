@@ -55,6 +55,17 @@ pub trait TestBackend:
     /// The schema's foreign keys.
     fn foreign_keys(conn: &mut Self) -> Result<Vec<ForeignKey>, DieselError>;
 
+    /// The statement that makes this session's waits for a lock end after `wait` (run inside
+    /// the cleanup's transaction), and the one that undoes it afterwards, if it outlives the
+    /// transaction.
+    fn bound_lock_waits(wait: std::time::Duration) -> (String, Option<String>);
+
+    /// Whether the backend locks rows (PostgreSQL, InnoDB), so that a wait names a table;
+    /// SQLite locks the whole file.
+    fn locks_rows() -> bool {
+        true
+    }
+
     /// Runs one statement.
     fn execute(conn: &mut Self, sql: &str) -> Result<(), DieselError> {
         diesel::connection::SimpleConnection::batch_execute(conn, sql)
@@ -110,6 +121,20 @@ pub(crate) fn is_retryable(error: &DieselError) -> bool {
         DieselError::DatabaseError(_, info) => {
             let message = info.message().to_ascii_lowercase();
             message.contains("deadlock") || message.contains("database is locked")
+        }
+        _ => false,
+    }
+}
+
+/// Whether `error` is a wait for a lock that ran out: PostgreSQL's `lock_timeout`, InnoDB's
+/// `innodb_lock_wait_timeout`, SQLite's busy timeout.
+pub(crate) fn is_lock_timeout(error: &DieselError) -> bool {
+    match error {
+        DieselError::DatabaseError(_, info) => {
+            let message = info.message().to_ascii_lowercase();
+            message.contains("lock timeout")
+                || message.contains("lock wait timeout")
+                || message.contains("database is locked")
         }
         _ => false,
     }

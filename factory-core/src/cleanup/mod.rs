@@ -63,6 +63,7 @@ use crate::error::FactoryError;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
+use std::time::Duration;
 
 /// How a [`TestDb`] leaves the database as it found it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -178,6 +179,27 @@ pub enum CleanupError {
     /// The test left rows behind.
     #[error(transparent)]
     Residue(#[from] Residue),
+    /// Cleanup waited as long as it may for a lock another connection holds.
+    #[error(
+        "{cleanup} waited {} s for {}, held by another connection's open transaction (a pool's \
+         connection, a background task, a connection the test kept), and gave up: the rows the \
+         test created are still there. End that transaction before the test ends (join the \
+         task, drop the pool), give cleanup longer with `.lock_timeout(..)` on the builder, or \
+         use Cleanup::DatabasePerTest so that no other test shares the database",
+        waited.as_secs_f32(),
+        table.as_ref().map_or_else(
+            || "the database (SQLite locks all of it while a connection writes)".to_owned(),
+            |t| format!("a lock on rows of `{t}`")
+        )
+    )]
+    LockTimeout {
+        /// The strategy.
+        cleanup: Cleanup,
+        /// The table whose rows stayed locked, where the backend locks rows.
+        table: Option<String>,
+        /// How long cleanup waited.
+        waited: std::time::Duration,
+    },
 }
 
 impl CleanupError {
@@ -193,6 +215,10 @@ impl CleanupError {
         }
     }
 }
+
+/// How long cleanup waits for a lock held by another connection unless
+/// [`TestDbBuilder::lock_timeout`] says otherwise.
+pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// The environment variable that lets destructive strategies run against a remote host.
 pub const ALLOW_REMOTE_VAR: &str = "FACTORY_ALLOW_REMOTE_DATABASE";
@@ -226,6 +252,7 @@ pub struct TestDb<C: TestBackend> {
     tracked: track::Tracked,
     baseline: Option<residue::Counts>,
     lease: Option<C::Lease>,
+    lock_timeout: Duration,
     finished: bool,
 }
 
@@ -248,6 +275,7 @@ pub struct TestDbBuilder<C> {
     migrations: Option<Migrations>,
     check_residue: bool,
     allow_remote: bool,
+    lock_timeout: Duration,
     _conn: std::marker::PhantomData<fn() -> C>,
 }
 
@@ -278,6 +306,14 @@ impl<C: TestBackend> TestDbBuilder<C> {
     /// record, and this check is what reports such rows.
     pub fn check_residue(mut self, check: bool) -> Self {
         self.check_residue = check;
+        self
+    }
+
+    /// How long cleanup may wait for a lock another connection holds on a row it deletes
+    /// (default [`DEFAULT_LOCK_TIMEOUT`]); then it fails, naming the table, instead of hanging
+    /// the test. [`Cleanup::Tracked`] waits this long at most, retries included.
+    pub fn lock_timeout(mut self, wait: Duration) -> Self {
+        self.lock_timeout = wait;
         self
     }
 
@@ -345,6 +381,7 @@ impl<C: TestBackend> TestDbBuilder<C> {
             tracked: track::Tracked::default(),
             baseline,
             lease,
+            lock_timeout: self.lock_timeout,
             finished: false,
         })
     }
@@ -363,6 +400,7 @@ impl<C: TestBackend> TestDb<C> {
             migrations: None,
             check_residue: false,
             allow_remote: false,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
             _conn: std::marker::PhantomData,
         }
     }
@@ -469,7 +507,7 @@ impl<C: TestBackend> TestDb<C> {
                 let deleted = if C::is_private(&self.url) {
                     match reusable(conn) {
                         Some(mut conn) if !rows.is_empty() => {
-                            track::delete::<C>(&mut conn, &self.url, rows)
+                            track::delete::<C>(&mut conn, &self.url, rows, self.lock_timeout)
                         }
                         _ => Ok(()),
                     }
@@ -482,7 +520,7 @@ impl<C: TestBackend> TestDb<C> {
                         Ok(())
                     } else {
                         checkout::<C>(&self.url).and_then(|mut own| {
-                            track::delete::<C>(&mut own, &self.url, rows)?;
+                            track::delete::<C>(&mut own, &self.url, rows, self.lock_timeout)?;
                             checkin(&self.url, own);
                             Ok(())
                         })

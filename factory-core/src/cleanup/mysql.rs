@@ -210,6 +210,22 @@ impl TestBackend for MysqlConnection {
         establish(url)
     }
 
+    fn bound_lock_waits(wait: std::time::Duration) -> (String, Option<String>) {
+        // Whole seconds, at least one: the server's unit. Row locks and metadata locks both.
+        let secs = wait.as_secs().max(1);
+        (
+            format!(
+                "SET SESSION innodb_lock_wait_timeout = {secs}; \
+                 SET SESSION lock_wait_timeout = {secs}"
+            ),
+            Some(
+                "SET SESSION innodb_lock_wait_timeout = DEFAULT; \
+                 SET SESSION lock_wait_timeout = DEFAULT"
+                    .to_owned(),
+            ),
+        )
+    }
+
     fn quote_ident(name: &str) -> String {
         format!("`{}`", name.replace('`', "``"))
     }

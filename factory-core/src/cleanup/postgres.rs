@@ -319,6 +319,14 @@ impl TestBackend for PgConnection {
         establish(url)
     }
 
+    fn bound_lock_waits(wait: std::time::Duration) -> (String, Option<String>) {
+        // LOCAL: ends with the transaction, so the pooled connection keeps its own setting.
+        (
+            format!("SET LOCAL lock_timeout = '{}ms'", wait.as_millis().max(1)),
+            None,
+        )
+    }
+
     fn quote_ident(name: &str) -> String {
         format!("\"{}\"", name.replace('"', "\"\""))
     }

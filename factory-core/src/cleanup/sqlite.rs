@@ -114,17 +114,34 @@ fn ensure_template(
     Ok(template)
 }
 
+/// How long a test connection waits for another connection's write lock before "database is
+/// locked".
+const BUSY_TIMEOUT_MS: u64 = 5000;
+
 impl TestBackend for SqliteConnection {
     type Lease = SqliteLease;
 
     fn connect(url: &str) -> Result<Self, CleanupError> {
         let mut conn: Self = establish(url)?;
-        conn.batch_execute("PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;")
-            .map_err(CleanupError::db(
-                Cleanup::Transaction,
-                "set up the SQLite connection",
-            ))?;
+        conn.batch_execute(&format!(
+            "PRAGMA foreign_keys = ON; PRAGMA busy_timeout = {BUSY_TIMEOUT_MS};"
+        ))
+        .map_err(CleanupError::db(
+            Cleanup::Transaction,
+            "set up the SQLite connection",
+        ))?;
         Ok(conn)
+    }
+
+    fn locks_rows() -> bool {
+        false
+    }
+
+    fn bound_lock_waits(wait: std::time::Duration) -> (String, Option<String>) {
+        (
+            format!("PRAGMA busy_timeout = {}", wait.as_millis().max(1)),
+            Some(format!("PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")),
+        )
     }
 
     fn quote_ident(name: &str) -> String {

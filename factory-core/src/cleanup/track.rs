@@ -1,11 +1,12 @@
 //! Tracked cleanup: recording the rows factories insert through a handle, and deleting them
 //! (after whatever references them) when the handle drops.
 
-use super::backend::{is_retryable, ForeignKey, TestBackend};
+use super::backend::{is_lock_timeout, is_retryable, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError};
 use crate::factory::Factory;
 use std::cell::RefCell;
 use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 /// One inserted row: its table and primary key.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,40 +135,123 @@ fn foreign_keys<C: TestBackend>(
 /// Deletes `rows` newest first, each after the rows that reference it, in one transaction and
 /// one round trip; tries again on a deadlock, and once with the catalog read afresh if the
 /// schema changed since this process cached its foreign keys.
+///
+/// No wait for a lock lasts longer than `wait`, retries included: a connection that holds a
+/// lock on a tracked row past the end of the test (an open transaction of a pool or a
+/// background task) makes cleanup fail, naming the table, instead of hanging the test.
 pub(crate) fn delete<C: TestBackend>(
     conn: &mut C,
     url: &str,
     rows: Vec<Row>,
+    wait: Duration,
 ) -> Result<(), CleanupError> {
+    let deadline = Instant::now() + wait;
     let mut fresh = false;
     let mut attempt = 0;
     loop {
         attempt += 1;
         let keys = foreign_keys(conn, url, fresh)?;
         let statements = plan::<C>(&rows, &keys);
-        let batch = statements.join(";\n");
-        match conn.transaction(|conn| C::execute(conn, &batch)) {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let result = run_bounded(conn, &statements, left.max(Duration::from_millis(1)));
+        let error = match result {
             Ok(()) => return Ok(()),
-            Err(e) if attempt < ATTEMPTS && is_retryable(&e) => {
-                std::thread::sleep(std::time::Duration::from_millis(20 * u64::from(attempt)));
-            }
-            Err(_) if !fresh => fresh = true,
-            Err(e) => {
-                let step = format!(
-                    "delete the {} rows the test created ({} statements, attempt {attempt} of \
-                     {ATTEMPTS})",
-                    rows.len(),
-                    statements.len()
-                );
-                return Err(CleanupError::db(Cleanup::Tracked, step)(e));
-            }
+            Err(e) => e,
+        };
+        let waited_out = is_lock_timeout(&error) && Instant::now() >= deadline;
+        if !waited_out && attempt < ATTEMPTS && is_retryable(&error) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
+        } else if is_lock_timeout(&error) {
+            return Err(CleanupError::LockTimeout {
+                cleanup: Cleanup::Tracked,
+                table: blocked_table(conn, &statements),
+                waited: wait,
+            });
+        } else if !fresh {
+            fresh = true;
+        } else {
+            let step = format!(
+                "delete the {} rows the test created ({} statements, attempt {attempt} of \
+                 {ATTEMPTS})",
+                rows.len(),
+                statements.len()
+            );
+            return Err(CleanupError::db(Cleanup::Tracked, step)(error));
         }
     }
 }
 
+/// Runs `statements` in one transaction whose lock waits end after `wait`.
+fn run_bounded<C: TestBackend>(
+    conn: &mut C,
+    statements: &[Delete],
+    wait: Duration,
+) -> Result<(), diesel::result::Error> {
+    let (bound, unbound) = C::bound_lock_waits(wait);
+    let batch = std::iter::once(bound)
+        .chain(statements.iter().map(|d| d.sql.clone()))
+        .collect::<Vec<_>>()
+        .join(";\n");
+    let result = conn.transaction(|conn| C::execute(conn, &batch));
+    if let Some(unbound) = unbound {
+        // A connection that cannot reset it is closed by the caller's pool check, not reused
+        // with a short timeout: `in_transaction` is false either way, so reset best-effort.
+        let _ = C::execute(conn, &unbound);
+    }
+    result
+}
+
+/// Which table's rows another connection keeps locked: each table's rows are locked again,
+/// one table at a time, the created rows first (InnoDB locks the rows a subquery reads, so a
+/// referencing table's query waits on its parent's lock), with a short wait, in a transaction
+/// rolled back at the end. `None` when nothing waits (the lock went meanwhile), and on SQLite,
+/// which locks the whole file.
+fn blocked_table<C: TestBackend>(conn: &mut C, statements: &[Delete]) -> Option<String> {
+    if !C::locks_rows() {
+        return None;
+    }
+    let mut by_depth: Vec<&Delete> = statements.iter().collect();
+    by_depth.sort_by_key(|d| d.depth);
+    let (bound, unbound) = C::bound_lock_waits(Duration::from_millis(200));
+    let mut blocked = None;
+    let _ = conn.transaction::<(), diesel::result::Error, _>(|conn| {
+        C::execute(conn, &bound)?;
+        for delete in by_depth {
+            let lock = format!(
+                "SELECT 1 FROM {} WHERE {} FOR UPDATE",
+                C::quote_ident(&delete.table),
+                delete.filter
+            );
+            match C::execute(conn, &lock) {
+                Ok(()) => {}
+                Err(e) if is_lock_timeout(&e) => {
+                    blocked = Some(delete.table.clone());
+                    break;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Err(diesel::result::Error::RollbackTransaction)
+    });
+    if let Some(unbound) = unbound {
+        let _ = C::execute(conn, &unbound);
+    }
+    blocked
+}
+
+/// One `DELETE` of a cleanup: its table, its filter, how many foreign keys away from the
+/// created rows it is, and its SQL.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Delete {
+    table: String,
+    filter: String,
+    depth: usize,
+    sql: String,
+}
+
 /// The `DELETE` statements for `rows`, newest first; runs of rows of one table become one
 /// statement.
-pub(crate) fn plan<C: TestBackend>(rows: &[Row], keys: &[ForeignKey]) -> Vec<String> {
+pub(crate) fn plan<C: TestBackend>(rows: &[Row], keys: &[ForeignKey]) -> Vec<Delete> {
     let mut statements = Vec::new();
     let mut newest_first = rows.iter().rev().peekable();
     while let Some(first) = newest_first.next() {
@@ -200,7 +284,7 @@ fn delete_tree<C: TestBackend>(
     filter: &str,
     keys: &[ForeignKey],
     depth: usize,
-    out: &mut Vec<String>,
+    out: &mut Vec<Delete>,
 ) {
     if depth < MAX_DEPTH {
         for key in keys.iter().filter(|k| k.parent == table) {
@@ -221,10 +305,12 @@ fn delete_tree<C: TestBackend>(
             delete_tree::<C>(&key.child, &child_filter, keys, depth + 1, out);
         }
     }
-    out.push(format!(
-        "DELETE FROM {} WHERE {filter}",
-        C::quote_ident(table)
-    ));
+    out.push(Delete {
+        table: table.to_owned(),
+        filter: filter.to_owned(),
+        depth,
+        sql: format!("DELETE FROM {} WHERE {filter}", C::quote_ident(table)),
+    });
 }
 
 /// `a` for one item, `(a, b)` for more.
