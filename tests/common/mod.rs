@@ -175,3 +175,35 @@ pub fn sqlite_db(
         .open()
         .unwrap_or_else(|e| panic!("open a SQLite test database: {e}"))
 }
+
+/// Polls `count_sql` (a `SELECT .. AS n` of one BIGINT) on `conn` until it is at least 1: for
+/// a test that must act only once another session waits on a lock. Fails after 30 s.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+pub fn wait_until<C>(conn: &mut C, count_sql: &str)
+where
+    C: diesel::Connection,
+    for<'a> diesel::query_builder::SqlQuery: diesel::query_dsl::LoadQuery<'a, C, Count>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let n = diesel::RunQueryDsl::get_result::<Count>(diesel::sql_query(count_sql), conn)
+            .unwrap_or_else(|e| panic!("poll `{count_sql}`: {e}"))
+            .n;
+        if n > 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "nothing matched `{count_sql}` within 30 s"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// One count, as [`wait_until`] reads it.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+#[derive(diesel::QueryableByName)]
+pub struct Count {
+    #[diesel(sql_type = diesel::sql_types::BigInt)]
+    n: i64,
+}
