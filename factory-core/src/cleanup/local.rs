@@ -132,4 +132,91 @@ mod tests {
             Some("db2.example.com")
         );
     }
+
+    /// Strings that the old URL parser read as local while libpq connects elsewhere.
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn strings_libpq_reads_as_a_remote_host_are_not_local() {
+        for url in [
+            // libpq takes everything before the first `@` (up to a `/`) as the user.
+            "postgres://localhost#@db.prod.example.com/app",
+            "postgres://localhost?@db.prod.example.com/app",
+            // `#` is no fragment to libpq: the query after it still sets the host.
+            "postgres://localhost/app#?host=db.prod.example.com",
+            // Spaces around `=` are allowed in conninfo strings.
+            "host = db.prod.example.com dbname=app",
+            "host= db.prod.example.com dbname=app",
+            "host ='db.prod.example.com' dbname=app",
+            // A service file can name any host.
+            "service=prod dbname=app",
+            "postgres:///app?service=prod",
+            "postgres://u:p@10.0.0.5:5432/app",
+            "host=db.internal dbname=app",
+            "postgres:///test?host=db.example.com",
+            "postgres://localhost/db?host=db.prod.example.com",
+            "postgres://localhost/db?hostaddr=10.1.2.3",
+            "host=localhost hostaddr=10.1.2.3 dbname=app",
+            "postgres://localhost,db2.example.com/app",
+            "postgresql://%64b.prod.example.com/app",
+        ] {
+            assert!(!is_local(url), "{url} reaches a remote host");
+        }
+    }
+
+    #[cfg(feature = "postgres")]
+    #[test]
+    fn strings_libpq_reads_as_this_machine_are_local() {
+        for url in [
+            "postgres://postgres@127.0.0.1:5432/test",
+            "host=localhost dbname=app",
+            "postgresql://%2Fvar%2Frun%2Fpostgresql/test",
+            "postgres:///test?host=/var/run/postgresql",
+            // Every host of a list is local.
+            "postgres://localhost,127.0.0.1:5433,[::1]:5434/app",
+            "host=localhost,/tmp,127.0.0.2 port=5432,5433,5434 dbname=app",
+            // hostaddr is what libpq connects to; host then only names the server for TLS.
+            "host=db.prod.example.com hostaddr=127.0.0.1 dbname=app",
+            "host=a.example.com,b.example.com hostaddr=127.0.0.1,::1 dbname=app",
+            "user=postgres dbname=test host = 127.0.0.1",
+        ] {
+            assert!(is_local(url), "{url} is on this machine");
+        }
+    }
+
+    /// Diesel parses MySQL URLs with the `url` crate and hands the host to the client library:
+    /// the guard reads them the same way, tricks included.
+    #[test]
+    fn mysql_urls_are_read_as_diesel_reads_them() {
+        for url in [
+            "mysql://root@localhost/test",
+            "mysql://root@127.0.0.1:3306/test",
+            "mysql://root@[::1]:3306/test",
+            "mysql:///test",
+            "mysql://localhost#@db.prod.example.com/app",
+            "mysql://localhost?@db.prod.example.com/app",
+            "mysql://localhost/app?unix_socket=/run/mysqld/mysqld.sock",
+        ] {
+            assert!(is_local(url), "{url} is on this machine");
+        }
+        for url in [
+            "mysql://u:p@db.prod.example.com/app",
+            "mysql://db.prod.example.com/app?unix_socket=/run/mysqld/mysqld.sock",
+            "mysql://u:p@10.0.0.5:3306/app",
+        ] {
+            assert!(!is_local(url), "{url} reaches a remote host");
+        }
+    }
+
+    #[test]
+    fn sqlite_paths_and_uris_are_local() {
+        for url in [
+            ":memory:",
+            "target/test.sqlite",
+            "file:test.db?mode=memory&cache=shared",
+            "file:///tmp/test.db",
+            "sqlite://test.db",
+        ] {
+            assert!(is_local(url), "{url} is a local file");
+        }
+    }
 }

@@ -122,8 +122,21 @@ pub enum CleanupError {
     RemoteDatabase {
         /// The strategy asked for.
         cleanup: Cleanup,
-        /// The host the URL names.
+        /// The host the driver would connect to.
         host: String,
+    },
+    /// A destructive strategy was asked for on a connection string whose host cannot be
+    /// checked (a PostgreSQL service, a string the driver cannot parse).
+    #[error(
+        "{cleanup} deletes data, and factory-core cannot tell whether the database is on this \
+         machine: {reason}; call `.allow_remote()` on the builder or set \
+         {ALLOW_REMOTE_VAR}=true if this database is really disposable"
+    )]
+    UncheckedDatabase {
+        /// The strategy asked for.
+        cleanup: Cleanup,
+        /// Why the host cannot be checked (no password in it).
+        reason: String,
     },
     /// A second connection was asked for under [`Cleanup::Transaction`].
     #[error(
