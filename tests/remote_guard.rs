@@ -79,7 +79,11 @@ mod postgres {
             "postgres://127.0.0.1:1,localhost:1,[::1]:1/x?connect_timeout=2",
             "host=db.prod.example.com hostaddr=127.0.0.1 port=1 dbname=x",
         ] {
-            assert_eq!(outcome(open(url, Cleanup::Truncate)), Outcome::Connect, "{url}");
+            assert_eq!(
+                outcome(open(url, Cleanup::Truncate)),
+                Outcome::Connect,
+                "{url}"
+            );
         }
     }
 
@@ -113,7 +117,7 @@ mod postgres {
         let stdout = String::from_utf8_lossy(&output.stdout);
         stdout
             .lines()
-            .find_map(|line| line.strip_prefix("OUTCOME "))
+            .find_map(|line| Some(line.split_once("OUTCOME ")?.1))
             .unwrap_or_else(|| panic!("child printed no outcome: {stdout}"))
             .to_owned()
     }
@@ -170,8 +174,11 @@ mod postgres {
     #[test]
     fn guard_errors_hide_the_password() {
         // Unparseable: libpq's message would quote the password.
-        let error = open("postgres://u:s3%ZZcret@db.prod.example.com/x", Cleanup::Truncate)
-            .unwrap_err();
+        let error = open(
+            "postgres://u:s3%ZZcret@db.prod.example.com/x",
+            Cleanup::Truncate,
+        )
+        .unwrap_err();
         assert!(
             matches!(error, CleanupError::UncheckedDatabase { .. }),
             "{error}"
@@ -213,7 +220,11 @@ mod mysql {
             "mysql://127.0.0.1:1/app#@db.prod.example.com/app",
             "mysql://127.0.0.1:1/app?@db.prod.example.com/app",
         ] {
-            assert_eq!(outcome(open(url, Cleanup::Truncate)), Outcome::Connect, "{url}");
+            assert_eq!(
+                outcome(open(url, Cleanup::Truncate)),
+                Outcome::Connect,
+                "{url}"
+            );
         }
     }
 

@@ -115,11 +115,12 @@ pub(crate) fn is_retryable(error: &DieselError) -> bool {
     }
 }
 
-/// A connection to `url`, its failure named after the URL.
-pub(crate) fn establish<C: Connection>(url: &str) -> Result<C, CleanupError> {
+/// A connection to `url`, its failure named after the URL (passwords hidden, in the driver's
+/// message too).
+pub(crate) fn establish<C: Connection + 'static>(url: &str) -> Result<C, CleanupError> {
     C::establish(url).map_err(|source| CleanupError::Connect {
-        url: url.to_owned(),
-        source,
+        url: super::local::redact(url),
+        source: super::local::redact_connection_error::<C>(url, source),
     })
 }
 
