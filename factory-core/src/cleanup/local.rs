@@ -181,6 +181,7 @@ fn libpq_refusal(_conninfo: &str, _env: Env<'_>) -> Option<Refusal> {
     ))
 }
 
+#[cfg(feature = "postgres")]
 /// What libpq connects to in each host slot: the slot's `hostaddr` when set, else its `host`
 /// (empty: the default socket directory). Lists of different lengths make libpq refuse to
 /// connect; every entry of both counts then.
@@ -201,6 +202,7 @@ fn libpq_targets<'a>(hosts: Option<&'a str>, addresses: Option<&'a str>) -> Vec<
     }
 }
 
+#[cfg(feature = "postgres")]
 /// libpq's `is_unixsock_path`: an absolute path, or an abstract socket; empty is the default
 /// socket directory.
 fn is_unix_socket(host: &str) -> bool {
@@ -484,12 +486,14 @@ fn conninfo_passwords(conninfo: &str) -> Vec<Range<usize>> {
 mod tests {
     use super::*;
 
+    #[cfg(feature = "postgres")]
     /// The host the guard names for `url`, read without environment, or `?` when it cannot
     /// tell.
     fn remote_host(url: &str) -> Option<String> {
         remote_host_with(url, &[])
     }
 
+    #[cfg(feature = "postgres")]
     fn remote_host_with(url: &str, env: &[(&str, &str)]) -> Option<String> {
         let env = |var: &str| {
             env.iter()
