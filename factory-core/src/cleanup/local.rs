@@ -181,10 +181,10 @@ fn libpq_refusal(_conninfo: &str, _env: Env<'_>) -> Option<Refusal> {
     ))
 }
 
-#[cfg(feature = "postgres")]
 /// What libpq connects to in each host slot: the slot's `hostaddr` when set, else its `host`
 /// (empty: the default socket directory). Lists of different lengths make libpq refuse to
 /// connect; every entry of both counts then.
+#[cfg(feature = "postgres")]
 fn libpq_targets<'a>(hosts: Option<&'a str>, addresses: Option<&'a str>) -> Vec<&'a str> {
     let list = |value: Option<&'a str>| match value {
         None | Some("") => Vec::new(),
@@ -202,9 +202,9 @@ fn libpq_targets<'a>(hosts: Option<&'a str>, addresses: Option<&'a str>) -> Vec<
     }
 }
 
-#[cfg(feature = "postgres")]
 /// libpq's `is_unixsock_path`: an absolute path, or an abstract socket; empty is the default
 /// socket directory.
+#[cfg(feature = "postgres")]
 fn is_unix_socket(host: &str) -> bool {
     host.is_empty() || host.starts_with('/') || host.starts_with('@')
 }
