@@ -140,11 +140,12 @@ pub(crate) fn is_lock_timeout(error: &DieselError) -> bool {
     }
 }
 
-/// A connection to `url`, its failure named after the URL.
-pub(crate) fn establish<C: Connection>(url: &str) -> Result<C, CleanupError> {
+/// A connection to `url`, its failure named after the URL (passwords hidden, in the driver's
+/// message too).
+pub(crate) fn establish<C: Connection + 'static>(url: &str) -> Result<C, CleanupError> {
     C::establish(url).map_err(|source| CleanupError::Connect {
-        url: url.to_owned(),
-        source,
+        url: super::local::redact(url),
+        source: super::local::redact_connection_error::<C>(url, source),
     })
 }
 
@@ -237,7 +238,8 @@ pub(crate) fn with_database(url: &str, database: &str) -> Result<String, Cleanup
     let mut parsed = url::Url::parse(url).map_err(|e| {
         CleanupError::Usage(format!(
             "Cleanup::DatabasePerTest needs a database URL (scheme://user@host/database), got \
-             `{url}`: {e}"
+             `{}`: {e}",
+            super::local::redact(url)
         ))
     })?;
     parsed.set_path(&format!("/{database}"));

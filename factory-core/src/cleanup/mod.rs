@@ -110,8 +110,9 @@ impl fmt::Display for Cleanup {
     }
 }
 
-/// Why a test database could not be opened or cleaned up.
-#[derive(Debug, thiserror::Error)]
+/// Why a test database could not be opened or cleaned up. Neither its message nor its `Debug`
+/// shows a password.
+#[derive(thiserror::Error)]
 #[non_exhaustive]
 pub enum CleanupError {
     /// A destructive strategy was asked for on a database that is not on this machine.
@@ -123,8 +124,21 @@ pub enum CleanupError {
     RemoteDatabase {
         /// The strategy asked for.
         cleanup: Cleanup,
-        /// The host the URL names.
+        /// The host the driver would connect to.
         host: String,
+    },
+    /// A destructive strategy was asked for on a connection string whose host cannot be
+    /// checked (a PostgreSQL service, a string the driver cannot parse).
+    #[error(
+        "{cleanup} deletes data, and factory-core cannot tell whether the database is on this \
+         machine: {reason}; call `.allow_remote()` on the builder or set \
+         {ALLOW_REMOTE_VAR}=true if this database is really disposable"
+    )]
+    UncheckedDatabase {
+        /// The strategy asked for.
+        cleanup: Cleanup,
+        /// Why the host cannot be checked (no password in it).
+        reason: String,
     },
     /// A second connection was asked for under [`Cleanup::Transaction`].
     #[error(
@@ -140,7 +154,7 @@ pub enum CleanupError {
     /// The database could not be reached.
     #[error("cannot connect to {url}: {source}")]
     Connect {
-        /// The URL, as given.
+        /// The URL, its password shown as `***`.
         url: String,
         /// The underlying error.
         #[source]
@@ -158,7 +172,10 @@ pub enum CleanupError {
         source: diesel::result::Error,
     },
     /// Migrations could not be applied.
-    #[error("could not apply the migrations to {database}: {message}")]
+    #[error(
+        "could not apply the migrations to {}: {message}",
+        local::redact(database)
+    )]
     Migrations {
         /// The database being migrated.
         database: String,
@@ -200,6 +217,53 @@ pub enum CleanupError {
         /// How long cleanup waited.
         waited: std::time::Duration,
     },
+}
+
+/// As derived, but a URL shows no password (`unwrap()` prints this).
+impl fmt::Debug for CleanupError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::RemoteDatabase { cleanup, host } => f
+                .debug_struct("RemoteDatabase")
+                .field("cleanup", cleanup)
+                .field("host", host)
+                .finish(),
+            Self::UncheckedDatabase { cleanup, reason } => f
+                .debug_struct("UncheckedDatabase")
+                .field("cleanup", cleanup)
+                .field("reason", reason)
+                .finish(),
+            Self::SecondConnection => f.write_str("SecondConnection"),
+            Self::Usage(message) => f.debug_tuple("Usage").field(message).finish(),
+            Self::Connect { url, source } => f
+                .debug_struct("Connect")
+                .field("url", &local::redact(url))
+                .field("source", source)
+                .finish(),
+            Self::Database {
+                cleanup,
+                step,
+                source,
+            } => f
+                .debug_struct("Database")
+                .field("cleanup", cleanup)
+                .field("step", step)
+                .field("source", source)
+                .finish(),
+            Self::Migrations { database, message } => f
+                .debug_struct("Migrations")
+                .field("database", &local::redact(database))
+                .field("message", message)
+                .finish(),
+            Self::File { step, path, source } => f
+                .debug_struct("File")
+                .field("step", step)
+                .field("path", path)
+                .field("source", source)
+                .finish(),
+            Self::Residue(residue) => f.debug_tuple("Residue").field(residue).finish(),
+        }
+    }
 }
 
 impl CleanupError {
@@ -260,7 +324,7 @@ impl<C: TestBackend> fmt::Debug for TestDb<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestDb")
             .field("cleanup", &self.cleanup)
-            .field("url", &self.url)
+            .field("url", &local::redact(&self.url))
             .field("tracked_rows", &self.tracked.len())
             .finish_non_exhaustive()
     }
@@ -326,11 +390,15 @@ impl<C: TestBackend> TestDbBuilder<C> {
     /// Opens the handle: connects, and prepares the strategy.
     pub fn open(self) -> Result<TestDb<C>, CleanupError> {
         if self.cleanup.is_destructive() && !self.allow_remote && !allow_remote_from_env() {
-            if let Some(host) = local::remote_host(&self.url) {
-                return Err(CleanupError::RemoteDatabase {
-                    cleanup: self.cleanup,
-                    host,
-                });
+            let cleanup = self.cleanup;
+            match local::refusal_for::<C>(&self.url) {
+                None => {}
+                Some(local::Refusal::Remote(host)) => {
+                    return Err(CleanupError::RemoteDatabase { cleanup, host })
+                }
+                Some(local::Refusal::Unchecked(reason)) => {
+                    return Err(CleanupError::UncheckedDatabase { cleanup, reason })
+                }
             }
         }
         let cleanup = self.cleanup;
