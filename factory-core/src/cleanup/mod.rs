@@ -262,6 +262,16 @@ impl fmt::Debug for CleanupError {
                 .field("source", source)
                 .finish(),
             Self::Residue(residue) => f.debug_tuple("Residue").field(residue).finish(),
+            Self::LockTimeout {
+                cleanup,
+                table,
+                waited,
+            } => f
+                .debug_struct("LockTimeout")
+                .field("cleanup", cleanup)
+                .field("table", table)
+                .field("waited", waited)
+                .finish(),
         }
     }
 }
