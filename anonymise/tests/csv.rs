@@ -542,7 +542,11 @@ fn a_first_row_that_looks_like_data_is_refused_by_position_and_shape_and_header_
 /// The users of [`people`], 20 of them, whose file `mangle` changes as text; `check`, `plan`,
 /// `run` (under each of `rules` on `name`) and `report` of it: what each said, and the output
 /// directory of the runs.
-fn every_command_on(name: &str, mangle: impl Fn(&str) -> String, rules: &[&str]) -> (Scratch, Vec<Output>) {
+fn every_command_on(
+    name: &str,
+    mangle: impl Fn(&str) -> String,
+    rules: &[&str],
+) -> (Scratch, Vec<Output>) {
     let dir = scratch(name);
     let (users, _) = people(&dir, 20);
     let original = std::fs::read_to_string(&users).unwrap();
@@ -559,7 +563,14 @@ fn every_command_on(name: &str, mangle: impl Fn(&str) -> String, rules: &[&str])
         let config_arg = config_path.to_str().unwrap();
         let out = dir.join("out");
         std::fs::create_dir_all(&out).unwrap();
-        let args = ["run", "--config", config_arg, "--out-dir", out.to_str().unwrap(), users_arg];
+        let args = [
+            "run",
+            "--config",
+            config_arg,
+            "--out-dir",
+            out.to_str().unwrap(),
+            users_arg,
+        ];
         outputs.push(cli(&args, Some(KEY)));
         if i == 0 {
             outputs.push(cli(&["check", "--config", config_arg, users_arg], None));
@@ -586,7 +597,11 @@ fn assert_parse_errors(dir: &Path, outputs: &[Output], line: &str, problem: &str
         haystack.extend_from_slice(&out.stdout);
         haystack.extend_from_slice(&out.stderr);
     }
-    assert!(files(&dir.join("out")).is_empty(), "{:?}", files(&dir.join("out")));
+    assert!(
+        files(&dir.join("out")).is_empty(),
+        "{:?}",
+        files(&dir.join("out"))
+    );
     let originals = (0..20u64).flat_map(|i| {
         let p = person(i);
         [("email", p.email), ("name", p.name), ("address", p.address)]
@@ -615,12 +630,12 @@ fn a_quote_left_open_in_the_last_column_is_a_parse_error_of_every_command_and_ru
         "csv-open-quote-last",
         |text| {
             let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            lines[6].push_str("\"unclosed");
+            let (before, last) = lines[6].rsplit_once(',').unwrap();
+            lines[6] = format!("{before},\"{last}");
             lines.join("\n") + "\n"
         },
         &ALL_RULES,
     );
-    // The gender column is the last one; its value gets the open quote.
     assert_parse_errors(&dir, &outputs, "line 7", "never closed");
 }
 
@@ -676,7 +691,14 @@ fn quoted_values_with_commas_quotes_and_line_breaks_still_pass() {
     let check = cli(&["check", "--config", config, users_arg], None);
     assert!(check.status.success(), "{}", text(&check));
     let run = cli(
-        &["run", "--config", config, "--out-dir", out.to_str().unwrap(), users_arg],
+        &[
+            "run",
+            "--config",
+            config,
+            "--out-dir",
+            out.to_str().unwrap(),
+            users_arg,
+        ],
         Some(KEY),
     );
     assert!(run.status.success(), "{}", text(&run));
@@ -695,7 +717,10 @@ fn a_first_row_that_is_a_persons_record_without_digits_only_cells_is_refused_by_
                 p.name,
                 p.address,
                 p.postcode,
-                format!("Called about the order {} on Monday and again on Friday", common::word(i, 6)),
+                format!(
+                    "Called about the order {} on Monday and again on Friday",
+                    common::word(i, 6)
+                ),
                 p.gender.to_owned(),
             ]
         })

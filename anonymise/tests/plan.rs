@@ -91,8 +91,15 @@ fn plan_output_passes_check_on_a_csv_set() {
     w.flush().unwrap();
     let orders = dir.join("orders.csv");
     let mut w = csv::Writer::from_path(&orders).unwrap();
-    w.write_record(["id", "user_email", "address_id", "phone_id", "city", "total"])
-        .unwrap();
+    w.write_record([
+        "id",
+        "user_email",
+        "address_id",
+        "phone_id",
+        "city",
+        "total",
+    ])
+    .unwrap();
     for i in 0..80u64 {
         w.write_record([
             i.to_string(),
@@ -105,10 +112,7 @@ fn plan_output_passes_check_on_a_csv_set() {
         .unwrap();
     }
     w.flush().unwrap();
-    let suggested = plan_then_check(
-        "csv",
-        &[users.to_str().unwrap(), orders.to_str().unwrap()],
-    );
+    let suggested = plan_then_check("csv", &[users.to_str().unwrap(), orders.to_str().unwrap()]);
     assert_kept(&suggested, "orders", "address_id");
     assert_kept(&suggested, "orders", "phone_id");
     assert_eq!(
@@ -188,7 +192,10 @@ fn plan_output_passes_check_on_a_sqlite_shop() {
     }
     assert_flagged_not_kept(&suggested, "profiles", "photo");
     assert_flagged_not_kept(&suggested, "profiles", "scan");
-    assert_eq!(quasi_identifiers(&suggested, "addresses"), ["city", "postcode"]);
+    assert_eq!(
+        quasi_identifiers(&suggested, "addresses"),
+        ["city", "postcode"]
+    );
     assert_eq!(
         quasi_identifiers(&suggested, "people"),
         ["birth_date", "gender"]
