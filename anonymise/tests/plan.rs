@@ -70,6 +70,17 @@ fn assert_flagged_not_kept(config: &str, table: &str, column: &str) {
     );
 }
 
+/// Panics unless `column` of `table` is kept only because no other rule can be run on it (a
+/// NOT NULL blob of MariaDB or SQLite, which only keep and null take), and flagged so.
+fn assert_flagged_kept_for_review(config: &str, table: &str, column: &str) {
+    let line = rule_line(config, table, column)
+        .unwrap_or_else(|| panic!("no rule for {table}.{column}:\n{config}"));
+    assert!(
+        line.contains("\"keep\"") && line.contains("# PII?") && line.ends_with(": review"),
+        "{table}.{column}: {line}"
+    );
+}
+
 /// Panics unless `column` of `table` is kept (an integer key says nothing about anyone).
 fn assert_kept(config: &str, table: &str, column: &str) {
     let line = rule_line(config, table, column)
@@ -191,7 +202,8 @@ fn plan_output_passes_check_on_a_sqlite_shop() {
         assert_kept(&suggested, table, column);
     }
     assert_flagged_not_kept(&suggested, "profiles", "photo");
-    assert_flagged_not_kept(&suggested, "profiles", "scan");
+    assert_flagged_kept_for_review(&suggested, "profiles", "scan");
+    assert_flagged_not_kept(&suggested, "phones", "number");
     assert_eq!(
         quasi_identifiers(&suggested, "addresses"),
         ["city", "postcode"]
@@ -200,6 +212,21 @@ fn plan_output_passes_check_on_a_sqlite_shop() {
         quasi_identifiers(&suggested, "people"),
         ["birth_date", "gender"]
     );
+    // The suggestion runs as it is, too (the key in the variable it names).
+    let (_config_dir, config) = write_config("a1-plan-sqlite-run", &suggested);
+    let target = dir.join("anonymised.sqlite");
+    let run = std::process::Command::new(env!("CARGO_BIN_EXE_anonymise"))
+        .args(["run", "--config", config.to_str().unwrap()])
+        .args([
+            "--from",
+            path.to_str().unwrap(),
+            "--to",
+            target.to_str().unwrap(),
+        ])
+        .env("ANONYMISE_KEY", common::KEY)
+        .output()
+        .unwrap();
+    assert!(run.status.success(), "{}\n{suggested}", text(&run));
 }
 
 /// The tables the SQLite tests build (tests/sqlite.rs: `users`, `orders` referencing them by
@@ -254,11 +281,12 @@ mod postgres_plan {
             let server = server();
             let name = format!("a1_plan_{test}_{}", std::process::id());
             let mut admin = Client::connect(&format!("{server}/postgres"), NoTls).unwrap();
-            admin
-                .batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"
-                ))
-                .unwrap();
+            for sql in [
+                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+                format!("CREATE DATABASE {name}"),
+            ] {
+                admin.batch_execute(&sql).unwrap();
+            }
             let db = Db { server, name };
             Client::connect(&db.url(), NoTls)
                 .unwrap()
@@ -384,6 +412,7 @@ mod postgres_plan {
         for column in ["photo", "passport_scan", "search"] {
             assert_flagged_not_kept(&suggested, "people", column);
         }
+        assert_flagged_not_kept(&suggested, "phones", "number");
         assert!(
             !suggested.contains("orders_2025") && !suggested.contains("orders_2026"),
             "partitions are not tables of their own:\n{suggested}"
@@ -566,9 +595,9 @@ mod mysql_plan {
         ] {
             assert_kept(&suggested, table, column);
         }
-        for column in ["photo", "passport_scan"] {
-            assert_flagged_not_kept(&suggested, "people", column);
-        }
+        assert_flagged_not_kept(&suggested, "people", "photo");
+        assert_flagged_kept_for_review(&suggested, "people", "passport_scan");
+        assert_flagged_not_kept(&suggested, "phones", "number");
         assert_eq!(
             quasi_identifiers(&suggested, "people"),
             ["birth_date", "gender", "age"]
