@@ -616,6 +616,98 @@ mod tests {
     }
 
     #[test]
+    fn typed_columns_get_rules_their_type_takes_and_the_check_accepts() {
+        let col = |name: &str, type_name: &str, not_null: bool, unique: bool| ColumnSchema {
+            name: name.into(),
+            type_name: Some(type_name.into()),
+            not_null,
+            unique,
+            ..Default::default()
+        };
+        let sentence = "{ rule = \"fake\", kind = \"sentence\" }";
+        let cases = [
+            (col("id", "bigint", true, true), KEEP),
+            (col("address_id", "integer", true, false), KEEP),
+            (
+                col(
+                    "email_confirmed_at",
+                    "timestamp with time zone",
+                    false,
+                    false,
+                ),
+                KEEP,
+            ),
+            (col("phone_verified", "boolean", true, false), KEEP),
+            (col("phone", "text", false, true), PSEUDONYM),
+            (col("notes", "text", true, false), sentence),
+            (
+                col("password_hash", "character varying(255)", true, false),
+                PSEUDONYM,
+            ),
+            (col("document", "bytea", true, false), EMPTY),
+            (col("contract", "bytea", false, false), NULL),
+            (col("avatar", "longblob", true, false), KEEP),
+            (col("search", "tsvector", false, false), NULL),
+            (col("emails", "text[]", false, false), NULL),
+            (col("signup_ip", "inet", false, false), NULL),
+            (col("postcode", "integer", false, false), KEEP),
+            (col("birth_year", "integer", false, false), KEEP),
+            (
+                col("birth_date", "date", false, false),
+                "{ rule = \"generalise\", to = \"year\" }",
+            ),
+            (col("mood", "enum('text','char')", true, false), KEEP),
+        ];
+        for (column, rule) in &cases {
+            let choice = choose("people", column, &[]);
+            assert_eq!(choice.rule, *rule, "{column:?}: {choice:?}");
+        }
+        assert!(choose("people", &cases[9].0, &[])
+            .comment
+            .unwrap()
+            .ends_with(
+                "kept, as no rule that hides it fits the column (longblob, NOT NULL): review"
+            ));
+        assert!(choose("people", &cases[13].0, &[]).quasi_identifier);
+        let table = TableSchema {
+            name: "people".into(),
+            columns: cases.iter().skip(1).map(|(c, _)| c.clone()).collect(),
+        };
+        let text = config_text(&[(table.clone(), vec![])]);
+        let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        config
+            .check(&Schema {
+                tables: vec![table],
+            })
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+
+    #[test]
+    fn a_referencing_column_takes_its_targets_rule() {
+        let people = TableSchema {
+            name: "people".into(),
+            columns: vec![ColumnSchema {
+                name: "email".into(),
+                unique: true,
+                ..Default::default()
+            }],
+        };
+        let orders = TableSchema {
+            name: "orders".into(),
+            columns: vec![ColumnSchema {
+                name: "contact".into(),
+                references: Some("people.email".into()),
+                ..Default::default()
+            }],
+        };
+        let text = config_text(&[(people, vec![]), (orders, vec![])]);
+        assert!(
+            text.contains("\ncontact = \"email_pseudonym\"  # references people.email"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn names_that_need_quoting_come_back_from_the_text_as_the_same_tables_and_columns() {
         use crate::config::Rule;
         let odd_tables = ["my.table", "a b", "quote\"d [x] = #1", "naïve\\tab\t"];
