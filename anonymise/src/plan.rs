@@ -25,36 +25,63 @@ const PSEUDONYM: &str = "\"pseudonym\"";
 /// Every value emptied: for a NOT NULL column that must not keep its values.
 const EMPTY: &str = "{ rule = \"map\", values = {}, default = \"\" }";
 
-/// Guesses a rule for a column from its name and a few of its values. Long, distinctive words
-/// are found anywhere in the name; short ones (`ip`, `lat`, `ssn`, ..) only as a whole word of
-/// it (`client_ip`, `ipAddress`, not `zip` nor `template`). A key (`id`, `address_id`,
-/// `personId`) is kept: it names a row, not a person; an identity document's number
-/// (`national_id`, `tax_id`) is not a key.
-pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
-    let name = column.to_ascii_lowercase();
-    let words = words(column);
-    let has = |parts: &[&str]| parts.iter().any(|w| name.contains(w));
-    let word = |whole: &[&str]| whole.iter().any(|w| words.iter().any(|x| x == w));
-    let pii = |rule, flag, fallbacks| Suggestion {
-        rule,
-        flag: Some(flag),
-        quasi_identifier: false,
-        fallbacks,
-    };
-    let qi = |rule, flag| Suggestion {
-        rule,
-        flag: Some(flag),
-        quasi_identifier: true,
-        fallbacks: &[KEEP],
-    };
-    let looks_like_email = !samples.is_empty()
-        && samples
-            .iter()
-            .filter(|v| v.contains('@') && v.contains('.'))
-            .count()
-            * 2
-            > samples.len();
-    let identity_document = has(&[
+/// One kind of personal-looking column: the names that find it, its rule and why.
+struct Category {
+    /// Found anywhere in the lowercased name.
+    parts: &'static [&'static str],
+    /// Found as a whole word of the name (see [`words`]).
+    whole: &'static [&'static str],
+    /// The whole name, or its end after a `_` (`age`, `customer_age`).
+    ending: &'static [&'static str],
+    /// Parts that, found too, mean something else (`product_name` names no person).
+    unless: &'static [&'static str],
+    /// The column's sample values, mostly email addresses, find it too.
+    emails: bool,
+    rule: &'static str,
+    flag: &'static str,
+    quasi_identifier: bool,
+    fallbacks: &'static [&'static str],
+}
+
+impl Category {
+    const fn new(rule: &'static str, flag: &'static str) -> Self {
+        Self {
+            parts: &[],
+            whole: &[],
+            ending: &[],
+            unless: &[],
+            emails: false,
+            rule,
+            flag,
+            quasi_identifier: false,
+            fallbacks: &[],
+        }
+    }
+
+    /// A quasi-identifier: kept when its rule does not fit, for the report to count.
+    const fn qi(rule: &'static str, flag: &'static str) -> Self {
+        Self {
+            quasi_identifier: true,
+            fallbacks: &[KEEP],
+            ..Self::new(rule, flag)
+        }
+    }
+
+    fn finds(&self, name: &str, words: &[String], emails: bool) -> bool {
+        let found = self.parts.iter().any(|p| name.contains(p))
+            || self.whole.iter().any(|w| words.iter().any(|x| x == w))
+            || self
+                .ending
+                .iter()
+                .any(|e| name == *e || name.ends_with(&format!("_{e}")))
+            || (self.emails && emails);
+        found && !self.unless.iter().any(|u| name.contains(u))
+    }
+}
+
+/// The number of an identity document or account: not a key, whatever its name ends with.
+const IDENTIFIER: Category = Category {
+    parts: &[
         "national",
         "passport",
         "tax",
@@ -70,160 +97,212 @@ pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
         "routing_number",
         "sort_code",
         "insurance_number",
-    ]) || word(&["ssn", "nhs", "nino", "sin", "bsn", "card", "pan"]);
-    let key = words.last().is_some_and(|w| w == "id");
-    if key && !identity_document && !looks_like_email {
-        Suggestion {
-            rule: KEEP,
-            flag: None,
-            quasi_identifier: false,
-            fallbacks: &[],
-        }
-    } else if has(&[
-        "password",
-        "passwd",
-        "passphrase",
-        "passcode",
-        "secret",
-        "token",
-        "credential",
-        "apikey",
-        "api_key",
-        "private_key",
-        "access_key",
-        "signing_key",
-        "encryption_key",
-    ]) || word(&["pwd", "pin", "otp", "cvv", "cvc", "salt", "mfa", "totp"])
-    {
-        pii(NULL, "a secret or credential", &[PSEUDONYM])
-    } else if has(&[
-        "diagnos",
-        "medical",
-        "medication",
-        "prescription",
-        "disabilit",
-        "allerg",
-        "symptom",
-        "disease",
-        "illness",
-        "blood_type",
-        "blood_group",
-    ]) || word(&["health", "hiv"])
-    {
-        pii(NULL, "health data: a special category", &[EMPTY])
-    } else if has(&[
-        "ethnic",
-        "religio",
-        "sexual",
-        "political",
-        "trade_union",
-        "biometric",
-    ]) || word(&["race", "faith", "belief", "beliefs"])
-    {
-        pii(
-            NULL,
-            "ethnicity, beliefs or the like: a special category",
-            &[EMPTY],
-        )
-    } else if has(&["email", "e_mail", "mail"]) || looks_like_email {
-        pii("\"email_pseudonym\"", "an email address", &[])
-    } else if word(&["ip", "ipv4", "ipv6", "ipaddr", "ipaddress"])
-        || has(&["ip_addr", "ipaddr", "mac_addr", "macaddr"])
-    {
-        pii(PSEUDONYM, "an IP address: it identifies a device", &[])
-    } else if identity_document {
-        pii(PSEUDONYM, "an identifier of a person", &[])
-    } else if has(&[
-        "photo",
-        "picture",
-        "avatar",
-        "portrait",
-        "selfie",
-        "signature",
-    ]) || word(&["image", "scan"])
-    {
-        pii(NULL, "a picture or a scan: it may show a person", &[EMPTY])
-    } else if has(&["first_name", "firstname", "given"]) {
-        pii("{ rule = \"fake\", kind = \"first_name\" }", "a name", &[])
-    } else if has(&["last_name", "lastname", "surname", "family"]) {
-        pii("{ rule = \"fake\", kind = \"last_name\" }", "a name", &[])
-    } else if has(&["name"])
-        && !has(&[
+    ],
+    whole: &["ssn", "nhs", "nino", "sin", "bsn", "card", "pan"],
+    ..Category::new(PSEUDONYM, "an identifier of a person")
+};
+
+/// The categories, first found first: the most sensitive come first.
+const CATEGORIES: &[Category] = &[
+    Category {
+        parts: &[
+            "password",
+            "passwd",
+            "passphrase",
+            "passcode",
+            "secret",
+            "token",
+            "credential",
+            "apikey",
+            "api_key",
+            "private_key",
+            "access_key",
+            "signing_key",
+            "encryption_key",
+        ],
+        whole: &["pwd", "pin", "otp", "cvv", "cvc", "salt", "mfa", "totp"],
+        fallbacks: &[PSEUDONYM],
+        ..Category::new(NULL, "a secret or credential")
+    },
+    Category {
+        parts: &[
+            "diagnos",
+            "medical",
+            "medication",
+            "prescription",
+            "disabilit",
+            "allerg",
+            "symptom",
+            "disease",
+            "illness",
+            "blood_type",
+            "blood_group",
+        ],
+        whole: &["health", "hiv"],
+        fallbacks: &[EMPTY],
+        ..Category::new(NULL, "health data: a special category")
+    },
+    Category {
+        parts: &[
+            "ethnic",
+            "religio",
+            "sexual",
+            "political",
+            "trade_union",
+            "biometric",
+        ],
+        whole: &["race", "faith", "belief", "beliefs"],
+        fallbacks: &[EMPTY],
+        ..Category::new(NULL, "ethnicity, beliefs or the like: a special category")
+    },
+    Category {
+        parts: &["email", "e_mail", "mail"],
+        emails: true,
+        ..Category::new("\"email_pseudonym\"", "an email address")
+    },
+    Category {
+        parts: &["ip_addr", "ipaddr", "mac_addr", "macaddr"],
+        whole: &["ip", "ipv4", "ipv6", "ipaddr", "ipaddress"],
+        ..Category::new(PSEUDONYM, "an IP address: it identifies a device")
+    },
+    IDENTIFIER,
+    Category {
+        parts: &[
+            "photo",
+            "picture",
+            "avatar",
+            "portrait",
+            "selfie",
+            "signature",
+        ],
+        whole: &["image", "scan"],
+        fallbacks: &[EMPTY],
+        ..Category::new(NULL, "a picture or a scan: it may show a person")
+    },
+    Category {
+        parts: &["first_name", "firstname", "given"],
+        ..Category::new("{ rule = \"fake\", kind = \"first_name\" }", "a name")
+    },
+    Category {
+        parts: &["last_name", "lastname", "surname", "family"],
+        ..Category::new("{ rule = \"fake\", kind = \"last_name\" }", "a name")
+    },
+    Category {
+        parts: &["name"],
+        unless: &[
             "product",
             "company",
             "file",
             "table",
             "user_name",
             "username",
-        ])
-    {
-        pii("{ rule = \"fake\", kind = \"name\" }", "a name", &[])
-    } else if has(&["username", "user_name", "login", "handle"]) {
-        pii(PSEUDONYM, "a login", &[])
-    } else if has(&["phone", "mobile", "tel", "fax"]) {
-        pii(
-            "{ rule = \"fake\", kind = \"phone\" }",
-            "a phone number",
-            &[],
-        )
-    } else if has(&["address", "street", "addr"]) {
-        pii("{ rule = \"fake\", kind = \"address\" }", "an address", &[])
-    } else if has(&["postcode", "post_code", "zip", "postal"]) {
-        qi(
+        ],
+        ..Category::new("{ rule = \"fake\", kind = \"name\" }", "a name")
+    },
+    Category {
+        parts: &["username", "user_name", "login", "handle"],
+        ..Category::new(PSEUDONYM, "a login")
+    },
+    Category {
+        parts: &["phone", "mobile", "tel", "fax"],
+        ..Category::new("{ rule = \"fake\", kind = \"phone\" }", "a phone number")
+    },
+    Category {
+        parts: &["address", "street", "addr"],
+        ..Category::new("{ rule = \"fake\", kind = \"address\" }", "an address")
+    },
+    Category {
+        parts: &["postcode", "post_code", "zip", "postal"],
+        ..Category::qi(
             "{ rule = \"generalise\", to = \"postcode_district\" }",
             "a postcode: a quasi-identifier",
         )
-    } else if has(&["birth", "dob"]) {
-        qi(
+    },
+    Category {
+        parts: &["birth", "dob"],
+        ..Category::qi(
             "{ rule = \"generalise\", to = \"year\" }",
             "a birth date: a quasi-identifier",
         )
-    } else if name == "age" || name.ends_with("_age") {
-        qi(
+    },
+    Category {
+        ending: &["age"],
+        ..Category::qi(
             "{ rule = \"generalise\", to = \"age_band\", width = 10, top = 90 }",
             "an age: a quasi-identifier",
         )
-    } else if has(&["gender", "sex"]) {
-        qi(KEEP, "a quasi-identifier")
-    } else if word(&[
-        "city",
-        "town",
-        "county",
-        "nationality",
-        "occupation",
-        "profession",
-    ]) || has(&["hometown", "marital", "job_title", "jobtitle"])
-    {
-        qi(KEEP, "a place, nationality or trade: a quasi-identifier")
-    } else if has(&["salary", "income", "wage", "earning", "payroll"]) {
-        pii(
+    },
+    Category {
+        parts: &["gender", "sex"],
+        ..Category::qi(KEEP, "a quasi-identifier")
+    },
+    Category {
+        parts: &["hometown", "marital", "job_title", "jobtitle"],
+        whole: &[
+            "city",
+            "town",
+            "county",
+            "nationality",
+            "occupation",
+            "profession",
+        ],
+        ..Category::qi(KEEP, "a place, nationality or trade: a quasi-identifier")
+    },
+    Category {
+        parts: &["salary", "income", "wage", "earning", "payroll"],
+        ..Category::new(
             "{ rule = \"generalise\", to = \"round\", step = 1000 }",
             "an income",
-            &[],
         )
-    } else if has(&["latitude", "longitude", "coordinate", "geolocation"])
-        || word(&["lat", "lng", "lon", "gps", "geo"])
-        || name == "long"
-    {
-        pii(
-            NULL,
-            "a location: coordinates can point at a home",
-            &["{ rule = \"generalise\", to = \"round\", step = 1 }"],
-        )
-    } else if has(&["note", "comment", "description", "bio", "message"]) {
-        pii(
-            NULL,
-            "free text that may hold personal data",
-            &["{ rule = \"fake\", kind = \"sentence\" }"],
-        )
-    } else {
-        Suggestion {
-            rule: KEEP,
-            flag: None,
-            quasi_identifier: false,
-            fallbacks: &[],
-        }
+    },
+    Category {
+        parts: &["latitude", "longitude", "coordinate", "geolocation"],
+        whole: &["lat", "lng", "lon", "gps", "geo"],
+        ending: &["long"],
+        fallbacks: &["{ rule = \"generalise\", to = \"round\", step = 1 }"],
+        ..Category::new(NULL, "a location: coordinates can point at a home")
+    },
+    Category {
+        parts: &["note", "comment", "description", "bio", "message"],
+        fallbacks: &["{ rule = \"fake\", kind = \"sentence\" }"],
+        ..Category::new(NULL, "free text that may hold personal data")
+    },
+];
+
+/// Guesses a rule for a column from its name and a few of its values. Long, distinctive words
+/// are found anywhere in the name; short ones (`ip`, `lat`, `ssn`, ..) only as a whole word of
+/// it (`client_ip`, `ipAddress`, not `zip` nor `template`). A key (`id`, `address_id`,
+/// `personId`) is kept: it names a row, not a person; an identity document's number
+/// (`national_id`, `tax_id`) is not a key.
+pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
+    let name = column.to_ascii_lowercase();
+    let words = words(column);
+    let emails = !samples.is_empty()
+        && samples
+            .iter()
+            .filter(|v| v.contains('@') && v.contains('.'))
+            .count()
+            * 2
+            > samples.len();
+    let key = words.last().is_some_and(|w| w == "id");
+    let harmless = Suggestion {
+        rule: KEEP,
+        flag: None,
+        quasi_identifier: false,
+        fallbacks: &[],
+    };
+    if key && !emails && !IDENTIFIER.finds(&name, &words, false) {
+        return harmless;
     }
+    CATEGORIES
+        .iter()
+        .find(|c| c.finds(&name, &words, emails))
+        .map_or(harmless, |c| Suggestion {
+            rule: c.rule,
+            flag: Some(c.flag),
+            quasi_identifier: c.quasi_identifier,
+            fallbacks: c.fallbacks,
+        })
 }
 
 /// The words of a column name, lowercased: split at anything not a letter or digit and where a
