@@ -453,7 +453,7 @@ pub fn resolve<'a>(tables: &'a [TableSchema], reference: &str) -> Vec<(&'a str, 
 
 /// Why `rule`'s output cannot be stored in `column`, if it cannot: text into a typed column,
 /// NULL into a NOT NULL one.
-fn type_problem(column: &ColumnSchema, rule: &Rule) -> Option<String> {
+pub(crate) fn type_problem(column: &ColumnSchema, rule: &Rule) -> Option<String> {
     let type_name = column.type_name.as_deref().unwrap_or("text");
     let makes = match rule {
         Rule::Pseudonym | Rule::EmailPseudonym | Rule::Fake { .. } => Some("text"),
@@ -475,7 +475,7 @@ fn type_problem(column: &ColumnSchema, rule: &Rule) -> Option<String> {
 }
 
 /// Whether a rule keeps distinct inputs distinct (so a unique column stays unique).
-fn keeps_distinct(rule: &Rule) -> bool {
+pub(crate) fn keeps_distinct(rule: &Rule) -> bool {
     matches!(rule, Rule::Keep | Rule::Pseudonym | Rule::EmailPseudonym)
 }
 

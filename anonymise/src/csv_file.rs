@@ -67,7 +67,7 @@ pub fn schema_of(path: &Path) -> Result<TableSchema, CsvError> {
         path: path.display().to_string(),
         source,
     };
-    let mut reader = csv::Reader::from_path(path).map_err(csv_err)?;
+    let mut reader = reader(path)?;
     let headers = reader.headers().map_err(csv_err)?;
     check_header(path, headers)?;
     Ok(TableSchema {
@@ -80,6 +80,123 @@ pub fn schema_of(path: &Path) -> Result<TableSchema, CsvError> {
             })
             .collect(),
     })
+}
+
+/// [`schema_of`], every row of the file read to check that it parses (its quoting, see
+/// [`QuoteCheck`], and each row's number of fields): what `check` and `plan` read, so they
+/// refuse what a run would.
+pub fn check_file(path: &Path) -> Result<TableSchema, CsvError> {
+    let table = schema_of(path)?;
+    let mut reader = reader(path)?;
+    let mut record = csv::ByteRecord::new();
+    while reader
+        .read_byte_record(&mut record)
+        .map_err(|source| CsvError::Csv {
+            path: path.display().to_string(),
+            source,
+        })?
+    {}
+    Ok(table)
+}
+
+/// A CSV reader of `path` whose quoting is checked as it reads (see [`QuoteCheck`]); the first
+/// row is the header.
+pub fn reader(path: &Path) -> Result<csv::Reader<QuoteCheck<File>>, CsvError> {
+    let file = File::open(path).map_err(|source| CsvError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
+    Ok(csv::Reader::from_reader(QuoteCheck::new(file)))
+}
+
+/// Checks a CSV's quoting as its bytes pass, in the dialect every reader here uses (the csv
+/// crate's default: `,` between values, `"` around one, `""` for a quote inside it), and
+/// fails where the csv crate would read on leniently: a quote still open at the end of the
+/// file (the rest of the file would be one value, copied under that value's rule) and text
+/// after the quote that closes a value (a writer that did not double its quotes; the values
+/// after it would shift). The error is `InvalidData` naming the line, never the text.
+#[derive(Debug)]
+pub struct QuoteCheck<R> {
+    inner: R,
+    state: Quoting,
+    /// The 1-based line being read.
+    line: u64,
+    /// The line of the quote that opened the value being read, when it is quoted.
+    opened: u64,
+}
+
+/// Where the reader is, as the csv crate's parser would be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Quoting {
+    /// At the start of a value.
+    Start,
+    /// In a value that did not start with a quote (a quote in it is text).
+    Bare,
+    /// In a quoted value.
+    Quoted,
+    /// After a quote in a quoted value: it closed the value, or a second quote follows.
+    QuoteInQuoted,
+}
+
+impl<R> QuoteCheck<R> {
+    /// Checks the quoting of what `inner` reads.
+    pub fn new(inner: R) -> Self {
+        Self {
+            inner,
+            state: Quoting::Start,
+            line: 1,
+            opened: 0,
+        }
+    }
+
+    /// Moves past `bytes`, failing at the first one the quoting does not allow.
+    fn scan(&mut self, bytes: &[u8]) -> io::Result<()> {
+        for &b in bytes {
+            let ends_value = b == b',' || b == b'\n' || b == b'\r';
+            self.state = match (self.state, b) {
+                (Quoting::Start, b'"') => {
+                    self.opened = self.line;
+                    Quoting::Quoted
+                }
+                (Quoting::Quoted, b'"') => Quoting::QuoteInQuoted,
+                (Quoting::QuoteInQuoted, b'"') | (Quoting::Quoted, _) => Quoting::Quoted,
+                (Quoting::Start | Quoting::Bare | Quoting::QuoteInQuoted, _) if ends_value => {
+                    Quoting::Start
+                }
+                (Quoting::Start | Quoting::Bare, _) => Quoting::Bare,
+                (Quoting::QuoteInQuoted, _) => {
+                    return Err(io::Error::new(
+                        io::ErrorKind::InvalidData,
+                        format!(
+                            "line {}: text after the quote that closes a value (a quote inside a quoted value is written twice: \"\")",
+                            self.line
+                        ),
+                    ))
+                }
+            };
+            if b == b'\n' {
+                self.line += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl<R: Read> Read for QuoteCheck<R> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if n == 0 && self.state == Quoting::Quoted {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "line {}: a quote opens a value and is never closed (the rest of the file would be that value); close it, or double a quote that is part of the value",
+                    self.opened
+                ),
+            ));
+        }
+        self.scan(&buf[..n])?;
+        Ok(n)
+    }
 }
 
 /// Refuses a first row that is not a header row (a file without one would have its first
@@ -106,7 +223,8 @@ pub fn check_header(path: &Path, headers: &csv::StringRecord) -> Result<(), CsvE
     Ok(())
 }
 
-/// What a header cell looks like if it looks like a value rather than a column name.
+/// What a header cell looks like if it looks like a value rather than a column name: the one
+/// predicate of every command that reads a CSV header (run, check, plan).
 fn data_shape(cell: &str) -> Option<&'static str> {
     let cell = cell.trim();
     if cell.is_empty() {
@@ -120,6 +238,9 @@ fn data_shape(cell: &str) -> Option<&'static str> {
     }
     if cell.bytes().all(|b| b.is_ascii_digit()) {
         return Some("is all digits");
+    }
+    if let Some(shape) = text_shape(cell) {
+        return Some(shape);
     }
     if !cell.bytes().any(|b| b.is_ascii_digit()) {
         return None;
@@ -147,6 +268,35 @@ fn data_shape(cell: &str) -> Option<&'static str> {
     } else {
         "holds only digits and punctuation"
     })
+}
+
+/// What a cell of words looks like if it looks like a person's data: a street address (a house
+/// number, then words: `12 Zor Street`, `221B Baker Street`), a postcode or code (every word
+/// mixing letters and digits: `SW1A 1AA`), or free text (six words or more, or a sentence of
+/// three or more ending in `.` or `!`; a question is a survey's column name).
+fn text_shape(cell: &str) -> Option<&'static str> {
+    let words: Vec<&str> = cell.split_whitespace().collect();
+    let [first, rest @ ..] = words.as_slice() else {
+        return None;
+    };
+    let digits = first.bytes().take_while(u8::is_ascii_digit).count();
+    let house_number = digits > 0 && first.len() - digits <= 1;
+    if house_number && rest.iter().any(|w| w.chars().any(char::is_alphabetic)) {
+        return Some("looks like a street address (a number, then words)");
+    }
+    let mixed = |w: &&str| {
+        w.bytes().all(|b| b.is_ascii_alphanumeric())
+            && w.bytes().any(|b| b.is_ascii_digit())
+            && w.bytes().any(|b| b.is_ascii_alphabetic())
+    };
+    if words.len() >= 2 && words.iter().all(mixed) {
+        return Some("looks like a code or postcode (words of letters and digits)");
+    }
+    let sentence = words.len() >= 3 && (cell.ends_with('.') || cell.ends_with('!'));
+    if sentence || (words.len() >= 6 && !cell.ends_with('?')) {
+        return Some("looks like free text (a sentence, or six words or more)");
+    }
+    None
 }
 
 /// The table name of a CSV file: its stem.
@@ -367,7 +517,7 @@ fn stream(
         path: output.display().to_string(),
         source,
     };
-    let mut reader = csv::Reader::from_reader(reader);
+    let mut reader = csv::Reader::from_reader(QuoteCheck::new(reader));
     // The file may have been replaced since its header was checked: its rules are the header's.
     let header = reader.headers().map_err(read_err)?;
     if !header
@@ -411,4 +561,59 @@ fn stream(
         source,
     })?;
     Ok(rows)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The records of `text` read through a [`QuoteCheck`], or the error's message.
+    fn read(text: &str) -> Result<Vec<Vec<String>>, String> {
+        let mut reader = csv::ReaderBuilder::new()
+            .has_headers(false)
+            .flexible(true)
+            .from_reader(QuoteCheck::new(text.as_bytes()));
+        reader
+            .records()
+            .map(|r| {
+                r.map(|r| r.iter().map(str::to_owned).collect())
+                    .map_err(|e| e.to_string())
+            })
+            .collect()
+    }
+
+    #[test]
+    fn what_the_csv_writer_writes_reads_back_the_same() {
+        let values = [
+            vec!["a", "b,c", "say \"hi\""],
+            vec!["", "line\nbreak", "\"\""],
+            vec!["cr\r\nlf", "x\"y", "\""],
+        ];
+        let mut w = csv::Writer::from_writer(Vec::new());
+        for row in &values {
+            w.write_record(row).unwrap();
+        }
+        let text = String::from_utf8(w.into_inner().unwrap()).unwrap();
+        assert_eq!(read(&text).unwrap(), values);
+        // A quote inside a value that was not quoted is text, as the csv crate reads it.
+        assert_eq!(read("5'10\",x\r\n").unwrap(), [["5'10\"", "x"]]);
+        assert_eq!(read("a,\"b\"\n").unwrap(), [["a", "b"]]);
+    }
+
+    #[test]
+    fn a_quote_left_open_or_text_after_a_closing_quote_names_its_line() {
+        for (text, line, problem) in [
+            ("a,b\nc,\"d\ne,f\n", "line 2", "never closed"),
+            ("a,b\n\"c,d\ne,f", "line 2", "never closed"),
+            ("a,\"b\"\"\n", "line 1", "never closed"),
+            ("a,b\nc,d\n\"e\"x,f\n", "line 3", "text after the quote"),
+            ("a,\"b\" ,c\n", "line 1", "text after the quote"),
+        ] {
+            let error = read(text).unwrap_err();
+            assert!(
+                error.contains(line) && error.contains(problem),
+                "{text:?}: {error}"
+            );
+        }
+    }
 }

@@ -132,19 +132,33 @@ impl Location {
         }
     }
 
-    /// The schema of the source.
+    /// The schema of the source, for `plan` and `check`: each CSV file read whole (so both
+    /// refuse a file a run would); a database without tables is an error naming where it
+    /// looked (a schema name mistyped, or a database not yet migrated).
     fn schema(&self, pg_schema: &str) -> Result<Schema, String> {
-        match self {
-            Location::Csv(files) => Ok(Schema {
+        let found = match self {
+            Location::Csv(files) => Schema {
                 tables: files
                     .iter()
-                    .map(|f| anonymise::csv_file::schema_of(f).map_err(|e| e.to_string()))
+                    .map(|f| anonymise::csv_file::check_file(f).map_err(|e| e.to_string()))
                     .collect::<Result<_, _>>()?,
-            }),
-            Location::Sqlite(path) => anonymise::sqlite::schema(path).map_err(|e| e.to_string()),
-            Location::Postgres(url) => postgres_schema(url, pg_schema),
-            Location::Mysql(url) => mysql_cli::schema(url),
+            },
+            Location::Sqlite(path) => anonymise::sqlite::schema(path).map_err(|e| e.to_string())?,
+            Location::Postgres(url) => postgres_schema(url, pg_schema)?,
+            Location::Mysql(url) => mysql_cli::schema(url)?,
+        };
+        if found.tables.is_empty() {
+            return Err(match self {
+                Location::Postgres(url) => format!(
+                    "schema `{pg_schema}` of {} has no tables (or does not exist): check --schema",
+                    redact(url)
+                ),
+                Location::Sqlite(path) => format!("{} has no tables", path.display()),
+                Location::Mysql(url) => format!("{} has no tables", redact(url)),
+                Location::Csv(_) => "no CSV files given".to_owned(),
+            });
         }
+        Ok(found)
     }
 
     /// Up to 100 rows of each table, as text.
@@ -154,13 +168,15 @@ impl Location {
             Location::Csv(files) => files
                 .iter()
                 .map(|file| {
-                    let mut reader = csv::Reader::from_path(file).map_err(|e| e.to_string())?;
-                    Ok(reader
+                    let csv_err = |e: csv::Error| format!("{}: {e}", file.display());
+                    let mut reader =
+                        anonymise::csv_file::reader(file).map_err(|e| e.to_string())?;
+                    reader
                         .records()
                         .take(SAMPLE)
-                        .filter_map(Result::ok)
-                        .map(|r| r.iter().map(str::to_owned).collect())
-                        .collect())
+                        .map(|r| r.map(|r| r.iter().map(str::to_owned).collect()))
+                        .collect::<Result<_, _>>()
+                        .map_err(csv_err)
                 })
                 .collect(),
             Location::Sqlite(path) => schema
@@ -455,8 +471,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             match &location {
                 Location::Csv(files) => {
                     let file = &files[0];
-                    let mut reader = csv::Reader::from_path(file).map_err(|e| e.to_string())?;
-                    let headers = reader.headers().map_err(|e| e.to_string())?.clone();
+                    let csv_err = |e: csv::Error| format!("{}: {e}", file.display());
+                    let mut reader =
+                        anonymise::csv_file::reader(file).map_err(|e| e.to_string())?;
+                    let headers = reader.headers().map_err(csv_err)?.clone();
                     let at: Vec<usize> = qis
                         .iter()
                         .map(|q| {
@@ -468,7 +486,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                         .collect::<Result<_, _>>()?;
                     let mut values = Vec::with_capacity(at.len());
                     for record in reader.records() {
-                        let record = record.map_err(|e| e.to_string())?;
+                        let record = record.map_err(csv_err)?;
                         values.clear();
                         values.extend(at.iter().map(|&i| record.get(i).map(str::to_owned)));
                         add(&values);

@@ -2,10 +2,10 @@
 //! its name and sample values, the personal-looking ones flagged. A person reviews it; the run
 //! itself never guesses.
 
-use crate::config::TableSchema;
+use crate::config::{resolve, ColumnSchema, Generalisation, Rule, RuleSpec, TableSchema};
 use std::fmt::Write;
 
-/// A guess for one column.
+/// A guess for one column, from its name and sample values only.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Suggestion {
     /// The rule, as TOML.
@@ -14,85 +14,74 @@ pub struct Suggestion {
     pub flag: Option<&'static str>,
     /// Whether it looks like a quasi-identifier.
     pub quasi_identifier: bool,
+    /// Rules to try, in order, when `rule` does not fit the column (its type, NOT NULL,
+    /// unique); after them come pseudonym, null and keep.
+    pub fallbacks: &'static [&'static str],
 }
 
-/// Guesses a rule for a column from its name and a few of its values. Long, distinctive words
-/// are found anywhere in the name; short ones (`ip`, `lat`, `ssn`, ..) only as a whole word of
-/// it (`client_ip`, `ipAddress`, not `zip` nor `template`).
-pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
-    let name = column.to_ascii_lowercase();
-    let words = words(column);
-    let has = |parts: &[&str]| parts.iter().any(|w| name.contains(w));
-    let word = |whole: &[&str]| whole.iter().any(|w| words.iter().any(|x| x == w));
-    let pii = |rule, flag| Suggestion {
-        rule,
-        flag: Some(flag),
-        quasi_identifier: false,
-    };
-    let qi = |rule, flag| Suggestion {
-        rule,
-        flag: Some(flag),
-        quasi_identifier: true,
-    };
-    let looks_like_email = !samples.is_empty()
-        && samples
-            .iter()
-            .filter(|v| v.contains('@') && v.contains('.'))
-            .count()
-            * 2
-            > samples.len();
-    if has(&[
-        "password",
-        "passwd",
-        "passphrase",
-        "passcode",
-        "secret",
-        "token",
-        "credential",
-        "apikey",
-        "api_key",
-        "private_key",
-        "access_key",
-        "signing_key",
-        "encryption_key",
-    ]) || word(&["pwd", "pin", "otp", "cvv", "cvc", "salt", "mfa", "totp"])
-    {
-        pii("\"null\"", "a secret or credential")
-    } else if has(&[
-        "diagnos",
-        "medical",
-        "medication",
-        "prescription",
-        "disabilit",
-        "allerg",
-        "symptom",
-        "disease",
-        "illness",
-        "blood_type",
-        "blood_group",
-    ]) || word(&["health", "hiv"])
-    {
-        pii("\"null\"", "health data: a special category")
-    } else if has(&[
-        "ethnic",
-        "religio",
-        "sexual",
-        "political",
-        "trade_union",
-        "biometric",
-    ]) || word(&["race", "faith", "belief", "beliefs"])
-    {
-        pii(
-            "\"null\"",
-            "ethnicity, beliefs or the like: a special category",
-        )
-    } else if has(&["email", "e_mail", "mail"]) || looks_like_email {
-        pii("\"email_pseudonym\"", "an email address")
-    } else if word(&["ip", "ipv4", "ipv6", "ipaddr", "ipaddress"])
-        || has(&["ip_addr", "ipaddr", "mac_addr", "macaddr"])
-    {
-        pii("\"pseudonym\"", "an IP address: it identifies a device")
-    } else if has(&[
+const KEEP: &str = "\"keep\"";
+const NULL: &str = "\"null\"";
+const PSEUDONYM: &str = "\"pseudonym\"";
+/// Every value emptied: for a NOT NULL column that must not keep its values.
+const EMPTY: &str = "{ rule = \"map\", values = {}, default = \"\" }";
+
+/// One kind of personal-looking column: the names that find it, its rule and why.
+struct Category {
+    /// Found anywhere in the lowercased name.
+    parts: &'static [&'static str],
+    /// Found as a whole word of the name (see [`words`]).
+    whole: &'static [&'static str],
+    /// The whole name, or its end after a `_` (`age`, `customer_age`).
+    ending: &'static [&'static str],
+    /// Parts that, found too, mean something else (`product_name` names no person).
+    unless: &'static [&'static str],
+    /// The column's sample values, mostly email addresses, find it too.
+    emails: bool,
+    rule: &'static str,
+    flag: &'static str,
+    quasi_identifier: bool,
+    fallbacks: &'static [&'static str],
+}
+
+impl Category {
+    const fn new(rule: &'static str, flag: &'static str) -> Self {
+        Self {
+            parts: &[],
+            whole: &[],
+            ending: &[],
+            unless: &[],
+            emails: false,
+            rule,
+            flag,
+            quasi_identifier: false,
+            fallbacks: &[],
+        }
+    }
+
+    /// A quasi-identifier: kept when its rule does not fit, for the report to count.
+    const fn qi(rule: &'static str, flag: &'static str) -> Self {
+        Self {
+            quasi_identifier: true,
+            fallbacks: &[KEEP],
+            ..Self::new(rule, flag)
+        }
+    }
+
+    fn finds(&self, name: &str, words: &[String], emails: bool) -> bool {
+        let found = self.parts.iter().any(|p| name.contains(p))
+            || self.whole.iter().any(|w| words.iter().any(|x| x == w))
+            || self
+                .ending
+                .iter()
+                .any(|e| name == *e || name.ends_with(&format!("_{e}")))
+            || (self.emails && emails);
+        found && !self.unless.iter().any(|u| name.contains(u))
+    }
+}
+
+/// The number of an identity document or account: not a key, whatever its name ends with.
+const IDENTIFIER: Category = Category {
+    parts: &[
         "national",
         "passport",
         "tax",
@@ -108,66 +97,212 @@ pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
         "routing_number",
         "sort_code",
         "insurance_number",
-    ]) || word(&["ssn", "nhs", "nino", "sin", "bsn", "card", "pan"])
-    {
-        pii("\"pseudonym\"", "an identifier of a person")
-    } else if has(&["first_name", "firstname", "given"]) {
-        pii("{ rule = \"fake\", kind = \"first_name\" }", "a name")
-    } else if has(&["last_name", "lastname", "surname", "family"]) {
-        pii("{ rule = \"fake\", kind = \"last_name\" }", "a name")
-    } else if has(&["name"])
-        && !has(&[
+    ],
+    whole: &["ssn", "nhs", "nino", "sin", "bsn", "card", "pan"],
+    ..Category::new(PSEUDONYM, "an identifier of a person")
+};
+
+/// The categories, first found first: the most sensitive come first.
+const CATEGORIES: &[Category] = &[
+    Category {
+        parts: &[
+            "password",
+            "passwd",
+            "passphrase",
+            "passcode",
+            "secret",
+            "token",
+            "credential",
+            "apikey",
+            "api_key",
+            "private_key",
+            "access_key",
+            "signing_key",
+            "encryption_key",
+        ],
+        whole: &["pwd", "pin", "otp", "cvv", "cvc", "salt", "mfa", "totp"],
+        fallbacks: &[PSEUDONYM],
+        ..Category::new(NULL, "a secret or credential")
+    },
+    Category {
+        parts: &[
+            "diagnos",
+            "medical",
+            "medication",
+            "prescription",
+            "disabilit",
+            "allerg",
+            "symptom",
+            "disease",
+            "illness",
+            "blood_type",
+            "blood_group",
+        ],
+        whole: &["health", "hiv"],
+        fallbacks: &[EMPTY],
+        ..Category::new(NULL, "health data: a special category")
+    },
+    Category {
+        parts: &[
+            "ethnic",
+            "religio",
+            "sexual",
+            "political",
+            "trade_union",
+            "biometric",
+        ],
+        whole: &["race", "faith", "belief", "beliefs"],
+        fallbacks: &[EMPTY],
+        ..Category::new(NULL, "ethnicity, beliefs or the like: a special category")
+    },
+    Category {
+        parts: &["email", "e_mail", "mail"],
+        emails: true,
+        ..Category::new("\"email_pseudonym\"", "an email address")
+    },
+    Category {
+        parts: &["ip_addr", "ipaddr", "mac_addr", "macaddr"],
+        whole: &["ip", "ipv4", "ipv6", "ipaddr", "ipaddress"],
+        ..Category::new(PSEUDONYM, "an IP address: it identifies a device")
+    },
+    IDENTIFIER,
+    Category {
+        parts: &[
+            "photo",
+            "picture",
+            "avatar",
+            "portrait",
+            "selfie",
+            "signature",
+        ],
+        whole: &["image", "scan"],
+        fallbacks: &[EMPTY],
+        ..Category::new(NULL, "a picture or a scan: it may show a person")
+    },
+    Category {
+        parts: &["first_name", "firstname", "given"],
+        ..Category::new("{ rule = \"fake\", kind = \"first_name\" }", "a name")
+    },
+    Category {
+        parts: &["last_name", "lastname", "surname", "family"],
+        ..Category::new("{ rule = \"fake\", kind = \"last_name\" }", "a name")
+    },
+    Category {
+        parts: &["name"],
+        unless: &[
             "product",
             "company",
             "file",
             "table",
             "user_name",
             "username",
-        ])
-    {
-        pii("{ rule = \"fake\", kind = \"name\" }", "a name")
-    } else if has(&["username", "user_name", "login", "handle"]) {
-        pii("\"pseudonym\"", "a login")
-    } else if has(&["phone", "mobile", "tel", "fax"]) {
-        pii("{ rule = \"fake\", kind = \"phone\" }", "a phone number")
-    } else if has(&["address", "street", "addr"]) {
-        pii("{ rule = \"fake\", kind = \"address\" }", "an address")
-    } else if has(&["postcode", "post_code", "zip", "postal"]) {
-        qi(
+        ],
+        ..Category::new("{ rule = \"fake\", kind = \"name\" }", "a name")
+    },
+    Category {
+        parts: &["username", "user_name", "login", "handle"],
+        ..Category::new(PSEUDONYM, "a login")
+    },
+    Category {
+        parts: &["phone", "mobile", "tel", "fax"],
+        ..Category::new("{ rule = \"fake\", kind = \"phone\" }", "a phone number")
+    },
+    Category {
+        parts: &["address", "street", "addr"],
+        ..Category::new("{ rule = \"fake\", kind = \"address\" }", "an address")
+    },
+    Category {
+        parts: &["postcode", "post_code", "zip", "postal"],
+        ..Category::qi(
             "{ rule = \"generalise\", to = \"postcode_district\" }",
             "a postcode: a quasi-identifier",
         )
-    } else if has(&["birth", "dob"]) {
-        qi(
+    },
+    Category {
+        parts: &["birth", "dob"],
+        ..Category::qi(
             "{ rule = \"generalise\", to = \"year\" }",
             "a birth date: a quasi-identifier",
         )
-    } else if name == "age" || name.ends_with("_age") {
-        qi(
+    },
+    Category {
+        ending: &["age"],
+        ..Category::qi(
             "{ rule = \"generalise\", to = \"age_band\", width = 10, top = 90 }",
             "an age: a quasi-identifier",
         )
-    } else if has(&["gender", "sex"]) {
-        qi("\"keep\"", "a quasi-identifier")
-    } else if has(&["salary", "income", "wage", "earning", "payroll"]) {
-        pii(
+    },
+    Category {
+        parts: &["gender", "sex"],
+        ..Category::qi(KEEP, "a quasi-identifier")
+    },
+    Category {
+        parts: &["hometown", "marital", "job_title", "jobtitle"],
+        whole: &[
+            "city",
+            "town",
+            "county",
+            "nationality",
+            "occupation",
+            "profession",
+        ],
+        ..Category::qi(KEEP, "a place, nationality or trade: a quasi-identifier")
+    },
+    Category {
+        parts: &["salary", "income", "wage", "earning", "payroll"],
+        ..Category::new(
             "{ rule = \"generalise\", to = \"round\", step = 1000 }",
             "an income",
         )
-    } else if has(&["latitude", "longitude", "coordinate", "geolocation"])
-        || word(&["lat", "lng", "lon", "gps", "geo"])
-        || name == "long"
-    {
-        pii("\"null\"", "a location: coordinates can point at a home")
-    } else if has(&["note", "comment", "description", "bio", "message"]) {
-        pii("\"null\"", "free text that may hold personal data")
-    } else {
-        Suggestion {
-            rule: "\"keep\"",
-            flag: None,
-            quasi_identifier: false,
-        }
+    },
+    Category {
+        parts: &["latitude", "longitude", "coordinate", "geolocation"],
+        whole: &["lat", "lng", "lon", "gps", "geo"],
+        ending: &["long"],
+        fallbacks: &["{ rule = \"generalise\", to = \"round\", step = 1 }"],
+        ..Category::new(NULL, "a location: coordinates can point at a home")
+    },
+    Category {
+        parts: &["note", "comment", "description", "bio", "message"],
+        fallbacks: &["{ rule = \"fake\", kind = \"sentence\" }"],
+        ..Category::new(NULL, "free text that may hold personal data")
+    },
+];
+
+/// Guesses a rule for a column from its name and a few of its values. Long, distinctive words
+/// are found anywhere in the name; short ones (`ip`, `lat`, `ssn`, ..) only as a whole word of
+/// it (`client_ip`, `ipAddress`, not `zip` nor `template`). A key (`id`, `address_id`,
+/// `personId`) is kept: it names a row, not a person; an identity document's number
+/// (`national_id`, `tax_id`) is not a key.
+pub fn suggest(column: &str, samples: &[&str]) -> Suggestion {
+    let name = column.to_ascii_lowercase();
+    let words = words(column);
+    let emails = !samples.is_empty()
+        && samples
+            .iter()
+            .filter(|v| v.contains('@') && v.contains('.'))
+            .count()
+            * 2
+            > samples.len();
+    let key = words.last().is_some_and(|w| w == "id");
+    let harmless = Suggestion {
+        rule: KEEP,
+        flag: None,
+        quasi_identifier: false,
+        fallbacks: &[],
+    };
+    if key && !emails && !IDENTIFIER.finds(&name, &words, false) {
+        return harmless;
     }
+    CATEGORIES
+        .iter()
+        .find(|c| c.finds(&name, &words, emails))
+        .map_or(harmless, |c| Suggestion {
+            rule: c.rule,
+            flag: Some(c.flag),
+            quasi_identifier: c.quasi_identifier,
+            fallbacks: c.fallbacks,
+        })
 }
 
 /// The words of a column name, lowercased: split at anything not a letter or digit and where a
@@ -201,43 +336,286 @@ fn words(column: &str) -> Vec<String> {
     words
 }
 
-/// A config text for `tables`, each with a few sample values per column.
+/// What a column's declared type holds, as far as choosing a rule goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Any text: CSV, SQLite columns that are not STRICT, text types.
+    Text,
+    /// Bytes: pictures, documents (`bytea`, `blob`, `binary`).
+    Binary,
+    /// A text search vector: the words of the text it indexes.
+    Search,
+    /// True or false.
+    Bool,
+    /// A number.
+    Number,
+    /// A date or a timestamp.
+    Date,
+    /// Anything else: enums, domains over other types, arrays, JSON, `uuid`, `inet`, ..
+    Other,
+}
+
+impl Kind {
+    fn of(column: &ColumnSchema) -> Kind {
+        let Some(type_name) = &column.type_name else {
+            return Kind::Text;
+        };
+        let t = type_name.to_ascii_lowercase();
+        let first = t.split(['(', ' ']).next().unwrap_or_default();
+        if t.ends_with(']') || first == "enum" || first == "set" {
+            // An enum's text (MariaDB lists its values in its type) is not free text.
+            Kind::Other
+        } else if first == "bytea" || t.contains("blob") || t.contains("binary") {
+            Kind::Binary
+        } else if first == "tsvector" {
+            Kind::Search
+        } else if ["boolean", "bool"].contains(&first) || t == "tinyint(1)" || t == "bit(1)" {
+            Kind::Bool
+        } else if ["date", "timestamp", "timestamptz", "datetime"].contains(&first) {
+            Kind::Date
+        } else if [
+            "int",
+            "integer",
+            "bigint",
+            "smallint",
+            "tinyint",
+            "mediumint",
+            "numeric",
+            "decimal",
+            "real",
+            "double",
+            "float",
+            "money",
+            "serial",
+            "bigserial",
+            "smallserial",
+            "number",
+        ]
+        .contains(&first)
+        {
+            Kind::Number
+        } else if column.takes_text() {
+            Kind::Text
+        } else {
+            Kind::Other
+        }
+    }
+}
+
+/// `text` (a rule as TOML, one of [`suggest`]'s) as the rule the config check reads.
+fn parse_rule(text: &str) -> Rule {
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        rule: RuleSpec,
+    }
+    toml::from_str::<Entry>(&format!("rule = {text}"))
+        .ok()
+        .and_then(|e| e.rule.rule())
+        .expect("plan's rules are valid TOML rules")
+}
+
+/// Whether the config check accepts `rule` (as TOML) on `column`, and the rule can read the
+/// values a column of `kind` holds: text rules only for text, dates for dates, numbers for
+/// numbers, an emptying map for text and bytes.
+fn fits(column: &ColumnSchema, kind: Kind, text: &str) -> bool {
+    let rule = parse_rule(text);
+    if crate::config::type_problem(column, &rule).is_some()
+        || (column.unique && !crate::config::keeps_distinct(&rule))
+    {
+        return false;
+    }
+    if makes_text(&rule) {
+        return kind == Kind::Text;
+    }
+    match rule {
+        Rule::Keep | Rule::Null => true,
+        Rule::Generalise {
+            to: Generalisation::Year | Generalisation::Month,
+            ..
+        } => matches!(kind, Kind::Text | Kind::Date),
+        Rule::Generalise { .. } => matches!(kind, Kind::Text | Kind::Number),
+        // PostgreSQL reads `bytea` as text (its hex form), which a map can replace; MariaDB and
+        // SQLite pass blobs as bytes, which only keep and null take.
+        Rule::Map { .. } => {
+            matches!(kind, Kind::Text | Kind::Search)
+                || (kind == Kind::Binary && column.type_name.as_deref() == Some("bytea"))
+        }
+        _ => kind == Kind::Text,
+    }
+}
+
+/// Whether `rule` makes text whatever it reads (so only a text column can hold it).
+fn makes_text(rule: &Rule) -> bool {
+    matches!(
+        rule,
+        Rule::Pseudonym
+            | Rule::EmailPseudonym
+            | Rule::Fake { .. }
+            | Rule::Generalise {
+                to: Generalisation::PostcodeDistrict,
+                ..
+            }
+    )
+}
+
+/// The rule written for one column, and its comment.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Choice {
+    rule: &'static str,
+    comment: Option<String>,
+    quasi_identifier: bool,
+}
+
+/// The rule for `column` of `table`: [`suggest`]'s guess, or its first fallback the column takes (see
+/// [`fits`]). Bytes and search vectors are flagged whatever their name; a date or a boolean
+/// cannot hold the text a name like `email_confirmed_at` suggests, and is kept.
+fn choose(table: &str, column: &ColumnSchema, samples: &[&str]) -> Choice {
+    let kind = Kind::of(column);
+    let mut guess = suggest(&column.name, samples);
+    // `phones.number`, `emails.value`: a column named for nothing says what it is in its
+    // table's name.
+    let generic = ["number", "value", "line1", "line2", "line_1", "line_2"];
+    if guess.flag.is_none() && generic.contains(&column.name.to_ascii_lowercase().as_str()) {
+        let qualified = suggest(&format!("{table}_{}", column.name), samples);
+        if qualified.flag.is_some() {
+            guess = qualified;
+        }
+    }
+    let makes_text = makes_text(&parse_rule(guess.rule));
+    match kind {
+        Kind::Binary if guess.rule == KEEP || makes_text => {
+            guess.rule = NULL;
+            guess.flag = Some("bytes (a picture, a document?): they may show or name a person");
+            guess.fallbacks = &[EMPTY];
+        }
+        Kind::Search => {
+            guess.rule = NULL;
+            guess.flag = Some("a text search vector: it holds the words of the text it indexes");
+            guess.fallbacks = &[EMPTY];
+        }
+        Kind::Bool | Kind::Date if makes_text => {
+            guess = suggest("", &[]);
+        }
+        _ => {}
+    }
+    let rule = [guess.rule]
+        .iter()
+        .chain(guess.fallbacks)
+        .chain(&[PSEUDONYM, NULL, KEEP])
+        .copied()
+        .find(|rule| fits(column, kind, rule))
+        .unwrap_or(KEEP);
+    let mut comment = guess.flag.map(|flag| format!("PII? {flag}"));
+    if let (Some(comment), true) = (&mut comment, rule == KEEP && guess.rule != KEEP) {
+        let _ = write!(
+            comment,
+            "; kept, as no rule that hides it fits the column ({}{}{}): review",
+            column.type_name.as_deref().unwrap_or("text"),
+            if column.not_null { ", NOT NULL" } else { "" },
+            if column.unique { ", unique" } else { "" },
+        );
+    }
+    Choice {
+        rule,
+        comment,
+        quasi_identifier: guess.quasi_identifier && rule != NULL,
+    }
+}
+
+/// The choices for every column of `tables`; a column that references another (in `tables`)
+/// takes the rule of the column at the end of its references, so joins survive and the check
+/// finds both rules the same.
+fn choices(tables: &[(TableSchema, Vec<Vec<String>>)]) -> Vec<Vec<Choice>> {
+    let own: Vec<Vec<Choice>> = tables
+        .iter()
+        .map(|(table, rows)| {
+            table
+                .columns
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let samples: Vec<&str> = rows
+                        .iter()
+                        .filter_map(|r| r.get(i).map(String::as_str))
+                        .filter(|v| !v.is_empty())
+                        .collect();
+                    choose(&table.name, c, &samples)
+                })
+                .collect()
+        })
+        .collect();
+    let schema: Vec<TableSchema> = tables.iter().map(|(t, _)| t.clone()).collect();
+    // (table, column) positions of what a column references, when it is one column of `tables`.
+    let target = |t: usize, c: usize| -> Option<(usize, usize)> {
+        let reference = schema[t].columns[c].references.as_deref()?;
+        let [(table, column)] = resolve(&schema, reference)[..] else {
+            return None;
+        };
+        let t = schema.iter().position(|x| x.name == table)?;
+        let c = schema[t].columns.iter().position(|x| x.name == column)?;
+        Some((t, c))
+    };
+    let mut chosen = own.clone();
+    for (t, table) in schema.iter().enumerate() {
+        for (c, column) in table.columns.iter().enumerate() {
+            let mut seen = vec![(t, c)];
+            while let Some(next) = target(seen[seen.len() - 1].0, seen[seen.len() - 1].1) {
+                if seen.contains(&next) {
+                    break;
+                }
+                seen.push(next);
+            }
+            let &(rt, rc) = seen.last().expect("non-empty");
+            if seen.len() == 1 {
+                continue;
+            }
+            let end = &own[rt][rc];
+            if fits(column, Kind::of(column), end.rule) {
+                chosen[t][c] = Choice {
+                    rule: end.rule,
+                    comment: Some(format!(
+                        "references {}.{}: its rule, so joins survive",
+                        schema[rt].name, schema[rt].columns[rc].name
+                    )),
+                    quasi_identifier: false,
+                };
+            }
+        }
+    }
+    chosen
+}
+
+/// A config text for `tables`, each with a few sample values per column. Each column's rule
+/// fits its type (see [`choose`]), so the check accepts the text as it is.
 pub fn config_text(tables: &[(TableSchema, Vec<Vec<String>>)]) -> String {
     let mut out = String::from(
         "# Suggested by `anonymise plan`: review every line. Columns flagged PII look personal.\n\
          key_env = \"ANONYMISE_KEY\"\n",
     );
-    for (table, rows) in tables {
-        let suggestions: Vec<(String, Suggestion)> = table
+    for ((table, _), choices) in tables.iter().zip(choices(tables)) {
+        let qis: Vec<String> = table
             .columns
             .iter()
-            .enumerate()
-            .map(|(i, c)| {
-                let samples: Vec<&str> = rows
-                    .iter()
-                    .filter_map(|r| r.get(i).map(String::as_str))
-                    .filter(|v| !v.is_empty())
-                    .collect();
-                (c.name.clone(), suggest(&c.name, &samples))
-            })
-            .collect();
-        let qis: Vec<String> = suggestions
-            .iter()
+            .zip(&choices)
             .filter(|(_, s)| s.quasi_identifier)
-            .map(|(c, _)| toml_string(c))
+            .map(|(c, _)| toml_string(&c.name))
             .collect();
         let table_key = toml_key(&table.name);
         let _ = writeln!(out, "\n[tables.{table_key}]");
+        let _ = writeln!(
+            out,
+            "# The columns that together could single a person out, for `anonymise report`."
+        );
         let _ = writeln!(out, "quasi_identifiers = [{}]", qis.join(", "));
         let _ = writeln!(out, "\n[tables.{table_key}.columns]");
-        for (column, s) in suggestions {
-            let column = toml_key(&column);
-            match s.flag {
-                Some(flag) => {
-                    let _ = writeln!(out, "{column} = {}  # PII? {flag}", s.rule);
+        for (column, choice) in table.columns.iter().zip(choices) {
+            let column = toml_key(&column.name);
+            match choice.comment {
+                Some(comment) => {
+                    let _ = writeln!(out, "{column} = {}  # {comment}", choice.rule);
                 }
                 None => {
-                    let _ = writeln!(out, "{column} = {}", s.rule);
+                    let _ = writeln!(out, "{column} = {}", choice.rule);
                 }
             }
         }
@@ -313,6 +691,98 @@ mod tests {
         assert_eq!(
             config.tables["people"].quasi_identifiers,
             ["postcode", "birth_date"]
+        );
+    }
+
+    #[test]
+    fn typed_columns_get_rules_their_type_takes_and_the_check_accepts() {
+        let col = |name: &str, type_name: &str, not_null: bool, unique: bool| ColumnSchema {
+            name: name.into(),
+            type_name: Some(type_name.into()),
+            not_null,
+            unique,
+            ..Default::default()
+        };
+        let sentence = "{ rule = \"fake\", kind = \"sentence\" }";
+        let cases = [
+            (col("id", "bigint", true, true), KEEP),
+            (col("address_id", "integer", true, false), KEEP),
+            (
+                col(
+                    "email_confirmed_at",
+                    "timestamp with time zone",
+                    false,
+                    false,
+                ),
+                KEEP,
+            ),
+            (col("phone_verified", "boolean", true, false), KEEP),
+            (col("phone", "text", false, true), PSEUDONYM),
+            (col("notes", "text", true, false), sentence),
+            (
+                col("password_hash", "character varying(255)", true, false),
+                PSEUDONYM,
+            ),
+            (col("document", "bytea", true, false), EMPTY),
+            (col("contract", "bytea", false, false), NULL),
+            (col("avatar", "longblob", true, false), KEEP),
+            (col("search", "tsvector", false, false), NULL),
+            (col("emails", "text[]", false, false), NULL),
+            (col("signup_ip", "inet", false, false), NULL),
+            (col("postcode", "integer", false, false), KEEP),
+            (col("birth_year", "integer", false, false), KEEP),
+            (
+                col("birth_date", "date", false, false),
+                "{ rule = \"generalise\", to = \"year\" }",
+            ),
+            (col("mood", "enum('text','char')", true, false), KEEP),
+        ];
+        for (column, rule) in &cases {
+            let choice = choose("people", column, &[]);
+            assert_eq!(choice.rule, *rule, "{column:?}: {choice:?}");
+        }
+        assert!(choose("people", &cases[9].0, &[])
+            .comment
+            .unwrap()
+            .ends_with(
+                "kept, as no rule that hides it fits the column (longblob, NOT NULL): review"
+            ));
+        assert!(choose("people", &cases[13].0, &[]).quasi_identifier);
+        let table = TableSchema {
+            name: "people".into(),
+            columns: cases.iter().skip(1).map(|(c, _)| c.clone()).collect(),
+        };
+        let text = config_text(&[(table.clone(), vec![])]);
+        let config = Config::parse(&text).unwrap_or_else(|e| panic!("{e}\n{text}"));
+        config
+            .check(&Schema {
+                tables: vec![table],
+            })
+            .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    }
+
+    #[test]
+    fn a_referencing_column_takes_its_targets_rule() {
+        let people = TableSchema {
+            name: "people".into(),
+            columns: vec![ColumnSchema {
+                name: "email".into(),
+                unique: true,
+                ..Default::default()
+            }],
+        };
+        let orders = TableSchema {
+            name: "orders".into(),
+            columns: vec![ColumnSchema {
+                name: "contact".into(),
+                references: Some("people.email".into()),
+                ..Default::default()
+            }],
+        };
+        let text = config_text(&[(people, vec![]), (orders, vec![])]);
+        assert!(
+            text.contains("\ncontact = \"email_pseudonym\"  # references people.email"),
+            "{text}"
         );
     }
 

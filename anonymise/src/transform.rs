@@ -260,6 +260,8 @@ impl Transformer {
             Rule::Null => Ok(None),
             Rule::Pseudonym => Ok(Some(self.pseudonym(value))),
             Rule::EmailPseudonym => Ok(Some(self.email_pseudonym(value))),
+            // An empty string is no one's name or address: made up, it would look like one.
+            Rule::Fake { .. } if value.is_empty() => Ok(Some(String::new())),
             Rule::Fake { kind, locale } => self.fake(*kind, locale.as_deref(), value).map(Some),
             Rule::Generalise {
                 to,
@@ -871,6 +873,17 @@ mod tests {
             assert_eq!(base32(input.as_bytes()), output);
         }
         assert_eq!(base32(&[0xff; 16]).len(), 26);
+    }
+
+    #[test]
+    fn fake_of_an_empty_string_is_an_empty_string() {
+        let rule = Rule::Fake {
+            kind: FakeKind::Name,
+            locale: None,
+        };
+        assert_eq!(t().apply(&rule, Some("")).unwrap().as_deref(), Some(""));
+        assert_eq!(t().apply(&rule, None).unwrap(), None);
+        assert_ne!(t().apply(&rule, Some(" ")).unwrap().as_deref(), Some(" "));
     }
 
     #[test]

@@ -538,3 +538,257 @@ fn a_first_row_that_looks_like_data_is_refused_by_position_and_shape_and_header_
         }
     }
 }
+
+/// The users of [`people`], 20 of them, whose file `mangle` changes as text; `check`, `plan`,
+/// `run` (under each of `rules` on `name`) and `report` of it: what each said, and the output
+/// directory of the runs.
+fn every_command_on(
+    name: &str,
+    mangle: impl Fn(&str) -> String,
+    rules: &[&str],
+) -> (Scratch, Vec<Output>) {
+    let dir = scratch(name);
+    let (users, _) = people(&dir, 20);
+    let original = std::fs::read_to_string(&users).unwrap();
+    std::fs::write(&users, mangle(&original)).unwrap();
+    let users_arg = users.to_str().unwrap();
+    let mut outputs = Vec::new();
+    for (i, rule) in rules.iter().enumerate() {
+        let config = users_config().replace(
+            r#"name = { rule = "fake", kind = "name" }"#,
+            &format!("name = {rule}"),
+        );
+        let config_path = dir.join(format!("config-{i}.toml"));
+        std::fs::write(&config_path, &config).unwrap();
+        let config_arg = config_path.to_str().unwrap();
+        let out = dir.join("out");
+        std::fs::create_dir_all(&out).unwrap();
+        let args = [
+            "run",
+            "--config",
+            config_arg,
+            "--out-dir",
+            out.to_str().unwrap(),
+            users_arg,
+        ];
+        outputs.push(cli(&args, Some(KEY)));
+        if i == 0 {
+            outputs.push(cli(&["check", "--config", config_arg, users_arg], None));
+            outputs.push(cli(&["plan", users_arg], None));
+            let report = ["report", "--k", "1", "--config", config_arg, users_arg];
+            outputs.push(cli(&report, None));
+        }
+    }
+    (dir, outputs)
+}
+
+/// Panics unless every one of `outputs` failed with status 2, naming `path` and `line`, and
+/// showing no value of [`people`]'s users.
+fn assert_parse_errors(dir: &Path, outputs: &[Output], line: &str, problem: &str) {
+    let path = dir.join("users.csv").display().to_string();
+    let mut haystack = Vec::new();
+    for out in outputs {
+        let said = text(out);
+        assert_eq!(out.status.code(), Some(2), "{said}");
+        assert!(
+            said.contains(&path) && said.contains(line) && said.contains(problem),
+            "{said}"
+        );
+        haystack.extend_from_slice(&out.stdout);
+        haystack.extend_from_slice(&out.stderr);
+    }
+    assert!(
+        files(&dir.join("out")).is_empty(),
+        "{:?}",
+        files(&dir.join("out"))
+    );
+    let originals = (0..20u64).flat_map(|i| {
+        let p = person(i);
+        [("email", p.email), ("name", p.name), ("address", p.address)]
+    });
+    assert!(assert_no_leak(originals, &haystack) > 50);
+}
+
+/// [`CONFIG`] without the orders: the config of the users file alone.
+fn users_config() -> &'static str {
+    &CONFIG[..CONFIG.find("[tables.orders.columns]").unwrap()]
+}
+
+const ALL_RULES: [&str; 5] = [
+    "\"keep\"",
+    "\"null\"",
+    "\"pseudonym\"",
+    "{ rule = \"fake\", kind = \"name\" }",
+    "{ rule = \"map\", values = {}, default = \"n\" }",
+];
+
+#[test]
+fn a_quote_left_open_in_the_last_column_is_a_parse_error_of_every_command_and_rule() {
+    // The last column of the 6th person's row (line 7) opens a quote that never closes: read
+    // leniently, the rest of the file would be one value of that row.
+    let (dir, outputs) = every_command_on(
+        "csv-open-quote-last",
+        |text| {
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            let (before, last) = lines[6].rsplit_once(',').unwrap();
+            lines[6] = format!("{before},\"{last}");
+            lines.join("\n") + "\n"
+        },
+        &ALL_RULES,
+    );
+    assert_parse_errors(&dir, &outputs, "line 7", "never closed");
+}
+
+#[test]
+fn a_quote_left_open_in_a_middle_column_is_a_parse_error_of_every_command_and_rule() {
+    let (dir, outputs) = every_command_on(
+        "csv-open-quote-middle",
+        |text| {
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            // The name column: `3,email,"Zor Vak,...`.
+            let cells: Vec<&str> = lines[4].splitn(3, ',').collect();
+            lines[4] = format!("{},{},\"{}", cells[0], cells[1], cells[2]);
+            lines.join("\n") + "\n"
+        },
+        &ALL_RULES,
+    );
+    assert_parse_errors(&dir, &outputs, "line 5", "never closed");
+}
+
+#[test]
+fn text_after_a_closing_quote_is_a_parse_error_of_every_command() {
+    // `"Zor Vak"x`: read leniently, the quote's end is lost and the value is `Zor Vakx`; a
+    // writer that did not double its quotes makes such fields, and their columns shift.
+    let (dir, outputs) = every_command_on(
+        "csv-after-quote",
+        |text| {
+            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+            let cells: Vec<&str> = lines[3].splitn(4, ',').collect();
+            lines[3] = format!("{},{},\"{}\"x,{}", cells[0], cells[1], cells[2], cells[3]);
+            lines.join("\n") + "\n"
+        },
+        &ALL_RULES[..1],
+    );
+    assert_parse_errors(&dir, &outputs, "line 4", "after the quote that closes");
+}
+
+#[test]
+fn quoted_values_with_commas_quotes_and_line_breaks_still_pass() {
+    let dir = scratch("csv-good-quotes");
+    let users = dir.join("users.csv");
+    std::fs::write(
+        &users,
+        "id,email,name,phone,address,postcode,birth_date,gender\r\n\
+         1,a.b@c.example,\"Vak, \"\"Zor\"\"\",1,\"12 Zor\nStreet\",SW1 1AB,1980-01-02,\"\"\r\n\
+         2,c.d@e.example,Quil,2,,SW2 2CD,1981-02-03,F",
+    )
+    .unwrap();
+    let config = dir.join("anonymise.toml");
+    std::fs::write(&config, users_config()).unwrap();
+    let (config, users_arg) = (config.to_str().unwrap(), users.to_str().unwrap());
+    let out = dir.join("out");
+    std::fs::create_dir_all(&out).unwrap();
+    let check = cli(&["check", "--config", config, users_arg], None);
+    assert!(check.status.success(), "{}", text(&check));
+    let run = cli(
+        &[
+            "run",
+            "--config",
+            config,
+            "--out-dir",
+            out.to_str().unwrap(),
+            users_arg,
+        ],
+        Some(KEY),
+    );
+    assert!(run.status.success(), "{}", text(&run));
+    assert_eq!(column(&out.join("users.csv"), "id"), ["1", "2"]);
+}
+
+#[test]
+fn a_first_row_that_is_a_persons_record_without_digits_only_cells_is_refused_by_check_and_plan() {
+    // No id, email, phone or date: a name, a street address, a postcode, free text.
+    let dir = scratch("csv-headerless-record");
+    let users = dir.join("users.csv");
+    let rows: Vec<Vec<String>> = (0..12u64)
+        .map(|i| {
+            let p = person(i);
+            vec![
+                p.name,
+                p.address,
+                p.postcode,
+                format!(
+                    "Called about the order {} on Monday and again on Friday",
+                    common::word(i, 6)
+                ),
+                p.gender.to_owned(),
+            ]
+        })
+        .collect();
+    write_csv(&users, &rows);
+    let config = dir.join("anonymise.toml");
+    std::fs::write(&config, "[tables.users.columns]\n").unwrap();
+    let (config, users_arg) = (config.to_str().unwrap(), users.to_str().unwrap());
+    let runs = [
+        cli(&["check", "--config", config, users_arg], None),
+        cli(&["plan", users_arg], None),
+    ];
+    let mut haystack = Vec::new();
+    for run in &runs {
+        let said = text(run);
+        assert_eq!(run.status.code(), Some(2), "{said}");
+        assert!(said.contains("CSV files need a header row"), "{said}");
+        haystack.extend_from_slice(&run.stdout);
+        haystack.extend_from_slice(&run.stderr);
+    }
+    let originals = rows[0]
+        .iter()
+        .map(|v| ("a value", v.clone()))
+        .collect::<Vec<_>>();
+    assert!(assert_no_leak(originals, &haystack) >= 3);
+}
+
+#[test]
+fn cells_that_look_like_addresses_postcodes_or_free_text_are_not_header_names() {
+    let dir = scratch("csv-header-shapes-2");
+    let header = |cells: &[&str]| {
+        let path = dir.join("t.csv");
+        write_csv(
+            &path,
+            &[
+                cells.iter().map(|c| (*c).to_owned()).collect(),
+                cells.iter().map(|_| "x".to_owned()).collect(),
+            ],
+        );
+        csv_file::schema_of(&path)
+    };
+    let names = [
+        "Address line 2",
+        "Date of birth",
+        "Phone (mobile)",
+        "zip code",
+        "Q1",
+        "2fa_enabled",
+        "amount in GBP",
+        "Is active?",
+    ];
+    assert!(header(&names).is_ok(), "{:?}", header(&names));
+    for (cell, shape) in [
+        ("12 Zor Street", "looks like a street address"),
+        ("221B Baker Street", "looks like a street address"),
+        ("SW1A 1AA", "looks like a code or postcode"),
+        ("EC1 2AB", "looks like a code or postcode"),
+        (
+            "Called about the order on Monday and again on Friday",
+            "looks like free text",
+        ),
+        ("Please call back.", "looks like free text"),
+    ] {
+        let error = header(&["id", cell, "name"]).unwrap_err();
+        let text = error.to_string();
+        assert!(
+            text.contains(&format!("cell 2 {shape}")) && !text.contains(cell),
+            "{cell:?}: {text}"
+        );
+    }
+}
