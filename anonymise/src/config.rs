@@ -626,6 +626,89 @@ mod tests {
     }
 
     #[test]
+    fn typos_in_rule_tables_name_the_column_the_key_and_what_is_allowed() {
+        let name_rule = r#"name = { rule = "fake", kind = "name" }"#;
+        for (rule, said) in [
+            (
+                r#"{ rule = "fak", kind = "name" }"#,
+                &["users.name", "\"fak\"", "keep", "email_pseudonym", "generalise", "map"][..],
+            ),
+            (
+                r#"{ rule = "fake", knd = "name" }"#,
+                &["users.name", "fake", "\"knd\"", "kind", "locale"],
+            ),
+            (
+                r#"{ rule = "fake", kind = "nam" }"#,
+                &["users.name", "\"nam\"", "first_name", "sentence"],
+            ),
+            (r#"{ rule = "fake" }"#, &["users.name", "fake", "kind"]),
+            (
+                r#"{ kind = "name" }"#,
+                &["users.name", "rule", "fake", "generalise"],
+            ),
+            (
+                r#"{ rule = "generalise", to = "round", step = "5" }"#,
+                &["users.name", "step", "number"],
+            ),
+            (
+                r#"{ rule = "generalise", to = "age_band", width = -3 }"#,
+                &["users.name", "width", "whole number"],
+            ),
+            (
+                r#"{ rule = "generalise", to = "decade" }"#,
+                &["users.name", "\"decade\"", "postcode_district", "age_band", "round"],
+            ),
+            (
+                r#"{ rule = "map", values = { a = 1 } }"#,
+                &["users.name", "values", "text"],
+            ),
+            (
+                r#"{ rule = "pseudonym", kind = "name" }"#,
+                &["users.name", "pseudonym", "\"kind\""],
+            ),
+            ("42", &["users.name", "rule"]),
+        ] {
+            let text = GOOD.replace(name_rule, &format!("name = {rule}"));
+            let error = Config::parse(&text)
+                .err()
+                .unwrap_or_else(|| panic!("{rule} accepted"))
+                .to_string();
+            for part in said {
+                assert!(error.contains(part), "{rule}: {part} not in {error}");
+            }
+            assert!(!error.contains("untagged"), "{error}");
+        }
+        // Every typo of the file at once.
+        let text = GOOD
+            .replace(name_rule, r#"name = { rule = "fake", knd = "name" }"#)
+            .replace("to = \"postcode_district\"", "to = \"postcode\"");
+        let error = Config::parse(&text).err().unwrap().to_string();
+        assert!(
+            error.contains("users.name") && error.contains("users.postcode"),
+            "{error}"
+        );
+        // Numbers of either TOML type are numbers.
+        let text = GOOD.replace(
+            name_rule,
+            r#"name = { rule = "generalise", to = "round", step = 1000 }"#,
+        );
+        assert!(Config::parse(&text).is_ok());
+    }
+
+    #[test]
+    fn parameters_that_cannot_work_are_refused_by_the_check_with_the_column() {
+        let text = GOOD.replace(
+            r#"name = { rule = "fake", kind = "name" }"#,
+            r#"name = { rule = "generalise", to = "round", step = 5e-324 }"#,
+        );
+        let error = Config::parse(&text).unwrap().check(&schema()).unwrap_err();
+        assert!(
+            error.invalid.iter().any(|e| e.starts_with("users.name: ") && e.contains("step")),
+            "{error}"
+        );
+    }
+
+    #[test]
     fn unknown_keys_in_the_file_are_errors() {
         assert!(Config::parse("key_env = \"K\"\nkey = \"secret\"").is_err());
         assert!(Config::parse(
