@@ -327,9 +327,11 @@ impl Config {
                             .matches('\n')
                             .count()
                             + 1;
-                        problems.extend(found.into_iter().map(|p| {
-                            (line, format!("  line {line}, {table_name}.{column}: {p}"))
-                        }));
+                        problems.extend(
+                            found.into_iter().map(|p| {
+                                (line, format!("  line {line}, {table_name}.{column}: {p}"))
+                            }),
+                        );
                     }
                 }
             }
@@ -692,7 +694,14 @@ mod tests {
         for (rule, said) in [
             (
                 r#"{ rule = "fak", kind = "name" }"#,
-                &["users.name", "\"fak\"", "keep", "email_pseudonym", "generalise", "map"][..],
+                &[
+                    "users.name",
+                    "\"fak\"",
+                    "keep",
+                    "email_pseudonym",
+                    "generalise",
+                    "map",
+                ][..],
             ),
             (
                 r#"{ rule = "fake", knd = "name" }"#,
@@ -717,7 +726,13 @@ mod tests {
             ),
             (
                 r#"{ rule = "generalise", to = "decade" }"#,
-                &["users.name", "\"decade\"", "postcode_district", "age_band", "round"],
+                &[
+                    "users.name",
+                    "\"decade\"",
+                    "postcode_district",
+                    "age_band",
+                    "round",
+                ],
             ),
             (
                 r#"{ rule = "map", values = { a = 1 } }"#,
@@ -764,7 +779,10 @@ mod tests {
         );
         let error = Config::parse(&text).unwrap().check(&schema()).unwrap_err();
         assert!(
-            error.invalid.iter().any(|e| e.starts_with("users.name: ") && e.contains("step")),
+            error
+                .invalid
+                .iter()
+                .any(|e| e.starts_with("users.name: ") && e.contains("step")),
             "{error}"
         );
     }

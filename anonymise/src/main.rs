@@ -332,7 +332,9 @@ struct PlainLines(std::sync::Mutex<String>);
 
 impl PlainLines {
     fn line(&self) -> std::sync::MutexGuard<'_, String> {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 }
 

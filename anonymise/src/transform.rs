@@ -1302,7 +1302,11 @@ mod tests {
                 }
             }
         }
-        assert!(errors[0].to_string().contains("A6 P1 A5 P1 N3"), "{}", errors[0]);
+        assert!(
+            errors[0].to_string().contains("A6 P1 A5 P1 N3"),
+            "{}",
+            errors[0]
+        );
         assert!(errors[0].to_string().contains("16 characters"));
     }
 
@@ -1390,9 +1394,19 @@ mod tests {
 
     #[test]
     fn shapes_show_no_character_of_the_value() {
-        for value in ["!!--++##", "a.b@c.d", "(555) 010-9999", "x/y\\z_w", "€ £ ¥ ?", "'\"`;"] {
+        for value in [
+            "!!--++##",
+            "a.b@c.d",
+            "(555) 010-9999",
+            "x/y\\z_w",
+            "€ £ ¥ ?",
+            "'\"`;",
+        ] {
             let s = shape(value);
-            for c in value.chars().filter(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
+            for c in value
+                .chars()
+                .filter(|c| !c.is_alphanumeric() && !c.is_whitespace())
+            {
                 assert!(!s.contains(c), "{value:?} shaped {s:?}");
             }
         }

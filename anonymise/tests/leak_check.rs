@@ -50,7 +50,10 @@ fn every_promised_form_of_a_value_is_found() {
         (sha.to_uppercase(), "email: its sha256"),
         (mail.replace('@', "%40"), "email: the value, URL-encoded"),
         (local.clone(), "email: its local part"),
-        (local.split('.').next().unwrap().to_owned(), "email: a word of it"),
+        (
+            local.split('.').next().unwrap().to_owned(),
+            "email: a word of it",
+        ),
         (word(3, 4), "name: a word of it"),
         (word(3, 3).to_lowercase(), "name: a word of it"),
         (p.name.replace(' ', "+"), "name: the value, form-encoded"),

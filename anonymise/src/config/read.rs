@@ -156,7 +156,11 @@ impl Params<'_> {
 
     /// One of `choices` by name.
     fn choice<T: Copy>(&mut self, key: &str, choices: &[(&str, T)], required: bool) -> Option<T> {
-        let names = choices.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ");
+        let names = choices
+            .iter()
+            .map(|(n, _)| *n)
+            .collect::<Vec<_>>()
+            .join(", ");
         match self.table.get(key) {
             None if required => {
                 self.problems
@@ -196,7 +200,11 @@ impl Params<'_> {
         let value = self.table.get(key)?;
         let whole = value.as_integer().and_then(|n| u32::try_from(n).ok());
         if whole.is_none() {
-            self.wrong(key, &format!("a whole number from 0 to {}", u32::MAX), value);
+            self.wrong(
+                key,
+                &format!("a whole number from 0 to {}", u32::MAX),
+                value,
+            );
         }
         whole
     }

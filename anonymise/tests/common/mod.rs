@@ -228,7 +228,10 @@ fn forms(value: &str, searched: impl Fn(&str) -> bool) -> Vec<(&'static str, Str
     if value.len() >= 6 {
         add("the value", value.to_owned());
         add("the value, JSON-escaped", json_escaped(value, false));
-        add("the value, JSON-escaped to ASCII", json_escaped(value, true));
+        add(
+            "the value, JSON-escaped to ASCII",
+            json_escaped(value, true),
+        );
         add("the value, CSV-quoted", value.replace('"', "\"\""));
         add("the value, SQL-quoted", value.replace('\'', "''"));
         add("the value, URL-encoded", url_encoded(value, false));
