@@ -309,7 +309,7 @@ const STEPS: std::ops::RangeInclusive<f64> = 1e-9..=1e15;
 /// Checks a rule's parameters (for the config check), so that no parameter fails a run half
 /// way and gets blamed on a value: the locale of `fake`; the parameters of `generalise`, each
 /// only where it applies, a band width of at least 1 under a top code at least as high, a step
-/// within [`STEPS`]; a `map` that could map something. The message names no column: the
+/// from 1e-9 to 1e15; a `map` that could map something. The message names no column: the
 /// caller adds it.
 pub fn check(rule: &Rule) -> Result<(), String> {
     match rule {
