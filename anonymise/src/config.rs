@@ -28,18 +28,16 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod read;
+
 /// The whole config file.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The environment variable that holds the secret key of the pseudonyms.
-    #[serde(default = "default_key_env")]
     pub key_env: String,
     /// Each table's columns and quasi-identifiers, by table name.
-    #[serde(default)]
     pub tables: BTreeMap<String, TableConfig>,
     /// References the database does not declare as foreign keys.
-    #[serde(default)]
     pub virtual_keys: Vec<VirtualKey>,
 }
 
@@ -47,15 +45,33 @@ fn default_key_env() -> String {
     "ANONYMISE_KEY".to_owned()
 }
 
-/// One table of the config.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
+/// The file as TOML gives it: rules are read after, column by column (see [`Config::parse`]).
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct RawConfig {
+    #[serde(default = "default_key_env")]
+    key_env: String,
+    #[serde(default)]
+    tables: BTreeMap<String, RawTable>,
+    #[serde(default)]
+    virtual_keys: Vec<VirtualKey>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTable {
+    #[serde(default)]
+    columns: BTreeMap<String, toml::Spanned<toml::Value>>,
+    #[serde(default)]
+    quasi_identifiers: Vec<String>,
+}
+
+/// One table of the config.
+#[derive(Debug, Clone, PartialEq)]
 pub struct TableConfig {
     /// Every column, classified.
-    #[serde(default)]
     pub columns: BTreeMap<String, RuleSpec>,
     /// The columns that together could single a person out (for the k-anonymity report).
-    #[serde(default)]
     pub quasi_identifiers: Vec<String>,
 }
 
@@ -69,9 +85,9 @@ pub struct VirtualKey {
     pub to: String,
 }
 
-/// A column's rule as written: a bare name (`"keep"`) or a table with parameters.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(untagged)]
+/// A column's rule as written: a bare name (`"keep"`, resolved by [`Config::check`]) or a
+/// table with parameters (read by [`Config::parse`]).
+#[derive(Debug, Clone, PartialEq)]
 pub enum RuleSpec {
     /// `"keep"`, `"null"`, `"pseudonym"`, `"email_pseudonym"`.
     Name(String),
@@ -80,8 +96,7 @@ pub enum RuleSpec {
 }
 
 /// What happens to a column's values.
-#[derive(Debug, Clone, Deserialize, PartialEq)]
-#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+#[derive(Debug, Clone, PartialEq)]
 pub enum Rule {
     /// Copied as they are.
     Keep,
@@ -97,7 +112,6 @@ pub enum Rule {
         /// What to make up.
         kind: FakeKind,
         /// The `fake` crate locale (default `en`).
-        #[serde(default)]
         locale: Option<String>,
     },
     /// A coarser value.
@@ -105,13 +119,10 @@ pub enum Rule {
         /// How.
         to: Generalisation,
         /// `age_band`: the band width (default 10).
-        #[serde(default)]
         width: Option<u32>,
         /// `age_band`: ages at or above this share one band (default 90).
-        #[serde(default)]
         top: Option<u32>,
         /// `round`: the step numbers are rounded to (default 10).
-        #[serde(default)]
         step: Option<f64>,
     },
     /// A fixed mapping; a value not in it is an error (fail closed) unless `default` is given.
@@ -119,14 +130,12 @@ pub enum Rule {
         /// Input value to output value.
         values: BTreeMap<String, String>,
         /// The output for values not in the map.
-        #[serde(default)]
         default: Option<String>,
     },
 }
 
 /// What a `fake` rule makes up.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FakeKind {
     /// A full name.
     Name,
@@ -147,8 +156,7 @@ pub enum FakeKind {
 }
 
 /// What a `generalise` rule coarsens to.
-#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Generalisation {
     /// A postcode's outward part (`SW1A 1AA` to `SW1A`), or its first three characters.
     PostcodeDistrict,
@@ -288,10 +296,65 @@ impl Plan {
     }
 }
 
+/// Why a config file cannot be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    /// Not TOML, or not a config outside its rules (toml's message, with the line).
+    #[error("{0}")]
+    Toml(String),
+    /// Rules that cannot be read: every one, each with its line, `table.column` and what the
+    /// rule allows.
+    #[error("the config's rules cannot be read:\n{}", .0.join("\n"))]
+    Rules(Vec<String>),
+}
+
 impl Config {
-    /// Parses a config file's text.
-    pub fn parse(text: &str) -> Result<Self, toml::de::Error> {
-        toml::from_str(text)
+    /// Parses a config file's text: the file as TOML, then each column's rule, so that a
+    /// mistake in a rule is named by its line, table and column, with what is allowed there.
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        let raw: RawConfig = toml::from_str(text).map_err(|e| ParseError::Toml(e.to_string()))?;
+        let mut problems = Vec::new();
+        let mut tables = BTreeMap::new();
+        for (table_name, table) in raw.tables {
+            let mut columns = BTreeMap::new();
+            for (column, spanned) in table.columns {
+                match read::rule(spanned.get_ref()) {
+                    Ok(spec) => {
+                        columns.insert(column, spec);
+                    }
+                    Err(found) => {
+                        let line = text[..spanned.span().start.min(text.len())]
+                            .matches('\n')
+                            .count()
+                            + 1;
+                        problems.extend(
+                            found.into_iter().map(|p| {
+                                (line, format!("  line {line}, {table_name}.{column}: {p}"))
+                            }),
+                        );
+                    }
+                }
+            }
+            tables.insert(
+                table_name,
+                TableConfig {
+                    columns,
+                    quasi_identifiers: table.quasi_identifiers,
+                },
+            );
+        }
+        if !problems.is_empty() {
+            // In the file's order (tables come sorted by name).
+            problems.sort_by_key(|(line, _)| *line);
+            return Err(ParseError::Rules(
+                problems.into_iter().map(|(_, p)| p).collect(),
+            ));
+        }
+        Ok(Config {
+            key_env: raw.key_env,
+            tables,
+            virtual_keys: raw.virtual_keys,
+        })
     }
 
     /// Checks the config against `schema`, failing closed: a column without a rule, an entry
@@ -621,6 +684,105 @@ mod tests {
         let error = Config::parse(text).unwrap().check(&schema).unwrap_err();
         assert!(
             error.invalid[0].contains("names more than one column"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn typos_in_rule_tables_name_the_column_the_key_and_what_is_allowed() {
+        let name_rule = r#"name = { rule = "fake", kind = "name" }"#;
+        for (rule, said) in [
+            (
+                r#"{ rule = "fak", kind = "name" }"#,
+                &[
+                    "users.name",
+                    "\"fak\"",
+                    "keep",
+                    "email_pseudonym",
+                    "generalise",
+                    "map",
+                ][..],
+            ),
+            (
+                r#"{ rule = "fake", knd = "name" }"#,
+                &["users.name", "fake", "\"knd\"", "kind", "locale"],
+            ),
+            (
+                r#"{ rule = "fake", kind = "nam" }"#,
+                &["users.name", "\"nam\"", "first_name", "sentence"],
+            ),
+            (r#"{ rule = "fake" }"#, &["users.name", "fake", "kind"]),
+            (
+                r#"{ kind = "name" }"#,
+                &["users.name", "rule", "fake", "generalise"],
+            ),
+            (
+                r#"{ rule = "generalise", to = "round", step = "5" }"#,
+                &["users.name", "step", "number"],
+            ),
+            (
+                r#"{ rule = "generalise", to = "age_band", width = -3 }"#,
+                &["users.name", "width", "whole number"],
+            ),
+            (
+                r#"{ rule = "generalise", to = "decade" }"#,
+                &[
+                    "users.name",
+                    "\"decade\"",
+                    "postcode_district",
+                    "age_band",
+                    "round",
+                ],
+            ),
+            (
+                r#"{ rule = "map", values = { a = 1 } }"#,
+                &["users.name", "values", "text"],
+            ),
+            (
+                r#"{ rule = "pseudonym", kind = "name" }"#,
+                &["users.name", "pseudonym", "\"kind\""],
+            ),
+            ("42", &["users.name", "rule"]),
+        ] {
+            let text = GOOD.replace(name_rule, &format!("name = {rule}"));
+            let error = Config::parse(&text)
+                .err()
+                .unwrap_or_else(|| panic!("{rule} accepted"))
+                .to_string();
+            for part in said {
+                assert!(error.contains(part), "{rule}: {part} not in {error}");
+            }
+            assert!(!error.contains("untagged"), "{error}");
+        }
+        // Every typo of the file at once.
+        let text = GOOD
+            .replace(name_rule, r#"name = { rule = "fake", knd = "name" }"#)
+            .replace("to = \"postcode_district\"", "to = \"postcode\"");
+        let error = Config::parse(&text).err().unwrap().to_string();
+        assert!(
+            error.contains("users.name") && error.contains("users.postcode"),
+            "{error}"
+        );
+        // Numbers of either TOML type are numbers.
+        let text = GOOD.replace(
+            name_rule,
+            r#"name = { rule = "generalise", to = "round", step = 1000 }"#,
+        );
+        assert!(Config::parse(&text).is_ok());
+    }
+
+    #[test]
+    fn parameters_that_cannot_work_are_refused_by_the_check_with_the_column() {
+        let text = GOOD.replace(
+            r#"name = { rule = "fake", kind = "name" }"#,
+            r#"name = { rule = "generalise", to = "round", step = 5e-324 }"#,
+        );
+        let error = Config::parse(&text).unwrap().check(&schema()).unwrap_err();
+        assert!(
+            error
+                .invalid
+                .iter()
+                .any(|e| e.starts_with("users.name: ") && e.contains("step")),
             "{error}"
         );
     }

@@ -236,45 +236,161 @@ fn postgres_samples(
     Err(NO_POSTGRES.into())
 }
 
-/// One progress bar per table, drawn on stderr only when it is a terminal; it shows the
-/// table's name and how far it got, never a value.
+/// How progress is drawn (`ANONYMISE_PROGRESS`): `auto` (the default) on stderr when it is a
+/// terminal, `always` as plain lines whatever stderr is (a log, a test), `never` not at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Drawing {
+    Auto,
+    Always,
+    Never,
+}
+
+impl Drawing {
+    fn from_env() -> Result<Self, String> {
+        match std::env::var("ANONYMISE_PROGRESS").as_deref() {
+            Err(_) | Ok("" | "auto") => Ok(Self::Auto),
+            Ok("always") => Ok(Self::Always),
+            Ok("never") => Ok(Self::Never),
+            Ok(_) => Err("ANONYMISE_PROGRESS must be auto, always or never".into()),
+        }
+    }
+}
+
+/// A bar per table, one table at a time, each left on a line of its own when its table is
+/// done; it shows the table's name, how far it got and the rate since the table started, never
+/// a value.
 struct Bars {
-    bars: indicatif::MultiProgress,
+    drawing: Drawing,
     current: Option<(String, indicatif::ProgressBar)>,
+    /// When the current table started: tables are copied one after another, so when the one
+    /// before it was done (or the run started).
+    since: std::time::Instant,
 }
 
 impl Bars {
-    fn new() -> Self {
+    fn new(drawing: Drawing) -> Self {
         Self {
-            bars: indicatif::MultiProgress::new(),
+            drawing,
             current: None,
+            since: std::time::Instant::now(),
+        }
+    }
+
+    fn target(&self) -> indicatif::ProgressDrawTarget {
+        match self.drawing {
+            Drawing::Auto => indicatif::ProgressDrawTarget::stderr(),
+            Drawing::Always => {
+                indicatif::ProgressDrawTarget::term_like_with_hz(Box::new(PlainLines::default()), 4)
+            }
+            Drawing::Never => indicatif::ProgressDrawTarget::hidden(),
         }
     }
 
     fn update(&mut self, p: &Progress) {
         if !matches!(&self.current, Some((t, _)) if *t == p.table) {
+            self.end_line();
             let template = match p.unit {
-                Unit::Bytes => "{prefix:>16} [{bar:30}] {bytes}/{total_bytes} {msg}",
-                Unit::Rows => "{prefix:>16} [{bar:30}] {pos}/{len} rows {per_sec}",
+                // Under 80 columns, so that a bar keeps to one line of a common terminal.
+                Unit::Bytes => "{prefix:>12} [{bar:16}] {bytes}/{total_bytes}{msg}",
+                Unit::Rows => "{prefix:>12} [{bar:16}] {pos}/{len} rows{msg}",
             };
             let style = indicatif::ProgressStyle::with_template(template)
                 .expect("a valid template")
                 .progress_chars("=> ");
-            let bar = self.bars.add(indicatif::ProgressBar::new(p.total));
+            let bar = indicatif::ProgressBar::with_draw_target(Some(p.total), self.target());
             bar.set_style(style);
             bar.set_prefix(p.table.clone());
             self.current = Some((p.table.clone(), bar));
         }
-        if let Some((_, bar)) = &self.current {
-            bar.set_length(p.total.max(p.position));
-            bar.set_position(p.position);
-            if p.unit == Unit::Bytes {
-                bar.set_message(format!("{} rows", p.rows));
+        let Some((_, bar)) = &self.current else {
+            return;
+        };
+        let rate = anonymise::run::rate(p.rows, self.since.elapsed())
+            .map(|r| format!(", {r} rows/s"))
+            .unwrap_or_default();
+        bar.set_length(p.total.max(p.position));
+        bar.set_position(p.position);
+        bar.set_message(match p.unit {
+            Unit::Bytes => format!(", {} rows{rate}", p.rows),
+            Unit::Rows => rate,
+        });
+        if p.done {
+            bar.finish();
+            self.end_line();
+            self.since = std::time::Instant::now();
+        }
+    }
+
+    /// Leaves the current bar, if any, on its own line: the next bar, or the summary, starts on
+    /// the line below whatever width the terminal reported.
+    fn end_line(&mut self) {
+        if let Some((_, bar)) = self.current.take() {
+            if !bar.is_finished() {
+                bar.abandon();
             }
-            if p.done {
-                bar.finish();
+            if self.drawing == Drawing::Auto && !bar.is_hidden() {
+                eprintln!();
             }
         }
+    }
+}
+
+impl Drop for Bars {
+    fn drop(&mut self) {
+        self.end_line();
+    }
+}
+
+/// Progress as plain lines on stderr, one per redraw and no cursor movement: what
+/// `ANONYMISE_PROGRESS=always` draws to (a pipe or a file cannot take a bar drawn in place).
+#[derive(Debug, Default)]
+struct PlainLines(std::sync::Mutex<String>);
+
+impl PlainLines {
+    fn line(&self) -> std::sync::MutexGuard<'_, String> {
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl indicatif::TermLike for PlainLines {
+    fn width(&self) -> u16 {
+        100
+    }
+    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
+        Ok(())
+    }
+    fn write_line(&self, s: &str) -> std::io::Result<()> {
+        self.line().push_str(s);
+        self.flush()
+    }
+    fn write_str(&self, s: &str) -> std::io::Result<()> {
+        self.line().push_str(s.trim_start_matches('\r'));
+        Ok(())
+    }
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.line().clear();
+        Ok(())
+    }
+    fn flush(&self) -> std::io::Result<()> {
+        let mut line = self.line();
+        let shown = line.trim_end();
+        if !shown.is_empty() {
+            use std::io::Write as _;
+            writeln!(std::io::stderr().lock(), "{shown}")?;
+        }
+        line.clear();
+        Ok(())
     }
 }
 
@@ -291,14 +407,14 @@ fn print_summary(summaries: &[Summary], elapsed: std::time::Duration, into: &str
         "table", "rows", "transformed", "seconds", "rows/s"
     );
     for s in summaries {
-        let seconds = s.elapsed.as_secs_f64();
         println!(
-            "{:<width$} {:>12} {:>12} {:>9.2} {:>12.0}",
+            "{:<width$} {:>12} {:>12} {:>9.2} {:>12}",
             s.table,
             s.rows,
             format!("{} columns", s.transformed_columns),
-            seconds,
-            s.rows as f64 / seconds.max(1e-9)
+            s.elapsed.as_secs_f64(),
+            // Under 10 ms a rate says more about the clock than the table.
+            s.rate().map_or("-".to_owned(), |r| r.to_string())
         );
     }
     let rows: u64 = summaries.iter().map(|s| s.rows).sum();
@@ -380,7 +496,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let transformer = anonymise::transform::Transformer::from_env(&config.key_env)
                 .map_err(|e| e.to_string())?;
             let started = std::time::Instant::now();
-            let mut bars = Bars::new();
+            let mut bars = Bars::new(Drawing::from_env()?);
             let mut progress = |p: &Progress| bars.update(p);
             let (summaries, into) = match (from, to, out_dir) {
                 (Some(from), Some(to), _) => {
@@ -437,6 +553,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
                     return Err("give --out-dir and CSV files, or --from and --to databases".into())
                 }
             };
+            drop(bars);
             print_summary(&summaries, started.elapsed(), &into);
             Ok(ExitCode::SUCCESS)
         }

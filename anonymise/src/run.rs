@@ -76,6 +76,22 @@ pub struct Summary {
     pub elapsed: Duration,
 }
 
+impl Summary {
+    /// Rows written per second, when the table took long enough to tell (see [`rate`]).
+    pub fn rate(&self) -> Option<u64> {
+        rate(self.rows, self.elapsed)
+    }
+}
+
+/// The shortest time a rate is given for: over less, the rate tells more about the clock than
+/// about the copy (a table of five rows "at" millions a second).
+pub const RATE_AFTER: Duration = Duration::from_millis(10);
+
+/// `rows` per second over `elapsed`, or `None` when `elapsed` is under [`RATE_AFTER`].
+pub fn rate(rows: u64, elapsed: Duration) -> Option<u64> {
+    (elapsed >= RATE_AFTER).then(|| (rows as f64 / elapsed.as_secs_f64()).round() as u64)
+}
+
 /// Which database of a run an error came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
@@ -362,6 +378,16 @@ mod tests {
 
     fn names(tables: &[TableSchema]) -> Vec<&str> {
         tables.iter().map(|t| t.name.as_str()).collect()
+    }
+
+    #[test]
+    fn rates_are_given_only_over_a_measurable_time() {
+        assert_eq!(rate(5, Duration::from_micros(3)), None);
+        assert_eq!(rate(2_000, Duration::ZERO), None);
+        assert_eq!(rate(2_000, Duration::from_millis(9)), None);
+        assert_eq!(rate(2_000, Duration::from_millis(10)), Some(200_000));
+        assert_eq!(rate(20_000, Duration::from_secs(2)), Some(10_000));
+        assert_eq!(rate(0, Duration::from_secs(1)), Some(0));
     }
 
     #[test]

@@ -6,16 +6,17 @@
 //! turns every value into it.
 //!
 //! Nothing here ever puts an original value in an error: a [`TransformError`] says which rule
-//! failed, what it expected, and the value's length and shape (`A6-A5-N3` for
-//! `SECRET-VALUE-123`: runs of letters `A`, digits `N`, spaces `_`, ASCII punctuation as is).
+//! failed, what it expected, and the value's length and shape (`A6 P1 A5 P1 N3` for
+//! `SECRET-VALUE-123`: runs of letters `A`, digits `N`, whitespace `S`, anything else `P`;
+//! no character of the value).
 //!
 //! | rule | output |
 //! |------|--------|
 //! | `keep` | the value |
 //! | `null` | NULL |
 //! | `pseudonym` | 26 characters `[a-z2-7]`: 128 bits of HMAC-SHA256(key, `pseudonym\0` + value), base32 |
-//! | `email_pseudonym` | `u` + 26 such characters (from HMAC(key, `email_pseudonym\0` + value)) + `@anonymised.invalid` |
-//! | `fake` | a `fake` crate value, from a ChaCha8 RNG seeded with HMAC(key, `fake\0` + kind + `\0` + value) |
+//! | `email_pseudonym` | `u` + 26 such characters (from HMAC(key, `email_pseudonym\0` + the value [normalised](normalise_email))) + `@anonymised.invalid` |
+//! | `fake` | a `fake` crate value, from a ChaCha8 RNG seeded with HMAC(key, `fake\0` + kind + `\0` + value); a draw equal to the value (ignoring case) is drawn again |
 //! | `generalise` | postcode district, first day of the year or month, age band, rounded number |
 //! | `map` | the mapped value, the default, or an error |
 
@@ -85,6 +86,15 @@ pub enum KeyError {
         /// The variable.
         var: String,
     },
+    /// The key in the environment variable starts or ends with whitespace (a newline left by
+    /// `echo` or a file, say): taken as it is, it would silently change every pseudonym.
+    #[error(
+        "the secret key in the environment variable {var} starts or ends with whitespace (a trailing newline, say): remove it (e.g. `export {var}=\"$(tr -d '[:space:]' < keyfile)\"`); the key is used byte for byte, so whitespace would change every pseudonym"
+    )]
+    Whitespace {
+        /// The variable.
+        var: String,
+    },
     /// The environment variable is not valid UTF-8.
     #[error("the environment variable {var} is not valid UTF-8; give the key as text (e.g. hex)")]
     NotUnicode {
@@ -132,6 +142,13 @@ pub enum TransformError {
     /// The rule's parameters cannot be used (see [`check`]).
     #[error("{0}")]
     InvalidRule(String),
+    /// Every draw of a `fake` rule gave the value back (ignoring case): a generator whose
+    /// word list is tiny, or holds little but the value.
+    #[error("fake {kind}: {FAKE_DRAWS} draws all gave the original value back, so it cannot be replaced (use pseudonym, map or null for this column; values are never shown)")]
+    FakeIsOriginal {
+        /// The kind of fake value.
+        kind: &'static str,
+    },
     /// The value is not text (bytes that are not UTF-8, or a blob): only `keep` and `null`
     /// apply to it.
     #[error("a value of {bytes} bytes is not text: only keep and null apply to binary values (values are never shown)")]
@@ -167,7 +184,8 @@ impl Transformer {
     }
 
     /// A transformer with the key in the environment variable `var`: its bytes as they are
-    /// (a hex key is used as text, not decoded). Unset, empty or short is an error.
+    /// (a hex key is used as text, not decoded). Unset, empty, short, or with whitespace at
+    /// either end is an error.
     pub fn from_env(var: &str) -> Result<Self, KeyError> {
         let key = match std::env::var(var) {
             Ok(key) => key,
@@ -180,6 +198,9 @@ impl Transformer {
         };
         if key.is_empty() {
             return Err(KeyError::Empty { var: var.into() });
+        }
+        if key.trim() != key {
+            return Err(KeyError::Whitespace { var: var.into() });
         }
         Self::new(key.as_bytes()).map_err(|error| match error {
             KeyError::TooShort { length } => KeyError::TooShortIn {
@@ -207,9 +228,11 @@ impl Transformer {
     }
 
     /// The keyed email pseudonym of `value`: `u<26 characters>@anonymised.invalid`, whatever
-    /// `value` looks like (unrelated to [`Self::pseudonym`] of the same value).
+    /// `value` looks like (unrelated to [`Self::pseudonym`] of the same value). Spellings of
+    /// one address get one pseudonym (see [`normalise_email`]).
     pub fn email_pseudonym(&self, value: &str) -> String {
-        let tag = self.tag(EMAIL_CONTEXT, &[value.as_bytes()]);
+        let normalised = normalise_email(value);
+        let tag = self.tag(EMAIL_CONTEXT, &[normalised.as_bytes()]);
         let mut email = String::with_capacity(1 + 26 + 1 + EMAIL_DOMAIN.len());
         email.push('u');
         email.push_str(&base32(&tag[..16]));
@@ -218,7 +241,8 @@ impl Transformer {
         email
     }
 
-    /// A fake value of `kind` in `locale` (default `en`), the same for the same value and key.
+    /// A fake value of `kind` in `locale` (default `en`), the same for the same value and key,
+    /// and never the value itself (ignoring case): such a draw is drawn again.
     pub fn fake(
         &self,
         kind: FakeKind,
@@ -231,7 +255,7 @@ impl Transformer {
             &[fake_kind_name(kind).as_bytes(), b"\0", value.as_bytes()],
         );
         let mut rng = ChaCha8Rng::from_seed(seed);
-        Ok(match locale {
+        draw_unlike(kind, value, || match locale {
             Locale::En => fake_in(EN, kind, false, &mut rng),
             Locale::FrFr => fake_in(FR_FR, kind, false, &mut rng),
             Locale::DeDe => fake_in(DE_DE, kind, true, &mut rng),
@@ -280,9 +304,15 @@ impl Transformer {
     }
 }
 
-/// Checks a rule's parameters (for the config check): the locale of `fake`, the parameters of
-/// `generalise` (each only where it applies, widths and steps positive), a `map` that could map
-/// something. The message names no column: the caller adds it.
+/// The smallest and largest `round` step: outside them, ordinary numbers would overflow or
+/// round to nothing, and the run would blame a value for the config's mistake.
+const STEPS: std::ops::RangeInclusive<f64> = 1e-9..=1e15;
+
+/// Checks a rule's parameters (for the config check), so that no parameter fails a run half
+/// way and gets blamed on a value: the locale of `fake`; the parameters of `generalise`, each
+/// only where it applies, a band width of at least 1 under a top code at least as high, a step
+/// from 1e-9 to 1e15; a `map` that could map something. The message names no column: the
+/// caller adds it.
 pub fn check(rule: &Rule) -> Result<(), String> {
     match rule {
         Rule::Keep | Rule::Null | Rule::Pseudonym | Rule::EmailPseudonym => Ok(()),
@@ -317,9 +347,20 @@ pub fn check(rule: &Rule) -> Result<(), String> {
             if *top == Some(0) {
                 problems.push("generalise to age_band: top must be at least 1".to_owned());
             }
+            let (w, t) = (width.unwrap_or(AGE_WIDTH), top.unwrap_or(AGE_TOP));
+            if *to == Generalisation::AgeBand && w > 0 && t > 0 && t < w {
+                problems.push(format!(
+                    "generalise to age_band: top ({t}{}) is below the band width ({w}): every age under it would share one band (give a top of at least the width)",
+                    if top.is_none() { ", the default" } else { "" }
+                ));
+            }
             if let Some(step) = step {
-                if !(step.is_finite() && *step > 0.0) {
-                    problems.push("generalise to round: step must be a positive number".to_owned());
+                if !STEPS.contains(step) {
+                    problems.push(format!(
+                        "generalise to round: step must be a number from {:e} to {:e} (smaller or larger steps overflow or round every value to nothing)",
+                        STEPS.start(),
+                        STEPS.end()
+                    ));
                 }
             }
             if problems.is_empty() {
@@ -338,9 +379,11 @@ pub fn check(rule: &Rule) -> Result<(), String> {
     }
 }
 
-/// A value's shape, never the value: runs of letters `A`, digits `N` and whitespace `_` with
-/// their lengths, ASCII punctuation as is, anything else `?`; at most 12 runs, then `…`.
-/// `SECRET-VALUE-123` is `A6-A5-N3`, `1987/04/12` is `N4/N2/N2`.
+/// A value's shape, never a character of it: runs of letters `A`, digits `N`, whitespace
+/// `S` and anything else (punctuation, symbols, controls) `P`, each with its length,
+/// separated by spaces; at most 12 runs, then `…`. `SECRET-VALUE-123` is
+/// `A6 P1 A5 P1 N3`, `1987/04/12` is `N4 P1 N2 P1 N2`. Punctuation is a class too: shown as
+/// is, a value made of it (`!!--++##`) would be shown whole.
 pub fn shape(value: &str) -> String {
     const MAX_RUNS: usize = 12;
     let class = |c: char| {
@@ -349,33 +392,50 @@ pub fn shape(value: &str) -> String {
         } else if c.is_alphabetic() {
             'A'
         } else if c.is_whitespace() {
-            '_'
-        } else if c.is_ascii_punctuation() {
-            c
+            'S'
         } else {
-            '?'
+            'P'
         }
     };
-    let mut out = String::new();
-    let mut runs = 0;
+    let mut runs: Vec<String> = Vec::new();
     let mut chars = value.chars().map(class).peekable();
     while let Some(c) = chars.next() {
-        if runs == MAX_RUNS {
-            out.push('…');
+        if runs.len() == MAX_RUNS {
+            runs.push("…".to_owned());
             break;
         }
-        runs += 1;
-        out.push(c);
-        if matches!(c, 'A' | 'N' | '_') {
-            let mut n = 1;
-            while chars.peek() == Some(&c) {
-                chars.next();
-                n += 1;
-            }
-            out.push_str(&n.to_string());
+        let mut n = 1;
+        while chars.peek() == Some(&c) {
+            chars.next();
+            n += 1;
         }
+        runs.push(format!("{c}{n}"));
     }
-    out
+    runs.join(" ")
+}
+
+/// An email as its pseudonym is keyed: the local part (before the last `@`) in Unicode NFC, its
+/// case kept (RFC 5321 lets a server tell `Alice` from `alice`); the domain in its ASCII form
+/// (IDNA: NFC, lowercase, punycode), so `bücher.example`, its NFD spelling,
+/// `xn--bcher-kva.example` and `BÜCHER.example` are one domain. A domain IDNA refuses is
+/// lowercased; a value without `@` is put in NFC only. ASCII addresses with a lowercase domain
+/// are unchanged, so their pseudonyms are the ones earlier versions gave.
+pub fn normalise_email(value: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{is_nfc_quick, IsNormalized, UnicodeNormalization};
+    let nfc = |s: &str| -> String { s.nfc().collect() };
+    let Some((local, domain)) = value.rsplit_once('@') else {
+        return if is_nfc_quick(value.chars()) == IsNormalized::Yes {
+            value.into()
+        } else {
+            nfc(value).into()
+        };
+    };
+    let simple = |c: char| c.is_ascii() && !c.is_ascii_uppercase();
+    if local.is_ascii() && domain.chars().all(simple) {
+        return value.into();
+    }
+    let domain = idna::domain_to_ascii(domain).unwrap_or_else(|_| nfc(domain).to_lowercase());
+    format!("{}@{domain}", nfc(local)).into()
 }
 
 /// Lowercase RFC 4648 base32 without padding.
@@ -473,6 +533,26 @@ fn fake_kind_name(kind: FakeKind) -> &'static str {
     }
 }
 
+/// Draws a fake value before giving up on one unlike the original.
+const FAKE_DRAWS: usize = 16;
+
+/// The first of `draw`'s values that differs from `original` ignoring case (the next draw of
+/// the same keyed stream, so still the same for the same input and key); an error, never the
+/// original, once [`FAKE_DRAWS`] draws all gave it back.
+fn draw_unlike(
+    kind: FakeKind,
+    original: &str,
+    mut draw: impl FnMut() -> String,
+) -> Result<String, TransformError> {
+    let original = original.to_lowercase();
+    (0..FAKE_DRAWS)
+        .map(|_| draw())
+        .find(|fake| fake.to_lowercase() != original)
+        .ok_or(TransformError::FakeIsOriginal {
+            kind: fake_kind_name(kind),
+        })
+}
+
 /// A fake value of `kind` in locale `l`; an address puts the street before the number where
 /// the locale does (`Hauptstraße 12`).
 fn fake_in<L: CityNameGenFn>(
@@ -511,6 +591,10 @@ fn generalisation_name(to: Generalisation) -> &'static str {
     }
 }
 
+/// The default band width and top code of `age_band`.
+const AGE_WIDTH: u32 = 10;
+const AGE_TOP: u32 = 90;
+
 const DATE: &str = "a date YYYY-MM-DD or a timestamp YYYY-MM-DD HH:MM[:SS[.f]][zone] (space or T)";
 const AGE: &str = "a non-negative age in years";
 const NUMBER: &str = "a number";
@@ -544,8 +628,8 @@ fn generalise(
             })
         }
         Generalisation::AgeBand => {
-            let width = u64::from(width.unwrap_or(10));
-            let top = u64::from(top.unwrap_or(90));
+            let width = u64::from(width.unwrap_or(AGE_WIDTH));
+            let top = u64::from(top.unwrap_or(AGE_TOP));
             if width == 0 {
                 return Err(TransformError::InvalidRule(
                     "generalise to age_band: width must be at least 1".into(),
@@ -1037,7 +1121,7 @@ mod tests {
         }
         let text = gen(Year, "12/04/1987").unwrap_err().to_string();
         assert!(
-            text.contains("N2/N2/N4") && text.contains("10 characters"),
+            text.contains("N2 P1 N2 P1 N4") && text.contains("10 characters"),
             "{text}"
         );
         assert!(!text.contains("1987") && !text.contains("12/04"), "{text}");
@@ -1221,8 +1305,9 @@ mod tests {
             )
             .unwrap_err(),
         );
+        errors.push(draw_unlike(FakeKind::Name, SECRET, || SECRET.to_lowercase()).unwrap_err());
         let kinds: HashSet<_> = errors.iter().map(std::mem::discriminant).collect();
-        assert_eq!(kinds.len(), 4, "every variant is covered");
+        assert_eq!(kinds.len(), 5, "every variant is covered");
         for error in &errors {
             for text in [error.to_string(), format!("{error:?}")] {
                 for part in ["SECRET", "VALUE", "123"] {
@@ -1230,18 +1315,25 @@ mod tests {
                 }
             }
         }
-        assert!(errors[0].to_string().contains("A6-A5-N3"), "{}", errors[0]);
+        assert!(
+            errors[0].to_string().contains("A6 P1 A5 P1 N3"),
+            "{}",
+            errors[0]
+        );
         assert!(errors[0].to_string().contains("16 characters"));
     }
 
     #[test]
     fn shapes() {
-        assert_eq!(shape(SECRET), "A6-A5-N3");
-        assert_eq!(shape("1987/04/12"), "N4/N2/N2");
-        assert_eq!(shape("Élodie  Dupré"), "A6_2A5");
+        assert_eq!(shape(SECRET), "A6 P1 A5 P1 N3");
+        assert_eq!(shape("1987/04/12"), "N4 P1 N2 P1 N2");
+        assert_eq!(shape("Élodie  Dupré"), "A6 S2 A5");
         assert_eq!(shape(""), "");
-        assert_eq!(shape("a😀b"), "A1?A1");
-        assert_eq!(shape(&"a-".repeat(20)), "A1-A1-A1-A1-A1-A1-…");
+        assert_eq!(shape("a😀b"), "A1 P1 A1");
+        assert_eq!(
+            shape(&"a-".repeat(20)),
+            "A1 P1 A1 P1 A1 P1 A1 P1 A1 P1 A1 P1 …"
+        );
     }
 
     #[test]
@@ -1311,6 +1403,128 @@ mod tests {
             };
             assert!(check(&fake).is_ok(), "{locale}");
         }
+    }
+
+    #[test]
+    fn shapes_show_no_character_of_the_value() {
+        for value in [
+            "!!--++##",
+            "a.b@c.d",
+            "(555) 010-9999",
+            "x/y\\z_w",
+            "€ £ ¥ ?",
+            "'\"`;",
+        ] {
+            let s = shape(value);
+            for c in value
+                .chars()
+                .filter(|c| !c.is_alphanumeric() && !c.is_whitespace())
+            {
+                assert!(!s.contains(c), "{value:?} shaped {s:?}");
+            }
+        }
+        assert_eq!(shape("!!--++##"), "P8");
+    }
+
+    #[test]
+    fn keys_with_surrounding_whitespace_are_refused_without_showing_them() {
+        let key = std::str::from_utf8(KEY).unwrap();
+        for (i, spaced) in [
+            format!("{key}\n"),
+            format!("{key}\r\n"),
+            format!(" {key}"),
+            format!("\t{key} "),
+        ]
+        .iter()
+        .enumerate()
+        {
+            let var = format!("ANONYMISE_TRANSFORM_TEST_KEY_SPACED_{i}");
+            std::env::set_var(&var, spaced);
+            let error = Transformer::from_env(&var)
+                .err()
+                .unwrap_or_else(|| panic!("{spaced:?} accepted"));
+            let text = error.to_string();
+            assert!(
+                text.contains(&var) && text.contains("whitespace") && !text.contains(key),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn email_pseudonyms_are_the_same_for_nfc_nfd_punycode_and_domain_case() {
+        let t = t();
+        let e = |v: &str| t.email_pseudonym(v);
+        // NFC (one code point for ë) and NFD (e + combining diaeresis), in either part.
+        assert_eq!(e("zo\u{eb}@example.com"), e("zoe\u{308}@example.com"));
+        assert_eq!(e("a@b\u{fc}cher.example"), e("a@bu\u{308}cher.example"));
+        // An internationalised domain and its punycode.
+        assert_eq!(e("a@b\u{fc}cher.example"), e("a@xn--bcher-kva.example"));
+        assert_eq!(e("a@B\u{dc}CHER.example"), e("a@xn--bcher-kva.example"));
+        // Domains are case-insensitive; local parts are not (RFC 5321).
+        assert_eq!(e("alice@EXAMPLE.com"), e("alice@example.com"));
+        assert_ne!(e("Alice@example.com"), e("alice@example.com"));
+        assert_ne!(e("a@b\u{fc}cher.example"), e("a@bucher.example"));
+        // The pinned vector does not move.
+        assert_eq!(
+            e("alice@example.com"),
+            "uqqpvhwgqcil3buxjpzxxlttmfa@anonymised.invalid"
+        );
+    }
+
+    /// The first value the keyed stream of `value` draws, before any check against `value`.
+    fn first_draw(t: &Transformer, kind: FakeKind, value: &str) -> (String, ChaCha8Rng) {
+        let seed = t.tag(
+            FAKE_CONTEXT,
+            &[fake_kind_name(kind).as_bytes(), b"\0", value.as_bytes()],
+        );
+        let mut rng = ChaCha8Rng::from_seed(seed);
+        (fake_in(EN, kind, false, &mut rng), rng)
+    }
+
+    #[test]
+    fn a_fake_equal_to_its_original_ignoring_case_is_drawn_again() {
+        let t = t();
+        let kind = FakeKind::FirstName;
+        // An original whose keyed stream draws the original itself first (in some case).
+        let candidates: HashSet<String> = (0..20_000)
+            .map(|i| first_draw(&t, kind, &i.to_string()).0)
+            .collect();
+        let original = candidates
+            .iter()
+            .flat_map(|c| [c.clone(), c.to_uppercase(), c.to_lowercase()])
+            .find(|c| first_draw(&t, kind, c).0.to_lowercase() == c.to_lowercase())
+            .expect("a name drawn for itself");
+        let (first, mut rest) = first_draw(&t, kind, &original);
+        let next = fake_in(EN, kind, false, &mut rest);
+        let fake = t.fake(kind, None, &original).unwrap();
+        assert_ne!(fake.to_lowercase(), original.to_lowercase(), "{first}");
+        assert_eq!(fake, next, "the next draw of the same stream");
+        assert_eq!(t.fake(kind, None, &original).unwrap(), fake);
+    }
+
+    #[test]
+    fn tiny_huge_and_unordered_parameters_are_refused_by_the_check() {
+        let rule = |to, width, top, step| Rule::Generalise {
+            to,
+            width,
+            top,
+            step,
+        };
+        for step in [5e-324, 1e-300, f64::MIN_POSITIVE, 1e300, f64::MAX] {
+            let problem = check(&rule(Generalisation::Round, None, None, Some(step)))
+                .expect_err(&step.to_string());
+            assert!(problem.contains("step"), "{problem}");
+        }
+        for step in [0.001, 0.25, 1.0, 1000.0, 1e9] {
+            assert!(check(&rule(Generalisation::Round, None, None, Some(step))).is_ok());
+        }
+        // A top code below the band width: every age under it would share one band.
+        let problem = check(&rule(Generalisation::AgeBand, Some(10), Some(5), None)).unwrap_err();
+        assert!(problem.contains("top"), "{problem}");
+        let problem = check(&rule(Generalisation::AgeBand, Some(100), None, None)).unwrap_err();
+        assert!(problem.contains("top"), "{problem}");
+        assert!(check(&rule(Generalisation::AgeBand, Some(10), Some(10), None)).is_ok());
     }
 
     #[test]

@@ -7,7 +7,9 @@ use anonymise::config::Config;
 use anonymise::csv_file;
 use anonymise::run::Progress;
 use anonymise::transform::Transformer;
-use common::{assert_no_leak, cli, email, first_leak, person, scratch, text, Scratch, KEY};
+use common::{
+    assert_no_leak, cli, email, file_names, first_leak, person, scratch, text, Scratch, KEY,
+};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -120,6 +122,7 @@ fn no_original_value_nor_its_md5_or_sha256_survives_in_output_logs_or_report() {
     );
     let mut haystack = std::fs::read(out.join("users.csv")).unwrap();
     haystack.extend(std::fs::read(out.join("orders.csv")).unwrap());
+    haystack.extend(file_names(&out));
     for stream in [&run.stdout, &run.stderr, &report.stdout, &report.stderr] {
         haystack.extend_from_slice(stream);
     }
@@ -151,6 +154,45 @@ fn no_original_value_nor_its_md5_or_sha256_survives_in_output_logs_or_report() {
         first_leak(originals, &kept),
         Err("name: the value".to_owned())
     );
+}
+
+#[test]
+fn progress_names_each_table_on_lines_of_its_own_with_sane_rates_and_no_value() {
+    // `cli` has the progress drawn on stderr (a pipe here), as it is on a terminal.
+    let (_dir, users, _, run) = people_run("csv-progress", 300, CONFIG, Some(KEY));
+    assert!(run.status.success(), "{}", text(&run));
+    let progress = String::from_utf8_lossy(&run.stderr).into_owned();
+    for table in ["users", "orders"] {
+        assert!(
+            progress.lines().any(|l| l.trim_start().starts_with(table)),
+            "{progress}"
+        );
+    }
+    // Each line shows one table's bar: none runs into another, nor into the summary.
+    for line in progress.lines() {
+        let tables = ["users", "orders", "table "]
+            .iter()
+            .filter(|t| line.contains(*t))
+            .count();
+        assert!(tables <= 1, "{line:?} in {progress}");
+    }
+    assert!(progress.ends_with('\n'), "{progress:?}");
+    // Rates, in the bars and the summary, come from the time a table took: a few hundred rows
+    // cannot have gone through at millions a second.
+    let said = text(&run);
+    let words: Vec<&str> = said.split_whitespace().collect();
+    for pair in words.windows(2) {
+        if pair[1].starts_with("rows/s") {
+            if let Ok(rate) = pair[0].trim_start_matches(',').parse::<f64>() {
+                assert!(rate < 1e6, "{rate} rows/s in {said}");
+            }
+        }
+    }
+    let originals: Vec<(&str, String)> = ["email", "name", "phone", "address"]
+        .iter()
+        .flat_map(|c| column(&users, c).into_iter().map(move |v| (*c, v)))
+        .collect();
+    assert!(assert_no_leak(originals, progress.as_bytes()) > 1_000);
 }
 
 #[test]
