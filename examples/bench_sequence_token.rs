@@ -15,6 +15,9 @@ use std::time::{Duration, Instant};
 
 const PROCESSES: usize = 30;
 
+/// One process's times: connecting, the machine's token, the server's.
+type Sample = (Duration, Duration, Duration);
+
 fn main() {
     let args: Vec<String> = std::env::args().collect();
     if let Some(backend) = args.get(2).filter(|_| args[1] == "--child") {
@@ -22,15 +25,14 @@ fn main() {
     }
     let mut rows = Vec::new();
     for backend in ["postgres", "mysql"] {
-        let samples: Vec<(Duration, Duration, Duration)> =
-            (0..PROCESSES).map(|_| sample(backend)).collect();
+        let samples: Vec<Sample> = (0..PROCESSES).map(|_| sample(backend)).collect();
         rows.push((backend, samples));
     }
     print_and_save(&rows);
 }
 
 /// One child process's (connect, machine token, server token) times.
-fn sample(backend: &str) -> (Duration, Duration, Duration) {
+fn sample(backend: &str) -> Sample {
     let out = Command::new(std::env::current_exe().expect("this program"))
         .args(["--child", backend])
         .env_remove("FACTORY_SEQUENCE_SCOPE")
@@ -78,10 +80,7 @@ fn child(backend: &str) {
 
 /// Connecting (since `start`), the machine's token, then the server's; checks that the server's
 /// token took over.
-fn tokens<C: factory_core::sequence::ClaimToken>(
-    start: Instant,
-    conn: &mut C,
-) -> (Duration, Duration, Duration) {
+fn tokens<C: factory_core::sequence::ClaimToken>(start: Instant, conn: &mut C) -> Sample {
     let connect = start.elapsed();
     let t = Instant::now();
     let machine = factory_core::sequence::unique(1);
@@ -90,7 +89,10 @@ fn tokens<C: factory_core::sequence::ClaimToken>(
     factory_core::sequence::claim(conn);
     let server_time = t.elapsed();
     let server = factory_core::sequence::unique(1);
-    assert!(server.starts_with("1-0") && server != machine, "{machine} {server}");
+    assert!(
+        server.starts_with("1-0") && server != machine,
+        "{machine} {server}"
+    );
     (connect, machine_time, server_time)
 }
 
@@ -103,7 +105,7 @@ fn ms(d: Duration) -> f64 {
     d.as_secs_f64() * 1e3
 }
 
-fn print_and_save(rows: &[(&str, Vec<(Duration, Duration, Duration)>)]) {
+fn print_and_save(rows: &[(&str, Vec<Sample>)]) {
     println!(
         "{PROCESSES} processes per backend, each timed once (median; min..max), milliseconds\n"
     );
@@ -113,15 +115,13 @@ fn print_and_save(rows: &[(&str, Vec<(Duration, Duration, Duration)>)]) {
     println!("|---|---:|---:|---:|---:|");
     let mut json = Vec::new();
     for (backend, samples) in rows {
-        let pick = |f: fn(&(Duration, Duration, Duration)) -> Duration| {
+        let pick = |f: fn(&Sample) -> Duration| {
             let v: Vec<Duration> = samples.iter().map(f).collect();
             let (min, max) = (*v.iter().min().unwrap(), *v.iter().max().unwrap());
             (median(v), min, max)
         };
         let (connect, machine, server) = (pick(|s| s.0), pick(|s| s.1), pick(|s| s.2));
-        let cell = |(m, lo, hi): (Duration, Duration, Duration)| {
-            format!("{:.3} ({:.3}..{:.3})", ms(m), ms(lo), ms(hi))
-        };
+        let cell = |(m, lo, hi): Sample| format!("{:.3} ({:.3}..{:.3})", ms(m), ms(lo), ms(hi));
         println!(
             "| {backend} | {} | {} | {} | {:.3}x |",
             cell(connect),

@@ -28,7 +28,7 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
-mod read;
+pub(crate) mod read;
 
 /// The whole config file.
 #[derive(Debug, Clone, PartialEq)]

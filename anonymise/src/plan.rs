@@ -2,7 +2,7 @@
 //! its name and sample values, the personal-looking ones flagged. A person reviews it; the run
 //! itself never guesses.
 
-use crate::config::{resolve, ColumnSchema, Generalisation, Rule, RuleSpec, TableSchema};
+use crate::config::{resolve, ColumnSchema, Generalisation, Rule, TableSchema};
 use std::fmt::Write;
 
 /// A guess for one column, from its name and sample values only.
@@ -402,15 +402,13 @@ impl Kind {
     }
 }
 
-/// `text` (a rule as TOML, one of [`suggest`]'s) as the rule the config check reads.
+/// `text` (a rule as TOML, one of [`suggest`]'s) as the rule the config check reads, through
+/// the same reader as a config file's rules.
 fn parse_rule(text: &str) -> Rule {
-    #[derive(serde::Deserialize)]
-    struct Entry {
-        rule: RuleSpec,
-    }
-    toml::from_str::<Entry>(&format!("rule = {text}"))
+    toml::from_str::<toml::Table>(&format!("rule = {text}"))
         .ok()
-        .and_then(|e| e.rule.rule())
+        .and_then(|entry| crate::config::read::rule(entry.get("rule")?).ok())
+        .and_then(|spec| spec.rule())
         .expect("plan's rules are valid TOML rules")
 }
 

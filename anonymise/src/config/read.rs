@@ -31,7 +31,7 @@ const GENERALISATIONS: [(&str, Generalisation); 5] = [
 /// A column's rule: a bare name (checked later, against the schema, by `Config::check`) or a
 /// table whose rule, parameters and their types are read here. The problems, when there are
 /// any, name no column: the caller adds it.
-pub(super) fn rule(value: &Value) -> Result<RuleSpec, Vec<String>> {
+pub(crate) fn rule(value: &Value) -> Result<RuleSpec, Vec<String>> {
     let table = match value {
         Value::String(name) => return Ok(RuleSpec::Name(name.clone())),
         Value::Table(table) => table,
