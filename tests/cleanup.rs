@@ -323,6 +323,45 @@ macro_rules! suite {
     };
 }
 
+/// Cleanup deletes the newer row (a product), then waits for the older one (the user), which
+/// another transaction holds; that transaction then asks for the product: a deadlock with
+/// cleanup as its victim. Cleanup must try again once the other transaction ends and leave
+/// nothing. `$prepare(&mut other)` readies the other session (it begins the transaction if it
+/// needs to do so first); `$waiting` counts the sessions in the state that shows cleanup holds
+/// the product. `$serial` is the lock the backend's suite holds (it counts every table).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+macro_rules! deadlock_test {
+    ($serial:expr, $open:path, $connect:expr, $prepare:expr, $waiting:expr) => {{
+        let _serial = common::serial($serial);
+        let url = $open(Cleanup::Transaction).url().to_owned();
+        let mut other = $connect(&url);
+        let before = counts(&url);
+        let mut db = $open(Cleanup::Tracked);
+        let user = User::factory().create(&mut db);
+        let product = Product::factory().create(&mut db);
+        $prepare(&mut other);
+        if !factory_core::cleanup::TestBackend::in_transaction(&mut other) {
+            other.begin_test_transaction().unwrap();
+        }
+        diesel::update(users::table.find(user.id))
+            .set(users::first_name.eq("other"))
+            .execute(&mut other)
+            .unwrap();
+        let cleanup = std::thread::spawn(move || db.finish().map_err(|e| e.to_string()));
+        common::wait_until(&mut $connect(&url), $waiting);
+        diesel::update(products::table.find(product.id))
+            .set(products::stock.eq(products::stock))
+            .execute(&mut other)
+            .expect("cleanup's transaction is the deadlock's victim, so this one goes on");
+        drop(other);
+        cleanup
+            .join()
+            .unwrap()
+            .expect("cleanup tried again after the deadlock");
+        assert_eq!(counts(&url), before);
+    }};
+}
+
 mod sqlite {
     fn connect(url: &str) -> diesel::SqliteConnection {
         shop::sqlite(url)
@@ -347,44 +386,23 @@ mod postgres {
         "a lock on rows of `users`"
     );
 
-    /// Tracked cleanup retries a deadlock. Cleanup deletes the newer row (a product), then
-    /// waits for the older one (the user), which another transaction holds; that transaction
-    /// then asks for the product. PostgreSQL aborts cleanup's side (its deadlock check runs
-    /// first: the other session waits 10 s before checking), cleanup tries again once the
-    /// other transaction ends, and nothing is left.
+    /// Tracked cleanup retries a deadlock (see [`deadlock_test`]). PostgreSQL aborts cleanup's
+    /// side because its deadlock check runs first: the other session waits 10 s before it
+    /// checks.
     #[test]
     fn tracked_cleanup_retries_after_a_deadlock() {
-        let _serial = common::serial("cleanup-diesel::PgConnection");
-        let url = common::pg_db(Cleanup::Transaction).url().to_owned();
-        let before = counts(&url);
-        let mut db = common::pg_db(Cleanup::Tracked);
-        let user = User::factory().create(&mut db);
-        let product = Product::factory().create(&mut db);
-        let mut other = connect(&url);
-        diesel::sql_query("SET deadlock_timeout = '10s'")
-            .execute(&mut other)
-            .unwrap();
-        other.begin_test_transaction().unwrap();
-        diesel::update(users::table.find(user.id))
-            .set(users::first_name.eq("other"))
-            .execute(&mut other)
-            .unwrap();
-        let cleanup = std::thread::spawn(move || db.finish().map_err(|e| e.to_string()));
-        common::wait_until(
-            &mut connect(&url),
+        deadlock_test!(
+            "cleanup-diesel::PgConnection",
+            common::pg_db,
+            connect,
+            |other: &mut diesel::PgConnection| {
+                diesel::sql_query("SET deadlock_timeout = '10s'")
+                    .execute(other)
+                    .unwrap();
+            },
             "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
-             AND query LIKE '%DELETE FROM%'",
+             AND query LIKE '%DELETE FROM%'"
         );
-        diesel::update(products::table.find(product.id))
-            .set(products::stock.eq(products::stock))
-            .execute(&mut other)
-            .expect("cleanup's transaction is the deadlock's victim, so this one goes on");
-        drop(other);
-        cleanup
-            .join()
-            .unwrap()
-            .expect("cleanup tried again after the deadlock");
-        assert_eq!(counts(&url), before);
     }
 
     /// UUID keys are recorded and deleted like integer ones.
@@ -423,41 +441,23 @@ mod mysql {
         "a lock on rows of `users`"
     );
 
-    /// As PostgreSQL's test: InnoDB detects the deadlock at once and rolls back the smaller
+    /// As PostgreSQL's test. InnoDB detects the deadlock at once and rolls back the smaller
     /// transaction, so the other one first inserts rows of its own to be the larger. (The
     /// subqueries of cleanup's deletes lock the user's row as they read it.)
     #[test]
     fn tracked_cleanup_retries_after_a_deadlock() {
-        let _serial = common::serial("cleanup-diesel::MysqlConnection");
-        let url = common::mysql_db(Cleanup::Transaction).url().to_owned();
-        let before = counts(&url);
-        let mut db = common::mysql_db(Cleanup::Tracked);
-        let user = User::factory().create(&mut db);
-        let product = Product::factory().create(&mut db);
-        let mut other = connect(&url);
-        other.begin_test_transaction().unwrap();
-        Tag::factory().create_batch(200, &mut other);
-        diesel::update(users::table.find(user.id))
-            .set(users::first_name.eq("other"))
-            .execute(&mut other)
-            .unwrap();
-        let cleanup = std::thread::spawn(move || db.finish().map_err(|e| e.to_string()));
-        common::wait_until(
-            &mut connect(&url),
+        deadlock_test!(
+            "cleanup-diesel::MysqlConnection",
+            common::mysql_db,
+            connect,
+            |other: &mut diesel::MysqlConnection| {
+                other.begin_test_transaction().unwrap();
+                Tag::factory().create_batch(200, other);
+            },
             // Cleanup deleted the product and went on to the rows referencing the user.
             "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST \
-             WHERE INFO LIKE 'DELETE FROM `order_items`%'",
+             WHERE INFO LIKE 'DELETE FROM `order_items`%'"
         );
-        diesel::update(products::table.find(product.id))
-            .set(products::stock.eq(products::stock))
-            .execute(&mut other)
-            .expect("cleanup's transaction is the deadlock's victim, so this one goes on");
-        drop(other);
-        cleanup
-            .join()
-            .unwrap()
-            .expect("cleanup tried again after the deadlock");
-        assert_eq!(counts(&url), before);
     }
 }
 
