@@ -62,7 +62,7 @@
 //! |---|---|
 //! | *(none)* | the type's `Default` |
 //! | `default = <expr>` | `<expr>.into()`; a string literal works for `String` |
-//! | `sequence = "user<n>@example.com"` | the template with `<n>` = `1-<token>`, `2-<token>`, ...: one counter per field, shared by all threads, and a token of the process that keeps values unique across processes and runs (`user1-k3x9a2@example.com`; plain numbers under `FACTORY_SEQUENCE_SCOPE=process`, see [`sequence`]) |
+//! | `sequence = "user<n>@example.com"` | the template with `<n>` = `1-<token>`, `2-<token>`, ...: one counter per field, shared by all threads, and a token of the process that keeps values unique across processes, machines and runs (`user1-0f6w@example.com`, handed out by the database server on the first create; plain numbers under `FACTORY_SEQUENCE_SCOPE=process`, see [`sequence`]) |
 //! | `sequence = \|n\| <expr>` | the closure's value for the plain `n` = 1, 2, 3, ...; [`sequence::unique(n)`](sequence::unique) adds the token |
 //! | `faker = <faker>` | a value from any `fake` faker or range (`FirstName()`, `18..65`), drawn from the seeded stream ([`fake`]) |
 //! | `faker = <Faker>, locale = <LOCALE>` | the same with a locale: `faker = raw::FirstName, locale = FR_FR` |

@@ -2,7 +2,7 @@
 //!
 //! Every sequence field counts 1, 2, 3, ... in its own [`Sequence`], shared by the threads of
 //! the process. A template's `<n>` renders as that number followed by a token of the process,
-//! `user1-k3x9a2@example.com`, so values stay unique where a plain counter repeats itself:
+//! `user1-0f6w@example.com`, so values stay unique where a plain counter repeats itself:
 //! across the processes cargo-nextest starts (one per test, each counting from 1) and across
 //! runs against a database that keeps its rows.
 //!
