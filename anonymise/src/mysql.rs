@@ -258,6 +258,7 @@ pub fn anonymise(
         .start_transaction(TxOpts::default())
         .map_err(tgt_err)?;
     prepare_target(&mut tx, &tables, options.truncate)?;
+    crate::run::hold_after_target_check();
 
     let summaries = copy_tables(&plan, &tables, |table, rules| {
         let estimate = estimates.get(&table.name).copied().flatten().unwrap_or(0);

@@ -234,6 +234,7 @@ pub fn anonymise(
         .transaction()
         .map_err(|e| database_error(Side::Target, None, &e))?;
     prepare_target(&mut tx, &options.schema, &tables, options.truncate)?;
+    crate::run::hold_after_target_check();
     if !cyclic.is_empty() {
         // Deferrable foreign keys of a cycle are checked at commit, once every table is in.
         tx.batch_execute("SET CONSTRAINTS ALL DEFERRED")

@@ -328,6 +328,25 @@ pub fn check_target_columns(
     )))
 }
 
+/// The environment variable of [`hold_after_target_check`].
+pub const HOLD_AFTER_CHECK_ENV: &str = "ANONYMISE_TEST_HOLD_AFTER_CHECK";
+
+/// A hook for tests, inert unless [`HOLD_AFTER_CHECK_ENV`] names a directory: once the target
+/// passed its checks, the run writes `checked-<pid>` there and waits (a minute at most) for a
+/// file `go`. It lets the test of two concurrent runs hold both at the point where they could
+/// collide, by what they did rather than by timing.
+pub fn hold_after_target_check() {
+    let Some(dir) = std::env::var_os(HOLD_AFTER_CHECK_ENV) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let _ = std::fs::write(dir.join(format!("checked-{}", std::process::id())), b"");
+    let started = Instant::now();
+    while !dir.join("go").exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Refuses a target whose tables `occupied` already hold rows (none: the target may be written).
 pub fn check_target_empty(occupied: &[String]) -> Result<(), DbError> {
     if occupied.is_empty() {
