@@ -15,7 +15,9 @@
 //! The target's tables must exist (run its migrations first), be transactional (InnoDB: a table
 //! that cannot roll back is refused, so that a failed run leaves nothing) and be empty, unless
 //! [`Options::truncate`] empties them: with `DELETE`s in the run's transaction (not `TRUNCATE`,
-//! which commits), so a run that fails leaves them as they were. Foreign keys are checked as rows
+//! which commits), so a run that fails leaves them as they were. A run holds the target
+//! database from that check to its commit with a named lock: another run into it is refused at
+//! once (see `claim_target`). Foreign keys are checked as rows
 //! go in (tables load in dependency order), except when tables reference each other in a cycle or
 //! a table references itself: then the target session turns `foreign_key_checks` off, as
 //! `mysqldump` does, since no order of rows satisfies them one at a time. Triggers of the target

@@ -4,7 +4,9 @@
 //! row at a time is read and a 64 KiB buffer is written.
 //!
 //! The target's tables must exist (run its migrations first) and be empty, unless
-//! [`Options::truncate`] empties them, in the same transaction.
+//! [`Options::truncate`] empties them, in the same transaction. A run holds them from that
+//! check to its commit: another run into the same schema is refused at once, other writers
+//! wait (see `claim_target`).
 
 use crate::config::{ColumnSchema, Config, Rule, Schema, TableSchema};
 use crate::run::{
@@ -233,8 +235,12 @@ pub fn anonymise(
     let plan = config.check(&schema_)?;
     let (tables, cyclic) = dependency_order(schema_.tables, &config.virtual_keys);
 
+    // Read committed whatever the server's default: the check for rows, made once the run
+    // holds the target, sees what any writer it waited for committed.
     let mut tx = target
-        .transaction()
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::ReadCommitted)
+        .start()
         .map_err(|e| database_error(Side::Target, None, &e))?;
     prepare_target(&mut tx, &options.schema, &tables, options.truncate)?;
     crate::run::hold_after_target_check();
