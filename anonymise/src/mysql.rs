@@ -15,7 +15,9 @@
 //! The target's tables must exist (run its migrations first), be transactional (InnoDB: a table
 //! that cannot roll back is refused, so that a failed run leaves nothing) and be empty, unless
 //! [`Options::truncate`] empties them: with `DELETE`s in the run's transaction (not `TRUNCATE`,
-//! which commits), so a run that fails leaves them as they were. Foreign keys are checked as rows
+//! which commits), so a run that fails leaves them as they were. A run holds the target
+//! database from that check to its commit with a named lock: another run into it is refused at
+//! once (see `claim_target`). Foreign keys are checked as rows
 //! go in (tables load in dependency order), except when tables reference each other in a cycle or
 //! a table references itself: then the target session turns `foreign_key_checks` off, as
 //! `mysqldump` does, since no order of rows satisfies them one at a time. Triggers of the target
@@ -24,8 +26,8 @@
 
 use crate::config::{ColumnSchema, Config, Rule, Schema, TableSchema};
 use crate::run::{
-    check_target_columns, check_target_empty, copy_tables, dependency_order, relay, Catalog,
-    DbError, Progress, Side, Summary,
+    another_run_refused, check_target_columns, check_target_empty, copy_tables, dependency_order,
+    relay, Catalog, DbError, Progress, Side, Summary,
 };
 use crate::transform::{TransformError, Transformer};
 use mysql::consts::ColumnType;
@@ -226,7 +228,7 @@ pub fn anonymise(
         .map_err(src_err)?;
     let schema_ = schema(&mut source)?;
     let plan = config.check(&schema_)?;
-    let (tables, cyclic) = dependency_order(schema_.tables);
+    let (tables, cyclic) = dependency_order(schema_.tables, &config.virtual_keys);
     let estimates: BTreeMap<String, Option<u64>> = source
         .query(
             "SELECT TABLE_NAME, TABLE_ROWS FROM information_schema.TABLES
@@ -239,6 +241,7 @@ pub fn anonymise(
     let mut target = connect(target_url, Side::Target)?;
     let tgt_err = |e: mysql::Error| database_error(Side::Target, None, &e);
     refuse_the_same_database(&mut source, &mut target)?;
+    claim_target(&mut target)?;
     let self_referencing = tables.iter().any(|t| {
         t.columns.iter().any(|c| {
             c.references
@@ -258,6 +261,7 @@ pub fn anonymise(
         .start_transaction(TxOpts::default())
         .map_err(tgt_err)?;
     prepare_target(&mut tx, &tables, options.truncate)?;
+    crate::run::hold_after_target_check();
 
     let summaries = copy_tables(&plan, &tables, |table, rules| {
         let estimate = estimates.get(&table.name).copied().flatten().unwrap_or(0);
@@ -301,6 +305,25 @@ fn refuse_the_same_database(source: &mut Conn, target: &mut Conn) -> Result<(), 
         ));
     }
     Ok(())
+}
+
+/// Holds the target database for this run's session, so that what the run checks of it (no
+/// rows) stays true until the commit: a named lock of the server, taken at once or not at all
+/// (another run holds it: waiting would only end in finding its rows, or, with `truncate`, in
+/// replacing its copy with a second one). Not `LOCK TABLES`, which ends the transaction, and not
+/// locking reads, which do not lock an empty table against inserts in every isolation level and
+/// server. It is taken before the run's transaction, so the rows the transaction sees are those
+/// of any run that held it before (which commits before closing its session), and it is
+/// released when the session closes, whatever the run's end.
+fn claim_target(target: &mut Conn) -> Result<(), DbError> {
+    // Lock names are at most 64 characters; a database name may be 64 on its own.
+    let taken: Option<Option<u8>> = target
+        .query_first("SELECT GET_LOCK(CONCAT('anonymise run into ', MD5(DATABASE())), 0)")
+        .map_err(|e| database_error(Side::Target, None, &e))?;
+    match taken.flatten() {
+        Some(1) => Ok(()),
+        _ => Err(another_run_refused()),
+    }
 }
 
 /// Checks the target has every table and column the copy writes, that those tables can roll

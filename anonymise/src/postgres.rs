@@ -4,12 +4,14 @@
 //! row at a time is read and a 64 KiB buffer is written.
 //!
 //! The target's tables must exist (run its migrations first) and be empty, unless
-//! [`Options::truncate`] empties them, in the same transaction.
+//! [`Options::truncate`] empties them, in the same transaction. A run holds them from that
+//! check to its commit: another run into the same schema is refused at once, other writers
+//! wait (see `claim_target`).
 
 use crate::config::{ColumnSchema, Config, Rule, Schema, TableSchema};
 use crate::run::{
-    check_target_columns, check_target_empty, copy_tables, dependency_order, relay, Catalog,
-    DbError, Progress, Side, Summary,
+    another_run_refused, check_target_columns, check_target_empty, copy_tables, dependency_order,
+    relay, Catalog, DbError, Progress, Side, Summary,
 };
 use crate::transform::Transformer;
 use postgres::{Client, NoTls};
@@ -47,7 +49,10 @@ pub fn connect(url: &str, side: Side) -> Result<Client, DbError> {
 
 /// The tables of `schema` (ordinary and partitioned; not partitions, views or generated
 /// columns) with their columns' types, NOT NULL, single-column unique indexes and foreign
-/// keys, in dependency order.
+/// keys, in dependency order. The unique indexes and foreign keys of a partition count as its
+/// root parent's (many schemas declare them on each partition, not on the parent): the copy
+/// writes through the parent, and the partitions check them. A unique index of one partition
+/// keeps values distinct there only, but a rule that could make them collide fails the same.
 pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
     let err = |e: postgres::Error| database_error(Side::Source, None, &e);
     let mut catalog = Catalog::default();
@@ -82,7 +87,7 @@ pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
         .query(
             "SELECT c.relname::text, a.attname::text
              FROM pg_index i
-             JOIN pg_class c ON c.oid = i.indrelid
+             JOIN pg_class c ON c.oid = COALESCE(pg_partition_root(i.indrelid), i.indrelid)
              JOIN pg_namespace n ON n.oid = c.relnamespace
              JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
              WHERE n.nspname = $1 AND i.indisunique AND i.indnkeyatts = 1",
@@ -96,9 +101,9 @@ pub fn schema(client: &mut Client, schema: &str) -> Result<Schema, DbError> {
         .query(
             "SELECT cl.relname::text, a.attname::text, pc.relname::text, pa.attname::text
              FROM pg_constraint con
-             JOIN pg_class cl ON cl.oid = con.conrelid
+             JOIN pg_class cl ON cl.oid = COALESCE(pg_partition_root(con.conrelid), con.conrelid)
              JOIN pg_namespace n ON n.oid = cl.relnamespace
-             JOIN pg_class pc ON pc.oid = con.confrelid
+             JOIN pg_class pc ON pc.oid = COALESCE(pg_partition_root(con.confrelid), con.confrelid)
              JOIN pg_namespace pn ON pn.oid = pc.relnamespace
              CROSS JOIN LATERAL unnest(con.conkey, con.confkey) AS k(child, parent)
              JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.child
@@ -228,12 +233,17 @@ pub fn anonymise(
         ));
     }
     let plan = config.check(&schema_)?;
-    let (tables, cyclic) = dependency_order(schema_.tables);
+    let (tables, cyclic) = dependency_order(schema_.tables, &config.virtual_keys);
 
+    // Read committed whatever the server's default: the check for rows, made once the run
+    // holds the target, sees what any writer it waited for committed.
     let mut tx = target
-        .transaction()
+        .build_transaction()
+        .isolation_level(postgres::IsolationLevel::ReadCommitted)
+        .start()
         .map_err(|e| database_error(Side::Target, None, &e))?;
     prepare_target(&mut tx, &options.schema, &tables, options.truncate)?;
+    crate::run::hold_after_target_check();
     if !cyclic.is_empty() {
         // Deferrable foreign keys of a cycle are checked at commit, once every table is in.
         tx.batch_execute("SET CONSTRAINTS ALL DEFERRED")
@@ -322,6 +332,7 @@ fn prepare_target(
     if names.is_empty() {
         return Ok(());
     }
+    claim_target(tx, schema_name, &names, truncate)?;
     if truncate {
         return tx
             .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
@@ -344,6 +355,43 @@ fn prepare_target(
         .map(|row| row.get(0))
         .collect();
     check_target_empty(&occupied)
+}
+
+/// Holds the target for this run until its transaction ends, so that what the run checks of
+/// it (no rows) stays true until the commit. Another run into the same schema is refused at
+/// once, by a transaction-level advisory lock keyed on the schema: waiting for it would only
+/// end in finding its rows, or (with `truncate`) in replacing its copy with a second one. Then
+/// the `tables` (`names`, qualified) are locked against every other writer, waiting for those
+/// at work: in SHARE ROW EXCLUSIVE mode, which lets the application read them meanwhile, or
+/// ACCESS EXCLUSIVE for `truncate` (what `TRUNCATE` takes: taken here, in one order, rather
+/// than upgraded later). Both locks end with the transaction, committed or not.
+fn claim_target(
+    tx: &mut postgres::Transaction<'_>,
+    schema_name: &str,
+    names: &[String],
+    truncate: bool,
+) -> Result<(), DbError> {
+    let err = |e: postgres::Error| database_error(Side::Target, None, &e);
+    let free: bool = tx
+        .query_one(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('anonymise run into ' || $1, 0))",
+            &[&schema_name],
+        )
+        .map_err(err)?
+        .get(0);
+    if !free {
+        return Err(another_run_refused());
+    }
+    // Sorted: runs whose tables overlap lock them in the same order.
+    let mut sorted = names.to_vec();
+    sorted.sort_unstable();
+    let mode = if truncate {
+        "ACCESS EXCLUSIVE"
+    } else {
+        "SHARE ROW EXCLUSIVE"
+    };
+    tx.batch_execute(&format!("LOCK TABLE {} IN {mode} MODE", sorted.join(", ")))
+        .map_err(err)
 }
 
 /// Sets the target's sequences as the source's are (read in the run's snapshot), as `pg_dump`

@@ -3,7 +3,7 @@
 //! backends have in common (the schema from catalog rows, the checks of the target, the loop
 //! over the tables and the two-thread stream of one table).
 
-use crate::config::{ColumnSchema, ConfigError, Plan, Rule, Schema, TableSchema};
+use crate::config::{ColumnSchema, ConfigError, Plan, Rule, Schema, TableSchema, VirtualKey};
 use crate::transform::TransformError;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -154,26 +154,41 @@ impl From<ConfigError> for DbError {
 }
 
 /// `tables` in dependency order: a table comes after every table it references (by a
-/// column's `references`), so a target that checks foreign keys accepts each table as it is
-/// loaded. Self-references do not count. Tables caught in a cycle keep their relative order and
-/// come last; their names are returned second, so the caller can defer constraint checks.
-pub fn dependency_order(tables: Vec<TableSchema>) -> (Vec<TableSchema>, Vec<String>) {
+/// column's `references`, or by one of the config's `virtual_keys`: a target may declare as a
+/// foreign key what the source does not), so a target that checks foreign keys accepts each
+/// table as it is loaded. Self-references do not count. Tables caught in a cycle keep their
+/// relative order and come last; their names are returned second, so the caller can defer
+/// constraint checks.
+pub fn dependency_order(
+    tables: Vec<TableSchema>,
+    virtual_keys: &[VirtualKey],
+) -> (Vec<TableSchema>, Vec<String>) {
     let names: BTreeSet<&str> = tables.iter().map(|t| t.name.as_str()).collect();
-    let needs: BTreeMap<String, BTreeSet<String>> = tables
+    let mut needs: BTreeMap<String, BTreeSet<String>> = tables
         .iter()
-        .map(|t| {
-            let parents = t
-                .columns
-                .iter()
-                .filter_map(|c| c.references.as_deref())
-                .flat_map(|r| crate::config::resolve(&tables, r))
-                .map(|(parent, _)| parent)
-                .filter(|parent| *parent != t.name && names.contains(parent))
-                .map(str::to_owned)
-                .collect();
-            (t.name.clone(), parents)
-        })
+        .map(|t| (t.name.clone(), BTreeSet::new()))
         .collect();
+    let declared = tables.iter().flat_map(|t| {
+        t.columns
+            .iter()
+            .filter_map(|c| c.references.as_deref())
+            .map(|r| (t.name.as_str(), r))
+    });
+    let virtual_ = virtual_keys.iter().flat_map(|key| {
+        crate::config::resolve(&tables, &key.from)
+            .into_iter()
+            .map(|(child, _)| (child, key.to.as_str()))
+    });
+    for (child, reference) in declared.chain(virtual_) {
+        for (parent, _) in crate::config::resolve(&tables, reference) {
+            if parent != child && names.contains(parent) {
+                needs
+                    .get_mut(child)
+                    .expect("a table of the list")
+                    .insert(parent.to_owned());
+            }
+        }
+    }
     let mut placed: BTreeSet<String> = BTreeSet::new();
     let mut ordered = Vec::with_capacity(tables.len());
     let mut rest = tables;
@@ -234,7 +249,7 @@ impl Catalog {
     /// The tables, in dependency order (see [`dependency_order`]).
     pub fn schema(self) -> Schema {
         Schema {
-            tables: dependency_order(self.0.into_values().collect()).0,
+            tables: dependency_order(self.0.into_values().collect(), &[]).0,
         }
     }
 }
@@ -344,6 +359,33 @@ pub fn check_target_columns(
     )))
 }
 
+/// The refusal of a run whose target another run holds: two runs into one target would both
+/// find it empty and both load it.
+pub fn another_run_refused() -> DbError {
+    DbError::Refused(
+        "another run is writing to this target (a target takes one run at a time): let it finish; to replace its copy, run again with --truncate".into(),
+    )
+}
+
+/// The environment variable of [`hold_after_target_check`].
+pub const HOLD_AFTER_CHECK_ENV: &str = "ANONYMISE_TEST_HOLD_AFTER_CHECK";
+
+/// A hook for tests, inert unless [`HOLD_AFTER_CHECK_ENV`] names a directory: once the target
+/// passed its checks, the run writes `checked-<pid>` there and waits (a minute at most) for a
+/// file `go`. It lets the test of two concurrent runs hold both at the point where they could
+/// collide, by what they did rather than by timing.
+pub fn hold_after_target_check() {
+    let Some(dir) = std::env::var_os(HOLD_AFTER_CHECK_ENV) else {
+        return;
+    };
+    let dir = std::path::PathBuf::from(dir);
+    let _ = std::fs::write(dir.join(format!("checked-{}", std::process::id())), b"");
+    let started = Instant::now();
+    while !dir.join("go").exists() && started.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Refuses a target whose tables `occupied` already hold rows (none: the target may be written).
 pub fn check_target_empty(occupied: &[String]) -> Result<(), DbError> {
     if occupied.is_empty() {
@@ -392,12 +434,15 @@ mod tests {
 
     #[test]
     fn referenced_tables_come_first_and_self_references_do_not_count() {
-        let (ordered, cyclic) = dependency_order(vec![
-            table("order_items", &["orders", "products"]),
-            table("orders", &["users"]),
-            table("products", &[]),
-            table("users", &["users"]),
-        ]);
+        let (ordered, cyclic) = dependency_order(
+            vec![
+                table("order_items", &["orders", "products"]),
+                table("orders", &["users"]),
+                table("products", &[]),
+                table("users", &["users"]),
+            ],
+            &[],
+        );
         assert_eq!(
             names(&ordered),
             ["products", "users", "orders", "order_items"]
@@ -407,12 +452,30 @@ mod tests {
 
     #[test]
     fn a_cycle_comes_last_and_is_named() {
-        let (ordered, cyclic) = dependency_order(vec![
-            table("a", &["b"]),
-            table("b", &["a"]),
-            table("c", &[]),
-        ]);
+        let (ordered, cyclic) = dependency_order(
+            vec![table("a", &["b"]), table("b", &["a"]), table("c", &[])],
+            &[],
+        );
         assert_eq!(names(&ordered), ["c", "a", "b"]);
         assert_eq!(cyclic, ["a", "b"]);
+    }
+
+    #[test]
+    fn a_virtual_key_orders_tables_as_a_declared_reference_does() {
+        let mut audit = table("audit", &[]);
+        audit.columns.push(ColumnSchema {
+            name: "actor".into(),
+            ..ColumnSchema::default()
+        });
+        let key = |from: &str, to: &str| VirtualKey {
+            from: from.into(),
+            to: to.into(),
+        };
+        let (ordered, cyclic) = dependency_order(
+            vec![audit, table("users", &[])],
+            &[key("audit.actor", "users.id"), key("nowhere.x", "audit.id")],
+        );
+        assert_eq!(names(&ordered), ["users", "audit"]);
+        assert!(cyclic.is_empty());
     }
 }

@@ -794,7 +794,8 @@ fn read_schema(conn: &mut SqliteConnection, db: &str) -> Result<(Schema, Vec<Tab
             }
         }
     }
-    let (tables, _cyclic) = dependency_order(tables);
+    // The copy loads with foreign keys off (checked at the end), so virtual keys need not count.
+    let (tables, _cyclic) = dependency_order(tables, &[]);
     Ok((Schema { tables }, kinds))
 }
 

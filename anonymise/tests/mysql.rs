@@ -221,7 +221,21 @@ server::server_tests!(MariaDb:
     a_missing_key_writes_nothing,
     a_value_refused_in_the_last_table_leaves_the_earlier_tables_unwritten,
     a_target_that_holds_rows_is_refused_unless_truncate_is_asked,
+    two_runs_into_one_target_load_it_once,
+    a_virtual_key_orders_the_load_as_a_foreign_key_would,
 );
+
+#[test]
+fn a_row_the_target_refuses_is_named_without_its_values() {
+    server::a_row_the_target_refuses_is_named_without_its_values::<MariaDb>(&[
+        // The server's message quotes the value.
+        ("ALTER TABLE users MODIFY name BIGINT NOT NULL", &["1366"]),
+        (
+            "ALTER TABLE users MODIFY name VARCHAR(5) NOT NULL",
+            &["1406"],
+        ),
+    ]);
+}
 
 #[test]
 fn joins_counts_and_unique_columns_survive_and_the_same_key_gives_the_same_copy() {

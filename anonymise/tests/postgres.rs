@@ -189,7 +189,98 @@ server::server_tests!(Postgres:
     a_missing_key_writes_nothing,
     a_value_refused_in_the_last_table_leaves_the_earlier_tables_unwritten,
     a_target_that_holds_rows_is_refused_unless_truncate_is_asked,
+    two_runs_into_one_target_load_it_once,
+    a_virtual_key_orders_the_load_as_a_foreign_key_would,
 );
+
+#[test]
+fn a_row_the_target_refuses_is_named_without_its_values() {
+    server::a_row_the_target_refuses_is_named_without_its_values::<Postgres>(&[
+        // The server's message quotes the value, and its context the line.
+        (
+            "ALTER TABLE users ALTER COLUMN name TYPE bigint USING 0",
+            &["SQLSTATE 22P02"],
+        ),
+        (
+            "ALTER TABLE users ALTER COLUMN name TYPE varchar(5)",
+            &["SQLSTATE 22001"],
+        ),
+    ]);
+}
+
+/// Orders partitioned by range whose foreign keys are declared on each partition, not on the
+/// parent, as many schemas do; by name, they would load before the customers they reference.
+/// One partition is attached with its columns in another order.
+const KEYS_ON_PARTITIONS: &str = "
+CREATE TABLE z_customers (id bigint PRIMARY KEY, email text NOT NULL UNIQUE);
+CREATE TABLE a_orders (
+    id bigint NOT NULL, customer_id bigint NOT NULL, customer_email text NOT NULL, day date NOT NULL
+) PARTITION BY RANGE (day);
+CREATE TABLE a_orders_2025 PARTITION OF a_orders (
+    FOREIGN KEY (customer_id) REFERENCES z_customers (id),
+    FOREIGN KEY (customer_email) REFERENCES z_customers (email)
+) FOR VALUES FROM ('2025-01-01') TO ('2026-01-01');
+CREATE TABLE a_orders_2026 PARTITION OF a_orders (
+    FOREIGN KEY (customer_id) REFERENCES z_customers (id),
+    FOREIGN KEY (customer_email) REFERENCES z_customers (email)
+) FOR VALUES FROM ('2026-01-01') TO ('2027-01-01');
+CREATE TABLE a_orders_old (
+    day date NOT NULL,
+    customer_email text NOT NULL REFERENCES z_customers (email),
+    customer_id bigint NOT NULL REFERENCES z_customers (id),
+    id bigint NOT NULL
+);
+ALTER TABLE a_orders ATTACH PARTITION a_orders_old FOR VALUES FROM ('2000-01-01') TO ('2025-01-01');
+";
+
+#[test]
+fn foreign_keys_declared_on_partitions_are_their_parents() {
+    let server = server();
+    let src = Db::with_schema(&server, "b_partkeys", "src", KEYS_ON_PARTITIONS);
+    let dst = Db::with_schema(&server, "b_partkeys", "dst", KEYS_ON_PARTITIONS);
+    src.exec(
+        "INSERT INTO z_customers SELECT i, 'zorvak' || i || '@quil.example' FROM generate_series(1, 100) i;
+         INSERT INTO a_orders SELECT i, 1 + i % 100, 'zorvak' || (1 + i % 100) || '@quil.example',
+             DATE '2024-06-01' + (i * 3)
+         FROM generate_series(1, 300) i",
+    );
+    let mut client = src.client();
+    let schema = pg::schema(&mut client, "public").unwrap();
+    let names: Vec<&str> = schema.tables.iter().map(|t| t.name.as_str()).collect();
+    assert_eq!(names, ["z_customers", "a_orders"]);
+    // The orders' email is left out of the config: it takes the customers' rule, as the
+    // partitions' foreign key says.
+    let config = r#"
+        [tables.z_customers.columns]
+        id = "keep"
+        email = "email_pseudonym"
+        [tables.a_orders.columns]
+        id = "keep"
+        customer_id = "keep"
+        day = "keep"
+    "#;
+    let summaries = run_lib(config, KEY.as_bytes(), &src, &dst).unwrap();
+    let order: Vec<&str> = summaries.iter().map(|s| s.table.as_str()).collect();
+    assert_eq!(order, ["z_customers", "a_orders"]);
+    for table in [
+        "z_customers",
+        "a_orders_old",
+        "a_orders_2025",
+        "a_orders_2026",
+    ] {
+        let sql = format!("SELECT count(*) FROM {table}");
+        assert!(src.count(&sql) > 0, "{sql}");
+        assert_eq!(dst.count(&sql), src.count(&sql), "{sql}");
+    }
+    assert_eq!(
+        dst.count(
+            "SELECT count(*) FROM a_orders o
+             JOIN z_customers c ON c.id = o.customer_id AND c.email = o.customer_email
+             WHERE c.email NOT LIKE '%quil.example'"
+        ),
+        300
+    );
+}
 
 #[test]
 fn a_target_without_the_sources_columns_is_refused() {

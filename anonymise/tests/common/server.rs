@@ -390,10 +390,11 @@ pub fn joins_counts_and_unique_columns_survive_and_the_same_key_gives_the_same_c
         reports.push(p.clone())
     })
     .unwrap();
-    // Dependency order: users before the tables that reference it, whatever their names (the
-    // target's foreign keys are checked as rows go in).
+    // Dependency order: users before the tables that reference it, by a foreign key or the
+    // config's virtual key, whatever their names (the target's foreign keys are checked as rows
+    // go in).
     let order: Vec<&str> = summaries.iter().map(|s| s.table.as_str()).collect();
-    assert_eq!(order, ["audit", "users", "orders"]);
+    assert_eq!(order, ["users", "audit", "orders"]);
     let users = summaries.iter().find(|s| s.table == "users").unwrap();
     assert_eq!((users.rows, users.transformed_columns), (PEOPLE, 8));
     assert!(reports
@@ -598,4 +599,180 @@ pub fn plan_and_check_read_the_source_and_show_no_value<S: Server>() {
     assert!(check.status.success(), "{}", text(&check));
     assert!(text(&check).contains("3 tables"), "{}", text(&check));
     assert_no_leak(originals(&src), suggested.as_bytes());
+}
+
+/// Starts `anonymise run` of `config` from `src` into `dst` with `extra` arguments, as a child
+/// process whose output is kept, held after its target check by the hook of
+/// `anonymise::run::hold_after_target_check` in `hold`.
+fn spawn_run<S: Server>(
+    config: &str,
+    src: &Db<S>,
+    dst: &Db<S>,
+    extra: &[&str],
+    hold: &std::path::Path,
+) -> std::process::Child {
+    let (from, to) = (src.url(), dst.url());
+    std::process::Command::new(env!("CARGO_BIN_EXE_anonymise"))
+        .args(["run", "--config", config, "--from", &from, "--to", &to])
+        .args(extra)
+        .env(super::KEY_ENV, KEY)
+        .env(anonymise::run::HOLD_AFTER_CHECK_ENV, hold)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("start the anonymise binary")
+}
+
+/// Two runs of `config` from `src` into `dst` with `extra` arguments, started together: both
+/// are held once past their target check, and let go when both got there (where, unguarded,
+/// both would commit) or when one of them stopped. Their outputs, in the order started.
+fn two_runs_at_once<S: Server>(
+    test: &str,
+    config: &str,
+    src: &Db<S>,
+    dst: &Db<S>,
+    extra: &[&str],
+) -> [Output; 2] {
+    let dir = super::scratch(&format!("{}-{test}", S::SHORT));
+    let mut runs = [0, 1].map(|_| spawn_run(config, src, dst, extra, &dir));
+    loop {
+        let checked = std::fs::read_dir(&*dir)
+            .unwrap()
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.file_name().to_string_lossy().starts_with("checked-"))
+            })
+            .count();
+        let stopped = runs.iter_mut().any(|r| r.try_wait().unwrap().is_some());
+        if checked == 2 || stopped {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    std::fs::write(dir.join("go"), b"").unwrap();
+    runs.map(|r| r.wait_with_output().unwrap())
+}
+
+/// A table without a key: nothing but the run itself keeps a second copy of its rows out.
+const EVENTS: &str = "CREATE TABLE events (id INT NOT NULL, email VARCHAR(255) NOT NULL);";
+
+/// Rows of [`EVENTS`] in the source.
+const EVENT_ROWS: u64 = 5_000;
+
+/// Of two runs at once into one target, one loads it and the other refuses, saying why; with
+/// `--truncate` as well: the target holds one copy.
+pub fn two_runs_into_one_target_load_it_once<S: Server>() {
+    let server = S::server();
+    let src = Db::<S>::with_schema(&server, "b_twice", "src", EVENTS);
+    let dst = Db::<S>::with_schema(&server, "b_twice", "dst", EVENTS);
+    let rows: Vec<String> = (0..EVENT_ROWS)
+        .map(|i| format!("({i}, '{}')", super::email(i)))
+        .collect();
+    src.exec(&format!("INSERT INTO events VALUES {}", rows.join(", ")));
+    let config = "key_env = \"ANONYMISE_TEST_KEY\"\n[tables.events.columns]\nid = \"keep\"\nemail = \"email_pseudonym\"\n";
+    let (_dir, config) = config_file::<S>("twice", config);
+    let config = config.to_str().unwrap();
+    for extra in [&[][..], &["--truncate"][..]] {
+        let runs = two_runs_at_once("twice", config, &src, &dst, extra);
+        let (done, refused): (Vec<&Output>, Vec<&Output>) =
+            runs.iter().partition(|r| r.status.success());
+        let shown: Vec<String> = runs.iter().map(text).collect();
+        assert_eq!(
+            dst.count("SELECT COUNT(*) FROM events"),
+            EVENT_ROWS as i64,
+            "{extra:?}: {shown:#?}"
+        );
+        assert_eq!((done.len(), refused.len()), (1, 1), "{extra:?}: {shown:#?}");
+        assert_eq!(refused[0].status.code(), Some(2), "{shown:#?}");
+        assert!(
+            text(refused[0]).contains("another run is writing to this target"),
+            "{extra:?}: {shown:#?}"
+        );
+    }
+}
+
+/// Two tables only a virtual key links, whose names would load the referencing one first.
+const UNLINKED: &str = "
+CREATE TABLE z_customers (id INT PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE);
+CREATE TABLE a_visits (id INT PRIMARY KEY, customer_email VARCHAR(255) NOT NULL);
+";
+
+/// A virtual key orders the load as a declared foreign key would: a target that declares the
+/// key the source lacks takes the referenced table first, and the copy joins.
+pub fn a_virtual_key_orders_the_load_as_a_foreign_key_would<S: Server>() {
+    let server = S::server();
+    let src = Db::<S>::with_schema(&server, "b_virtual", "src", UNLINKED);
+    let dst = Db::<S>::with_schema(&server, "b_virtual", "dst", UNLINKED);
+    dst.exec(
+        "ALTER TABLE a_visits ADD FOREIGN KEY (customer_email) REFERENCES z_customers (email)",
+    );
+    src.exec(
+        "INSERT INTO z_customers VALUES (1, 'ann.zorvak@example.org'), (2, 'bo.quilmebb@example.org');
+         INSERT INTO a_visits VALUES (1, 'ann.zorvak@example.org'), (2, 'ann.zorvak@example.org'),
+             (3, 'bo.quilmebb@example.org')",
+    );
+    let config = r#"
+        [tables.z_customers.columns]
+        id = "keep"
+        email = "email_pseudonym"
+        [tables.a_visits.columns]
+        id = "keep"
+        [[virtual_keys]]
+        from = "a_visits.customer_email"
+        to = "z_customers.email"
+    "#;
+    let summaries = run_lib(config, KEY.as_bytes(), &src, &dst).unwrap();
+    let order: Vec<&str> = summaries.iter().map(|s| s.table.as_str()).collect();
+    assert_eq!(order, ["z_customers", "a_visits"]);
+    assert_eq!(
+        dst.count(
+            "SELECT COUNT(*) FROM a_visits v JOIN z_customers c ON c.email = v.customer_email"
+        ),
+        3
+    );
+}
+
+/// A run stops when the target refuses a row of users, with a CHECK constraint, a unique index
+/// or each of `refusals` (SQL that makes the target refuse them, and what the message must
+/// name); its output names the table but holds none of the values, not even those the server's
+/// message or detail would quote. The users' names are kept, and two users share one, so the
+/// rows the target refuses hold original values.
+pub fn a_row_the_target_refuses_is_named_without_its_values<S: Server>(
+    refusals: &[(&str, &[&str])],
+) {
+    let server = S::server();
+    let src = source::<S>(&server, "b_refused");
+    let name = src.column("SELECT name FROM users WHERE id = 0")[0]
+        .clone()
+        .unwrap();
+    // The made-up names are letters and spaces only.
+    src.exec(&format!("UPDATE users SET name = '{name}' WHERE id = 1"));
+    let keep_names = CONFIG.replace(
+        r#"name = { rule = "fake", kind = "name" }"#,
+        r#"name = "keep""#,
+    );
+    let (_dir, config) = config_file::<S>("refused", &keep_names);
+    let common: [(&str, &[&str]); 2] = [
+        (
+            "ALTER TABLE users ADD CONSTRAINT b_short_names CHECK (CHAR_LENGTH(name) < 10)",
+            &["b_short_names"],
+        ),
+        (
+            "CREATE UNIQUE INDEX b_unique_names ON users (name)",
+            &["b_unique_names"],
+        ),
+    ];
+    for (sql, named) in common.iter().chain(refusals) {
+        let dst = Db::new(&server, "b_refused", "dst");
+        dst.exec(sql);
+        let run = run_cli(config.to_str().unwrap(), &src, &dst, &[], Some(KEY));
+        let message = text(&run);
+        assert_eq!(run.status.code(), Some(2), "{sql}: {message}");
+        assert!(message.contains("table `users`"), "{sql}: {message}");
+        for name in *named {
+            assert!(message.contains(name), "{sql}: {name}: {message}");
+        }
+        assert_no_leak(originals(&src), message.as_bytes());
+        assert_empty(&dst, &TABLES);
+    }
 }
