@@ -28,6 +28,12 @@ diesel::table! {
         id -> Integer,
         code -> Text,
         label -> Text,
+    }
+}
+
+diesel::table! {
+    d_nicks (id) {
+        id -> Integer,
         nickname -> Text,
     }
 }
@@ -70,6 +76,13 @@ struct Code {
     code: String,
     #[factory(sequence = |n| format!("L{n}"))]
     label: String,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable, Factory)]
+#[diesel(table_name = d_nicks)]
+struct Nick {
+    #[factory(db_generated)]
+    id: i32,
     #[factory(faker = fake::faker::name::raw::FirstName, locale = fake::locales::FR_FR)]
     nickname: String,
 }
@@ -117,10 +130,10 @@ fn a_sequence_function_gets_the_plain_number_of_its_own_counter() {
 #[test]
 fn a_faker_with_a_locale_draws_from_that_locale() {
     use fake::locales::{Data, EN, FR_FR};
-    let names: Vec<String> = Code::factory()
+    let names: Vec<String> = Nick::factory()
         .build_list(60)
         .into_iter()
-        .map(|c| c.nickname)
+        .map(|n| n.nickname)
         .collect();
     let not_french: Vec<&String> = names
         .iter()
