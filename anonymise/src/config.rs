@@ -525,8 +525,8 @@ pub(crate) fn column_problems(qualified: &str, column: &ColumnSchema, rule: &Rul
 }
 
 /// Whether every output of `rule`, a `map`, is known to fit `column` (a text of the
-/// column's length, a number, one of an enum's values); true for other rules. The check
-/// leaves outputs it cannot judge (a date, a PostgreSQL enum) to the database.
+/// column's length, a number, a date, one of an enum's values); true for other rules. The
+/// check leaves outputs it cannot judge (a PostgreSQL enum, `uuid`, `json`) to the database.
 pub(crate) fn map_outputs_known_to_fit(column: &ColumnSchema, rule: &Rule) -> bool {
     match rule {
         Rule::Map { values, default } => {
@@ -864,9 +864,10 @@ mod tests {
             (Some("numeric(10,2)"),             "y y . . . . . y y y . y . ."),
             (Some("double precision"),          "y y . . . . . y y y . y . ."),
             (Some("REAL"),                      "y y . . . . . y y y . y . ."),
-            (Some("date"),                      "y y . . . . y . . . y y y y"),
-            (Some("timestamp(3) with time zone"), "y y . . . . y . . . y y y y"),
-            (Some("datetime(6)"),               "y y . . . . y . . . y y y y"),
+            // A map's outputs must be ISO dates.
+            (Some("date"),                      "y y . . . . y . . . . . . ."),
+            (Some("timestamp(3) with time zone"), "y y . . . . y . . . . . . ."),
+            (Some("datetime(6)"),               "y y . . . . y . . . . . . ."),
             (Some("boolean"),                   "y y . . . . . . . . . . . ."),
             (Some("money"),                     "y y . . . . . . . . y y y y"),
             (Some("uuid"),                      "y y . . . . . . . . y y y y"),

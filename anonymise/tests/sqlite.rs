@@ -730,14 +730,26 @@ const RULES: [(&str, &str); 13] = [
     ("pseudonym", r#""pseudonym""#),
     ("email", r#""email_pseudonym""#),
     ("fake", r#"{ rule = "fake", kind = "name" }"#),
-    ("postcode", r#"{ rule = "generalise", to = "postcode_district" }"#),
+    (
+        "postcode",
+        r#"{ rule = "generalise", to = "postcode_district" }"#,
+    ),
     ("year", r#"{ rule = "generalise", to = "year" }"#),
     ("age", r#"{ rule = "generalise", to = "age_band" }"#),
-    ("round", r#"{ rule = "generalise", to = "round", step = 10 }"#),
-    ("half", r#"{ rule = "generalise", to = "round", step = 0.5 }"#),
+    (
+        "round",
+        r#"{ rule = "generalise", to = "round", step = 10 }"#,
+    ),
+    (
+        "half",
+        r#"{ rule = "generalise", to = "round", step = 0.5 }"#,
+    ),
     ("map A", r#"{ rule = "map", values = {}, default = "A" }"#),
     ("map 7", r#"{ rule = "map", values = {}, default = "7" }"#),
-    ("map empty", r#"{ rule = "map", values = {}, default = "" }"#),
+    (
+        "map empty",
+        r#"{ rule = "map", values = {}, default = "" }"#,
+    ),
 ];
 
 #[test]
@@ -784,7 +796,10 @@ fn every_rule_the_check_accepts_on_a_strict_column_runs_and_bytes_take_keep_and_
                 .iter()
                 .map(|c| format!("{c} = {}", if *c == column { rule } else { "\"keep\"" }))
                 .collect();
-            let config = format!("[tables.typed.columns]\nid = \"keep\"\n{}\n", lines.join("\n"));
+            let config = format!(
+                "[tables.typed.columns]\nid = \"keep\"\n{}\n",
+                lines.join("\n")
+            );
             let checked = Config::parse(&config).unwrap().check(&schema);
             let target = dir.join(format!("{column}-{i}.sqlite"));
             match (checked, run(&config, &source, &target)) {

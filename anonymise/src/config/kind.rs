@@ -224,8 +224,8 @@ fn enum_values(declared: &str) -> Option<Vec<String>> {
 }
 
 /// Whether a `map` output fits a column of `kind`: `Some(false)` when it cannot be stored,
-/// `Some(true)` when it can, `None` when only the database can tell (a date, a type this
-/// module does not know).
+/// `Some(true)` when it can, `None` when only the database can tell (a type this module does
+/// not know).
 pub(super) fn output_fits(kind: &ColumnKind, output: &str) -> Option<bool> {
     match kind {
         ColumnKind::Text {
@@ -254,8 +254,58 @@ pub(super) fn output_fits(kind: &ColumnKind, output: &str) -> Option<bool> {
                     .split(',')
                     .all(|part| values.iter().any(|v| v == part)),
         ),
-        ColumnKind::Date | ColumnKind::Other => None,
+        // ISO dates only: the forms both databases read alike.
+        ColumnKind::Date => Some(is_iso_date(output)),
+        ColumnKind::Other => None,
     }
+}
+
+/// Whether `text` is a date `YYYY-MM-DD` whose day exists, alone or followed by a time (after
+/// a space or `T`, made of digits, `:`, `.`, a zone); or PostgreSQL's `infinity`, `-infinity`.
+fn is_iso_date(text: &str) -> bool {
+    if text == "infinity" || text == "-infinity" {
+        return true;
+    }
+    let b = text.as_bytes();
+    let number = |range: std::ops::Range<usize>| -> Option<u32> {
+        let digits = b.get(range)?;
+        digits
+            .iter()
+            .all(u8::is_ascii_digit)
+            .then(|| std::str::from_utf8(digits).ok()?.parse().ok())?
+    };
+    let (Some(year), Some(month), Some(day)) = (number(0..4), number(5..7), number(8..10)) else {
+        return false;
+    };
+    let leap = year % 4 == 0 && (year % 100 != 0 || year % 400 == 0);
+    let days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => 0,
+    };
+    let time = |rest: &[u8]| {
+        rest.len() >= 5
+            && rest[..5].iter().enumerate().all(|(i, c)| {
+                if i == 2 {
+                    *c == b':'
+                } else {
+                    c.is_ascii_digit()
+                }
+            })
+            && rest
+                .iter()
+                .all(|c| c.is_ascii_digit() || b":.+-Z ".contains(c))
+    };
+    b[4] == b'-'
+        && b[7] == b'-'
+        && (1..=days).contains(&day)
+        && match b.get(10) {
+            None => true,
+            Some(b' ' | b'T') => time(&b[11..]),
+            Some(_) => false,
+        }
 }
 
 /// Whether `text` is a PostgreSQL boolean: a prefix of `true`, `false`, `yes`, `no`, or `on`,
@@ -393,4 +443,72 @@ fn binary(type_name: &str) -> String {
 
 fn one_byte(what: &str) -> String {
     format!("the column is \"char\", one byte, which would silently cut what {what} makes: use keep, null or a map to single characters")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn types_are_known_by_their_base_name_and_their_limits_read() {
+        let text = |max_chars, max_bytes| ColumnKind::Text {
+            max_chars,
+            max_bytes,
+        };
+        for (declared, kind) in [
+            ("character varying(80)", text(Some(80), None)),
+            ("character varying", text(None, None)),
+            ("VARCHAR(12)", text(Some(12), None)),
+            ("tinytext", text(None, Some(255))),
+            ("ext.citext", text(None, None)),
+            ("\"char\"", ColumnKind::OneByte),
+            ("context", ColumnKind::Other),
+            ("public.text", ColumnKind::Other),
+            (
+                "bigint(20) unsigned zerofill",
+                ColumnKind::Number { whole: true },
+            ),
+            ("timestamp without time zone", ColumnKind::Date),
+            ("time without time zone", ColumnKind::Other),
+            ("character varying(80)[]", ColumnKind::Other),
+            (
+                "enum('it''s','a,b','(x)')",
+                ColumnKind::Enum {
+                    values: vec!["it's".into(), "a,b".into(), "(x)".into()],
+                    set: false,
+                },
+            ),
+            ("enum('unclosed", ColumnKind::Other),
+        ] {
+            assert_eq!(ColumnKind::of_type(declared), kind, "{declared}");
+        }
+    }
+
+    #[test]
+    fn map_outputs_are_judged_by_what_the_column_reads() {
+        let date = ColumnKind::Date;
+        for (output, fits) in [
+            ("1990-05-06", true),
+            ("2024-02-29 10:00:00.5+01", true),
+            ("1990-05-06T10:00", true),
+            ("infinity", true),
+            ("2023-02-29", false),
+            ("1990-13-01", false),
+            ("1990-05-06x", false),
+            ("", false),
+        ] {
+            assert_eq!(output_fits(&date, output), Some(fits), "{output}");
+        }
+        for (output, fits) in [("t", true), ("FALSE", true), ("on", true), ("o", false)] {
+            assert_eq!(
+                output_fits(&ColumnKind::Bool, output),
+                Some(fits),
+                "{output}"
+            );
+        }
+        let set = ColumnKind::of_type("set('a','b')");
+        assert_eq!(output_fits(&set, "a,b"), Some(true));
+        assert_eq!(output_fits(&set, "a,c"), Some(false));
+        assert_eq!(output_fits(&ColumnKind::Other, "x"), None);
+    }
 }
