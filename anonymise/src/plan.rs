@@ -2,7 +2,9 @@
 //! its name and sample values, the personal-looking ones flagged. A person reviews it; the run
 //! itself never guesses.
 
-use crate::config::{resolve, ColumnKind, ColumnSchema, Generalisation, Rule, TableSchema};
+use crate::config::{
+    resolve, ColumnKind, ColumnSchema, FakeKind, Generalisation, Rule, TableSchema,
+};
 use std::fmt::Write;
 
 /// A guess for one column, from its name and sample values only.
@@ -363,6 +365,36 @@ fn fits(column: &ColumnSchema, text: &str) -> bool {
     let rule = parse_rule(text);
     crate::config::column_problems(&column.name, column, &rule).is_empty()
         && crate::config::map_outputs_known_to_fit(column, &rule)
+        && fake_has_room(column, &rule)
+}
+
+/// Whether a length-limited text column has room for any `fake` value `rule` makes (true
+/// for other rules). A fake value's length varies, so the check takes a fake rule on any text
+/// column and a run fails on a value too long; `plan` suggests one only where there is twice
+/// the room (about) the longest value of 20 000 draws in every locale took (names 32 characters,
+/// addresses 34, cities and companies 48, sentences 91).
+fn fake_has_room(column: &ColumnSchema, rule: &Rule) -> bool {
+    let Rule::Fake { kind, .. } = rule else {
+        return true;
+    };
+    let ColumnKind::Text {
+        max_chars,
+        max_bytes,
+    } = column.kind()
+    else {
+        return true;
+    };
+    let room = match kind {
+        FakeKind::FirstName => 24,
+        FakeKind::LastName | FakeKind::Phone => 42,
+        FakeKind::Name | FakeKind::Address => 68,
+        FakeKind::City | FakeKind::Company => 102,
+        FakeKind::Sentence => 182,
+    };
+    max_chars
+        .into_iter()
+        .chain(max_bytes)
+        .all(|limit| limit >= room)
 }
 
 /// Whether `rule` makes text whatever it reads (so only a text column can hold it).
@@ -660,6 +692,15 @@ mod tests {
                 "{ rule = \"generalise\", to = \"year\" }",
             ),
             (col("mood", "enum('text','char')", true, false), KEEP),
+            // A name is made up where any fake name fits, else pseudonymised.
+            (
+                col("full_name", "varchar(80)", false, false),
+                "{ rule = \"fake\", kind = \"name\" }",
+            ),
+            (col("contact_name", "varchar(30)", false, false), PSEUDONYM),
+            (col("customer_name", "varchar(20)", false, false), NULL),
+            (col("email", "context", false, false), NULL),
+            (col("backup_email", "\"char\"", false, false), NULL),
         ];
         for (column, rule) in &cases {
             let choice = choose("people", column, &[]);
