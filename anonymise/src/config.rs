@@ -353,8 +353,9 @@ impl Config {
 
     /// Checks the config against `schema`, failing closed: a column without a rule, an entry
     /// for a column that does not exist, an unknown rule name, a quasi-identifier that is not a
-    /// column, or a referencing column whose rule differs from the column it references. A
-    /// referencing column the config leaves out takes the referenced column's rule, so joins
+    /// column, a referencing column whose rule differs from the column it references, or a rule
+    /// a run could not apply to the column's type, NOT NULL or uniqueness (see [`ColumnKind`]).
+    /// A referencing column the config leaves out takes the referenced column's rule, so joins
     /// survive.
     pub fn check(&self, schema: &Schema) -> Result<Plan, ConfigError> {
         let mut error = ConfigError {

@@ -542,7 +542,7 @@ fn choices(tables: &[(TableSchema, Vec<Vec<String>>)]) -> Vec<Vec<Choice>> {
 }
 
 /// A config text for `tables`, each with a few sample values per column. Each column's rule
-/// fits its type (see [`choose`]), so the check accepts the text as it is.
+/// fits its type (see `choose`), so the check accepts the text as it is.
 pub fn config_text(tables: &[(TableSchema, Vec<Vec<String>>)]) -> String {
     let mut out = String::from(
         "# Suggested by `anonymise plan`: review every line. Columns flagged PII look personal.\n\
