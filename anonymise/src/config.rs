@@ -28,7 +28,10 @@ use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::fmt;
 
+mod kind;
 pub(crate) mod read;
+
+pub use kind::ColumnKind;
 
 /// The whole config file.
 #[derive(Debug, Clone, PartialEq)]
@@ -219,24 +222,15 @@ pub struct ColumnSchema {
 }
 
 impl ColumnSchema {
+    /// What the column holds, as far as rules go: known from its type's base name.
+    pub fn kind(&self) -> ColumnKind {
+        ColumnKind::of(self)
+    }
+
     /// Whether the column takes any text: untyped columns, text types, and STRICT SQLite
     /// columns of type ANY.
     pub fn takes_text(&self) -> bool {
-        let Some(type_name) = &self.type_name else {
-            return true;
-        };
-        let t = type_name.to_ascii_lowercase();
-        if t.ends_with(']') {
-            // An array of anything: a rule's text is not an array literal.
-            return false;
-        }
-        t.is_empty()
-            || t.contains("char")
-            || t.contains("text")
-            || t.contains("clob")
-            || t == "name"
-            || t == "citext"
-            || t == "any"
+        matches!(self.kind(), ColumnKind::Text { .. })
     }
 }
 
@@ -359,8 +353,9 @@ impl Config {
 
     /// Checks the config against `schema`, failing closed: a column without a rule, an entry
     /// for a column that does not exist, an unknown rule name, a quasi-identifier that is not a
-    /// column, or a referencing column whose rule differs from the column it references. A
-    /// referencing column the config leaves out takes the referenced column's rule, so joins
+    /// column, a referencing column whose rule differs from the column it references, or a rule
+    /// a run could not apply to the column's type, NOT NULL or uniqueness (see [`ColumnKind`]).
+    /// A referencing column the config leaves out takes the referenced column's rule, so joins
     /// survive.
     pub fn check(&self, schema: &Schema) -> Result<Plan, ConfigError> {
         let mut error = ConfigError {
@@ -459,14 +454,9 @@ impl Config {
                                 }
                             }
                         }
-                        if let Some(problem) = type_problem(column, &rule) {
-                            error.invalid.push(format!("{qualified}: {problem}"));
-                        }
-                        if column.unique && !keeps_distinct(&rule) {
-                            error.invalid.push(format!(
-                                "{qualified} is unique, and its rule would make values collide: use keep, pseudonym or email_pseudonym"
-                            ));
-                        }
+                        error
+                            .invalid
+                            .extend(column_problems(&qualified, column, &rule));
                         columns.push((column.name.clone(), rule));
                     }
                 }
@@ -514,31 +504,45 @@ pub fn resolve<'a>(tables: &'a [TableSchema], reference: &str) -> Vec<(&'a str, 
         .collect()
 }
 
-/// Why `rule`'s output cannot be stored in `column`, if it cannot: text into a typed column,
-/// NULL into a NOT NULL one.
-pub(crate) fn type_problem(column: &ColumnSchema, rule: &Rule) -> Option<String> {
+/// Why `rule` cannot be applied to `column` (named `qualified` in the messages): what the
+/// rule reads or makes does not fit the column's type (see [`ColumnKind`]), NULL for a NOT NULL
+/// column, or values that would collide in a unique one. The config check and `plan` both ask
+/// this, so that `plan` suggests only what the check accepts.
+pub(crate) fn column_problems(qualified: &str, column: &ColumnSchema, rule: &Rule) -> Vec<String> {
+    let mut problems = Vec::new();
     let type_name = column.type_name.as_deref().unwrap_or("text");
-    let makes = match rule {
-        Rule::Pseudonym | Rule::EmailPseudonym | Rule::Fake { .. } => Some("text"),
-        Rule::Generalise {
-            to: Generalisation::PostcodeDistrict,
-            ..
-        } => Some("text"),
-        _ => None,
-    };
-    if let (Some(makes), false) = (makes, column.takes_text()) {
-        return Some(format!(
-            "the column is {type_name} and its rule makes {makes}: keep a surrogate key (it says nothing about anyone), null it, or choose a rule that makes {type_name}"
-        ));
+    if let Some(problem) = kind::problem(type_name, &column.kind(), rule) {
+        problems.push(format!("{qualified}: {problem}"));
     }
     if column.not_null && *rule == Rule::Null {
-        return Some("the column is NOT NULL and its rule is null: use keep, pseudonym, fake, generalise or map".to_owned());
+        problems.push(format!("{qualified}: the column is NOT NULL and its rule is null: use keep, pseudonym, fake, generalise or map"));
     }
-    None
+    if column.unique && !keeps_distinct(rule) {
+        problems.push(format!(
+            "{qualified} is unique, and its rule would make values collide: use keep, pseudonym or email_pseudonym"
+        ));
+    }
+    problems
+}
+
+/// Whether every output of `rule`, a `map`, is known to fit `column` (a text of the
+/// column's length, a number, a date, one of an enum's values); true for other rules. The
+/// check leaves outputs it cannot judge (a PostgreSQL enum, `uuid`, `json`) to the database.
+pub(crate) fn map_outputs_known_to_fit(column: &ColumnSchema, rule: &Rule) -> bool {
+    match rule {
+        Rule::Map { values, default } => {
+            let kind = column.kind();
+            values
+                .values()
+                .chain(default)
+                .all(|output| kind::output_fits(&kind, output) == Some(true))
+        }
+        _ => true,
+    }
 }
 
 /// Whether a rule keeps distinct inputs distinct (so a unique column stays unique).
-pub(crate) fn keeps_distinct(rule: &Rule) -> bool {
+fn keeps_distinct(rule: &Rule) -> bool {
     matches!(rule, Rule::Keep | Rule::Pseudonym | Rule::EmailPseudonym)
 }
 
@@ -785,6 +789,118 @@ mod tests {
                 .any(|e| e.starts_with("users.name: ") && e.contains("step")),
             "{error}"
         );
+    }
+
+    /// The rules of [`every_rule_on_every_kind_of_column_gets_the_verdict_a_run_gives`], in
+    /// the order of its verdicts.
+    const RULES: [&str; 14] = [
+        r#""keep""#,
+        r#""null""#,
+        r#""pseudonym""#,
+        r#""email_pseudonym""#,
+        r#"{ rule = "fake", kind = "name" }"#,
+        r#"{ rule = "generalise", to = "postcode_district" }"#,
+        r#"{ rule = "generalise", to = "year" }"#,
+        r#"{ rule = "generalise", to = "age_band" }"#,
+        r#"{ rule = "generalise", to = "round", step = 10 }"#,
+        r#"{ rule = "generalise", to = "round", step = 0.5 }"#,
+        r#"{ rule = "map", values = {}, default = "A" }"#,
+        r#"{ rule = "map", values = {}, default = "7" }"#,
+        r#"{ rule = "map", values = {}, default = "" }"#,
+        r#"{ rule = "map", values = { x = "other" }, default = "text" }"#,
+    ];
+
+    /// Whether the check accepts `rule` on a nullable column `c` of `type_name`.
+    fn accepts(type_name: Option<&str>, rule: &str) -> Result<(), String> {
+        let schema = Schema {
+            tables: vec![TableSchema {
+                name: "t".into(),
+                columns: vec![ColumnSchema {
+                    name: "c".into(),
+                    type_name: type_name.map(str::to_owned),
+                    ..Default::default()
+                }],
+            }],
+        };
+        let config = Config::parse(&format!("[tables.t.columns]\nc = {rule}")).unwrap();
+        config.check(&schema).map(drop).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn every_rule_on_every_kind_of_column_gets_the_verdict_a_run_gives() {
+        // One letter per rule of `RULES`: `y` accepted, `.` refused. The check accepts a rule
+        // only where a run can read the column's values and store what the rule makes.
+        #[rustfmt::skip]
+        let verdicts: &[(Option<&str>, &str)] = &[
+            //                                   k n p e f c y a r h A 7 _ t
+            (None,                              "y y y y y y y y y y y y y y"),
+            (Some("text"),                      "y y y y y y y y y y y y y y"),
+            (Some("TEXT"),                      "y y y y y y y y y y y y y y"),
+            (Some("ANY"),                       "y y y y y y y y y y y y y y"),
+            (Some("citext"),                    "y y y y y y y y y y y y y y"),
+            // Lengths: a pseudonym is 26 characters, an email pseudonym 46, a date 10.
+            (Some("character varying(10)"),     "y y . . y y y y y y y y y y"),
+            (Some("varchar(30)"),               "y y y . y y y y y y y y y y"),
+            (Some("character(4)"),              "y y . . y y . y y y y y y ."),
+            (Some("tinytext"),                  "y y y y y y y y y y y y y y"),
+            // PostgreSQL's one-byte "char" cuts longer text silently.
+            (Some("\"char\""),                  "y y . . . . . . . . y y y ."),
+            // Enums are not free text, whatever their values or name are.
+            (Some("enum('text','other')"),      "y y . . . . . . . . . . . y"),
+            (Some("set('text','other')"),       "y y . . . . . . . . . . y y"),
+            // The check cannot read a PostgreSQL enum's values: the database judges a map's.
+            (Some("context"),                   "y y . . . . . . . . y y y y"),
+            // Bytes read as bytes take keep and null only.
+            (Some("blob"),                      "y y . . . . . . . . . . . ."),
+            (Some("BLOB"),                      "y y . . . . . . . . . . . ."),
+            (Some("varbinary(16)"),             "y y . . . . . . . . . . . ."),
+            (Some("bit(1)"),                    "y y . . . . . . . . . . . ."),
+            // PostgreSQL reads `bytea` as text: a map replaces it.
+            (Some("bytea"),                     "y y . . . . . . . . y y y y"),
+            (Some("tsvector"),                  "y y . . . . . . . . y y y y"),
+            (Some("integer"),                   "y y . . . . . y y . . y . ."),
+            (Some("int(10) unsigned"),          "y y . . . . . y y . . y . ."),
+            (Some("tinyint(1)"),                "y y . . . . . y y . . y . ."),
+            (Some("INTEGER"),                   "y y . . . . . y y . . y . ."),
+            (Some("numeric(10,2)"),             "y y . . . . . y y y . y . ."),
+            (Some("double precision"),          "y y . . . . . y y y . y . ."),
+            (Some("REAL"),                      "y y . . . . . y y y . y . ."),
+            // A map's outputs must be ISO dates.
+            (Some("date"),                      "y y . . . . y . . . . . . ."),
+            (Some("timestamp(3) with time zone"), "y y . . . . y . . . . . . ."),
+            (Some("datetime(6)"),               "y y . . . . y . . . . . . ."),
+            (Some("boolean"),                   "y y . . . . . . . . . . . ."),
+            (Some("money"),                     "y y . . . . . . . . y y y y"),
+            (Some("uuid"),                      "y y . . . . . . . . y y y y"),
+            (Some("json"),                      "y y . . . . . . . . y y y y"),
+            (Some("text[]"),                    "y y . . . . . . . . y y y y"),
+            (Some("inet"),                      "y y . . . . . . . . y y y y"),
+            (Some("time without time zone"),    "y y . . . . . . . . y y y y"),
+        ];
+        let mut wrong = Vec::new();
+        for (type_name, expected) in verdicts {
+            let expected: Vec<bool> = expected.split(' ').map(|v| v == "y").collect();
+            assert_eq!(expected.len(), RULES.len());
+            for (rule, expected) in RULES.iter().zip(expected) {
+                let verdict = accepts(*type_name, rule);
+                if verdict.is_ok() != expected {
+                    wrong.push(format!("{type_name:?} {rule}: {verdict:?}"));
+                }
+            }
+        }
+        assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+    }
+
+    #[test]
+    fn a_refused_rule_on_bytes_gives_the_runs_reason_with_the_column() {
+        for rule in &RULES[2..] {
+            let error = accepts(Some("longblob"), rule).unwrap_err();
+            assert!(
+                error.contains("t.c: ")
+                    && error.contains("only keep and null apply to binary values"),
+                "{rule}: {error}"
+            );
+        }
     }
 
     #[test]

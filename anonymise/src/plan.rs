@@ -2,7 +2,9 @@
 //! its name and sample values, the personal-looking ones flagged. A person reviews it; the run
 //! itself never guesses.
 
-use crate::config::{resolve, ColumnSchema, Generalisation, Rule, TableSchema};
+use crate::config::{
+    resolve, ColumnKind, ColumnSchema, FakeKind, Generalisation, Rule, TableSchema,
+};
 use std::fmt::Write;
 
 /// A guess for one column, from its name and sample values only.
@@ -336,70 +338,14 @@ fn words(column: &str) -> Vec<String> {
     words
 }
 
-/// What a column's declared type holds, as far as choosing a rule goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    /// Any text: CSV, SQLite columns that are not STRICT, text types.
-    Text,
-    /// Bytes: pictures, documents (`bytea`, `blob`, `binary`).
-    Binary,
-    /// A text search vector: the words of the text it indexes.
-    Search,
-    /// True or false.
-    Bool,
-    /// A number.
-    Number,
-    /// A date or a timestamp.
-    Date,
-    /// Anything else: enums, domains over other types, arrays, JSON, `uuid`, `inet`, ..
-    Other,
-}
-
-impl Kind {
-    fn of(column: &ColumnSchema) -> Kind {
-        let Some(type_name) = &column.type_name else {
-            return Kind::Text;
-        };
-        let t = type_name.to_ascii_lowercase();
-        let first = t.split(['(', ' ']).next().unwrap_or_default();
-        if t.ends_with(']') || first == "enum" || first == "set" {
-            // An enum's text (MariaDB lists its values in its type) is not free text.
-            Kind::Other
-        } else if first == "bytea" || t.contains("blob") || t.contains("binary") {
-            Kind::Binary
-        } else if first == "tsvector" {
-            Kind::Search
-        } else if ["boolean", "bool"].contains(&first) || t == "tinyint(1)" || t == "bit(1)" {
-            Kind::Bool
-        } else if ["date", "timestamp", "timestamptz", "datetime"].contains(&first) {
-            Kind::Date
-        } else if [
-            "int",
-            "integer",
-            "bigint",
-            "smallint",
-            "tinyint",
-            "mediumint",
-            "numeric",
-            "decimal",
-            "real",
-            "double",
-            "float",
-            "money",
-            "serial",
-            "bigserial",
-            "smallserial",
-            "number",
-        ]
-        .contains(&first)
-        {
-            Kind::Number
-        } else if column.takes_text() {
-            Kind::Text
-        } else {
-            Kind::Other
-        }
-    }
+/// Whether `column` holds a flag: a boolean, or MariaDB's `tinyint(1)` or `bit(1)`. A name
+/// like `email_confirmed` says nothing about what such a column holds.
+fn is_flag(column: &ColumnSchema) -> bool {
+    column.kind() == ColumnKind::Bool
+        || column
+            .type_name
+            .as_deref()
+            .is_some_and(|t| ["tinyint(1)", "bit(1)"].contains(&t.to_ascii_lowercase().as_str()))
 }
 
 /// `text` (a rule as TOML, one of [`suggest`]'s) as the rule the config check reads, through
@@ -412,34 +358,43 @@ fn parse_rule(text: &str) -> Rule {
         .expect("plan's rules are valid TOML rules")
 }
 
-/// Whether the config check accepts `rule` (as TOML) on `column`, and the rule can read the
-/// values a column of `kind` holds: text rules only for text, dates for dates, numbers for
-/// numbers, an emptying map for text and bytes.
-fn fits(column: &ColumnSchema, kind: Kind, text: &str) -> bool {
+/// Whether the config check accepts `rule` (as TOML) on `column` (see
+/// [`crate::config::column_problems`]), and a map's outputs are known to fit it: `plan`
+/// suggests no output only the database could judge.
+fn fits(column: &ColumnSchema, text: &str) -> bool {
     let rule = parse_rule(text);
-    if crate::config::type_problem(column, &rule).is_some()
-        || (column.unique && !crate::config::keeps_distinct(&rule))
-    {
-        return false;
-    }
-    if makes_text(&rule) {
-        return kind == Kind::Text;
-    }
-    match rule {
-        Rule::Keep | Rule::Null => true,
-        Rule::Generalise {
-            to: Generalisation::Year | Generalisation::Month,
-            ..
-        } => matches!(kind, Kind::Text | Kind::Date),
-        Rule::Generalise { .. } => matches!(kind, Kind::Text | Kind::Number),
-        // PostgreSQL reads `bytea` as text (its hex form), which a map can replace; MariaDB and
-        // SQLite pass blobs as bytes, which only keep and null take.
-        Rule::Map { .. } => {
-            matches!(kind, Kind::Text | Kind::Search)
-                || (kind == Kind::Binary && column.type_name.as_deref() == Some("bytea"))
-        }
-        _ => kind == Kind::Text,
-    }
+    crate::config::column_problems(&column.name, column, &rule).is_empty()
+        && crate::config::map_outputs_known_to_fit(column, &rule)
+        && fake_has_room(column, &rule)
+}
+
+/// Whether a length-limited text column has room for any `fake` value `rule` makes (true
+/// for other rules). A fake value's length varies, so the check takes a fake rule on any text
+/// column and a run fails on a value too long; `plan` suggests one only where there is twice
+/// the room (about) the longest value of 20 000 draws in every locale took (names 32 characters,
+/// addresses 34, cities and companies 48, sentences 91).
+fn fake_has_room(column: &ColumnSchema, rule: &Rule) -> bool {
+    let Rule::Fake { kind, .. } = rule else {
+        return true;
+    };
+    let ColumnKind::Text {
+        max_chars,
+        max_bytes,
+    } = column.kind()
+    else {
+        return true;
+    };
+    let room = match kind {
+        FakeKind::FirstName => 24,
+        FakeKind::LastName | FakeKind::Phone => 42,
+        FakeKind::Name | FakeKind::Address => 68,
+        FakeKind::City | FakeKind::Company => 102,
+        FakeKind::Sentence => 182,
+    };
+    max_chars
+        .into_iter()
+        .chain(max_bytes)
+        .all(|limit| limit >= room)
 }
 
 /// Whether `rule` makes text whatever it reads (so only a text column can hold it).
@@ -468,7 +423,7 @@ struct Choice {
 /// [`fits`]). Bytes and search vectors are flagged whatever their name; a date or a boolean
 /// cannot hold the text a name like `email_confirmed_at` suggests, and is kept.
 fn choose(table: &str, column: &ColumnSchema, samples: &[&str]) -> Choice {
-    let kind = Kind::of(column);
+    let kind = column.kind();
     let mut guess = suggest(&column.name, samples);
     // `phones.number`, `emails.value`: a column named for nothing says what it is in its
     // table's name.
@@ -481,17 +436,20 @@ fn choose(table: &str, column: &ColumnSchema, samples: &[&str]) -> Choice {
     }
     let makes_text = makes_text(&parse_rule(guess.rule));
     match kind {
-        Kind::Binary if guess.rule == KEEP || makes_text => {
+        ColumnKind::Binary { .. } if guess.rule == KEEP || makes_text => {
             guess.rule = NULL;
             guess.flag = Some("bytes (a picture, a document?): they may show or name a person");
             guess.fallbacks = &[EMPTY];
         }
-        Kind::Search => {
+        ColumnKind::Search => {
             guess.rule = NULL;
             guess.flag = Some("a text search vector: it holds the words of the text it indexes");
             guess.fallbacks = &[EMPTY];
         }
-        Kind::Bool | Kind::Date if makes_text => {
+        ColumnKind::Date if makes_text => {
+            guess = suggest("", &[]);
+        }
+        _ if makes_text && is_flag(column) => {
             guess = suggest("", &[]);
         }
         _ => {}
@@ -501,7 +459,7 @@ fn choose(table: &str, column: &ColumnSchema, samples: &[&str]) -> Choice {
         .chain(guess.fallbacks)
         .chain(&[PSEUDONYM, NULL, KEEP])
         .copied()
-        .find(|rule| fits(column, kind, rule))
+        .find(|rule| fits(column, rule))
         .unwrap_or(KEEP);
     let mut comment = guess.flag.map(|flag| format!("PII? {flag}"));
     if let (Some(comment), true) = (&mut comment, rule == KEEP && guess.rule != KEEP) {
@@ -568,7 +526,7 @@ fn choices(tables: &[(TableSchema, Vec<Vec<String>>)]) -> Vec<Vec<Choice>> {
                 continue;
             }
             let end = &own[rt][rc];
-            if fits(column, Kind::of(column), end.rule) {
+            if fits(column, end.rule) {
                 chosen[t][c] = Choice {
                     rule: end.rule,
                     comment: Some(format!(
@@ -734,6 +692,15 @@ mod tests {
                 "{ rule = \"generalise\", to = \"year\" }",
             ),
             (col("mood", "enum('text','char')", true, false), KEEP),
+            // A name is made up where any fake name fits, else pseudonymised.
+            (
+                col("full_name", "varchar(80)", false, false),
+                "{ rule = \"fake\", kind = \"name\" }",
+            ),
+            (col("contact_name", "varchar(30)", false, false), PSEUDONYM),
+            (col("customer_name", "varchar(20)", false, false), NULL),
+            (col("email", "context", false, false), NULL),
+            (col("backup_email", "\"char\"", false, false), NULL),
         ];
         for (column, rule) in &cases {
             let choice = choose("people", column, &[]);

@@ -723,6 +723,106 @@ label = "keep"
     );
 }
 
+/// Rules of every kind, by a short name, for the tests of what the check and the run agree on.
+const RULES: [(&str, &str); 13] = [
+    ("keep", r#""keep""#),
+    ("null", r#""null""#),
+    ("pseudonym", r#""pseudonym""#),
+    ("email", r#""email_pseudonym""#),
+    ("fake", r#"{ rule = "fake", kind = "name" }"#),
+    (
+        "postcode",
+        r#"{ rule = "generalise", to = "postcode_district" }"#,
+    ),
+    ("year", r#"{ rule = "generalise", to = "year" }"#),
+    ("age", r#"{ rule = "generalise", to = "age_band" }"#),
+    (
+        "round",
+        r#"{ rule = "generalise", to = "round", step = 10 }"#,
+    ),
+    (
+        "half",
+        r#"{ rule = "generalise", to = "round", step = 0.5 }"#,
+    ),
+    ("map A", r#"{ rule = "map", values = {}, default = "A" }"#),
+    ("map 7", r#"{ rule = "map", values = {}, default = "7" }"#),
+    (
+        "map empty",
+        r#"{ rule = "map", values = {}, default = "" }"#,
+    ),
+];
+
+#[test]
+fn every_rule_the_check_accepts_on_a_strict_column_runs_and_bytes_take_keep_and_null_only() {
+    let dir = scratch("sqlite-agree");
+    let source = dir.join("source.sqlite");
+    connect(&source)
+        .batch_execute(
+            "CREATE TABLE typed (id INTEGER PRIMARY KEY, n INTEGER, r REAL, t TEXT, b BLOB) STRICT;
+             INSERT INTO typed VALUES (1, 37, 37.5, 'SW1A 1AA', x'ff00');",
+        )
+        .unwrap();
+    let schema = sqlite::schema(&source).unwrap();
+    let columns = ["n", "r", "t", "b"];
+    // What the check accepts on each column; each of them must then run.
+    let expected = [
+        ("n", &["keep", "null", "age", "round", "map 7"][..]),
+        ("r", &["keep", "null", "age", "round", "half", "map 7"]),
+        (
+            "t",
+            &[
+                "keep",
+                "null",
+                "pseudonym",
+                "email",
+                "fake",
+                "postcode",
+                "map A",
+                "map 7",
+                "map empty",
+            ],
+        ),
+        ("b", &["keep", "null"]),
+    ];
+    for (column, accepted) in expected {
+        let mut found = Vec::new();
+        for (i, (name, rule)) in RULES.iter().enumerate() {
+            // A text column takes the rules that read dates or numbers, and its values decide
+            // whether they can: not a question of its type.
+            if column == "t" && ["year", "age", "round", "half"].contains(name) {
+                continue;
+            }
+            let lines: Vec<String> = columns
+                .iter()
+                .map(|c| format!("{c} = {}", if *c == column { rule } else { "\"keep\"" }))
+                .collect();
+            let config = format!(
+                "[tables.typed.columns]\nid = \"keep\"\n{}\n",
+                lines.join("\n")
+            );
+            let checked = Config::parse(&config).unwrap().check(&schema);
+            let target = dir.join(format!("{column}-{i}.sqlite"));
+            match (checked, run(&config, &source, &target)) {
+                (Ok(_), Ok(_)) => found.push(*name),
+                (Err(refused), Err(DbError::Config(_))) => {
+                    let refused = refused.to_string();
+                    assert!(refused.contains(&format!("typed.{column}: ")), "{refused}");
+                    if column == "b" {
+                        assert!(
+                            refused.contains("only keep and null apply to binary values"),
+                            "{refused}"
+                        );
+                    }
+                    assert_no_output(&target);
+                }
+                (Ok(_), Err(error)) => panic!("typed.{column} = {rule}: checked, then {error}"),
+                (checked, ran) => panic!("typed.{column} = {rule}: {checked:?}, {ran:?}"),
+            }
+        }
+        assert_eq!(found, accepted, "typed.{column}");
+    }
+}
+
 #[test]
 fn the_schema_is_in_dependency_order_and_the_copy_passes_the_foreign_key_check() {
     let dir = scratch("sqlite-order");
