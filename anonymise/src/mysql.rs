@@ -33,7 +33,7 @@ use crate::transform::{TransformError, Transformer};
 use mysql::consts::ColumnType;
 use mysql::prelude::Queryable;
 use mysql::{Conn, Opts, Params, TxOpts, Value};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// How a run treats the databases (the database is the one each URL names).
 #[derive(Debug, Clone, Default)]
@@ -84,6 +84,20 @@ pub fn connect(url: &str, side: Side) -> Result<Conn, DbError> {
     Ok(conn)
 }
 
+/// MariaDB's JSON columns, as `(table, "json_valid(`column`)")`: MariaDB reports them as
+/// `longtext` with that column check (MySQL reports `json`, so nothing is needed there).
+fn mariadb_json_columns(conn: &mut Conn) -> Result<BTreeSet<(String, String)>, mysql::Error> {
+    let version: Option<String> = conn.query_first("SELECT VERSION()")?;
+    if !version.is_some_and(|v| v.contains("MariaDB")) {
+        return Ok(BTreeSet::new());
+    }
+    let rows: Vec<(String, String)> = conn.query(
+        "SELECT TABLE_NAME, CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS
+         WHERE CONSTRAINT_SCHEMA = DATABASE() AND LEVEL = 'Column'",
+    )?;
+    Ok(rows.into_iter().collect())
+}
+
 /// The base tables of the connection's database (not views; generated columns left out) with
 /// their columns in order: `COLUMN_TYPE`, NOT NULL, `unique` (a unique index or primary key on
 /// the column alone) and `references` (a foreign key to a table of the same database), in
@@ -102,9 +116,19 @@ pub fn schema(conn: &mut Conn) -> Result<Schema, DbError> {
              ORDER BY c.TABLE_NAME, c.ORDINAL_POSITION",
         )
         .map_err(err)?;
+    let json = mariadb_json_columns(conn).map_err(err)?;
     for (table, name, type_name, nullable) in columns {
         let not_null = nullable == "NO";
-        let type_name = Some(type_name);
+        // MariaDB's JSON is LONGTEXT with a `json_valid` check: the check must see JSON.
+        let is_json = json.contains(&(
+            table.clone(),
+            format!("json_valid(`{}`)", name.replace('`', "``")),
+        ));
+        let type_name = Some(if is_json {
+            "json".to_owned()
+        } else {
+            type_name
+        });
         catalog.column(
             table,
             ColumnSchema {

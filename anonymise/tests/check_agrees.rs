@@ -144,13 +144,14 @@ mod mariadb {
             b BLOB,
             vb VARBINARY(16),
             bt BIT(1),
-            t TEXT
+            t TEXT,
+            j JSON
         ) ENGINE = InnoDB";
-    const COLUMNS: [&str; 12] = [
-        "id", "e", "s", "n", "f", "d", "dt", "dtm", "b", "vb", "bt", "t",
+    const COLUMNS: [&str; 13] = [
+        "id", "e", "s", "n", "f", "d", "dt", "dtm", "b", "vb", "bt", "t", "j",
     ];
     const ROW: &str = "INSERT INTO typed VALUES (1, 'text', 'SW1A 1AA', 37, 1, 37.5, '1990-05-06',
-        '1990-05-06 10:00:00', x'ff00', x'ff00', b'1', 'SW1A 1AA')";
+        '1990-05-06 10:00:00', x'ff00', x'ff00', b'1', 'SW1A 1AA', '{\"a\": 1}')";
 
     /// Databases `names` of `server`, made empty and dropped at the end.
     struct Databases(String, Vec<String>);
@@ -244,6 +245,11 @@ mod mariadb {
                 column: "dt",
                 skip: &[],
                 accepted: &["keep", "null", "year"],
+            },
+            Case {
+                column: "j",
+                skip: &["map A", "map 7", "map empty", "map text"],
+                accepted: &["keep", "null"],
             },
             Case {
                 column: "dtm",
