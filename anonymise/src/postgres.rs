@@ -334,8 +334,12 @@ fn prepare_target(
     }
     claim_target(tx, schema_name, &names, truncate)?;
     if truncate {
+        let outside = empty_referencing_tables(tx, schema_name, tables)?;
         return tx
-            .batch_execute(&format!("TRUNCATE {}", names.join(", ")))
+            .batch_execute(&format!(
+                "TRUNCATE {}",
+                [names, outside].concat().join(", ")
+            ))
             .map_err(err);
     }
     let probe: Vec<String> = tables
@@ -355,6 +359,58 @@ fn prepare_target(
         .map(|row| row.get(0))
         .collect();
     check_target_empty(&occupied)
+}
+
+/// The tables outside the copy (another schema's, say) whose foreign keys reference a copied
+/// table, qualified and quoted: `TRUNCATE` refuses to empty a referenced table alone. Each is
+/// locked against writers and must be empty, so truncating it with the copy changes nothing;
+/// one that holds rows makes the run refuse, naming it (its rows would lose their parents).
+fn empty_referencing_tables(
+    tx: &mut postgres::Transaction<'_>,
+    schema_name: &str,
+    tables: &[TableSchema],
+) -> Result<Vec<String>, DbError> {
+    let err = |e: postgres::Error| database_error(Side::Target, None, &e);
+    let copied: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+    // Partitions count as their root table on both sides of a key (the root of a table outside
+    // any partition tree is NULL: the table itself).
+    let rows = tx
+        .query(
+            "SELECT DISTINCT cn.nspname::text, c.relname::text, p.relname::text
+             FROM pg_constraint k
+             JOIN pg_class c ON c.oid = COALESCE(pg_partition_root(k.conrelid), k.conrelid)
+             JOIN pg_namespace cn ON cn.oid = c.relnamespace
+             JOIN pg_class p ON p.oid = COALESCE(pg_partition_root(k.confrelid), k.confrelid)
+             JOIN pg_namespace pn ON pn.oid = p.relnamespace
+             WHERE k.contype = 'f' AND pn.nspname = $1 AND p.relname = ANY($2)
+               AND NOT (cn.nspname = $1 AND c.relname = ANY($2))
+             ORDER BY 1, 2, 3",
+            &[&schema_name, &copied],
+        )
+        .map_err(err)?;
+    let mut outside = Vec::new();
+    for row in rows {
+        let (schema, table, referenced): (String, String, String) =
+            (row.get(0), row.get(1), row.get(2));
+        let name = format!("{}.{}", quote(&schema), quote(&table));
+        tx.batch_execute(&format!("LOCK TABLE {name} IN SHARE ROW EXCLUSIVE MODE"))
+            .map_err(err)?;
+        let occupied = !tx
+            .query(format!("SELECT 1 FROM {name} LIMIT 1").as_str(), &[])
+            .map_err(err)?
+            .is_empty();
+        if occupied {
+            return Err(DbError::Refused(format!(
+                "--truncate cannot empty `{referenced}`: `{schema}.{table}`, which this run does \
+                 not copy, references it and holds rows (they would lose their parents); empty \
+                 it first, or run without --truncate into an empty target"
+            )));
+        }
+        if !outside.contains(&name) {
+            outside.push(name);
+        }
+    }
+    Ok(outside)
 }
 
 /// Holds the target for this run until its transaction ends, so that what the run checks of

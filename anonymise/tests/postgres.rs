@@ -458,3 +458,40 @@ fn sequences_domains_arrays_and_partial_unique_indexes_are_read_as_they_are() {
         "a sequence no column owns is set as the source's"
     );
 }
+
+/// `--truncate` into a target where a table of another schema, which the run does not copy,
+/// references a copied one (TRUNCATE refuses to empty a referenced table alone): an empty
+/// referencing table is emptied with the copy; one holding rows makes the run refuse, naming
+/// it, and the target stays as it was.
+#[test]
+fn truncate_takes_empty_referencing_tables_of_other_schemas_along_and_refuses_full_ones() {
+    let server = Postgres::server();
+    let src = server::source::<Postgres>(&server, "trunc_other");
+    let dst = server::Db::<Postgres>::new(&server, "trunc_other", "dst");
+    dst.exec(
+        "CREATE SCHEMA billing;
+         CREATE TABLE billing.invoices (id int PRIMARY KEY, user_id bigint REFERENCES users (id))",
+    );
+    let (_dir, config) = common::write_config("pg-trunc-other", CONFIG);
+    let config = config.to_str().unwrap();
+    for attempt in ["first", "again, truncating"] {
+        let extra: &[&str] = if attempt == "first" {
+            &[]
+        } else {
+            &["--truncate"]
+        };
+        let run = server::run_cli(config, &src, &dst, extra, Some(KEY));
+        assert!(run.status.success(), "{attempt}: {}", common::text(&run));
+        assert_eq!(dst.count("SELECT COUNT(*) FROM users"), PEOPLE as i64);
+    }
+    dst.exec("INSERT INTO billing.invoices SELECT 1, min(id) FROM users");
+    let run = server::run_cli(config, &src, &dst, &["--truncate"], Some(KEY));
+    let said = common::text(&run);
+    assert_eq!(run.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("`billing.invoices`") && said.contains("`users`"),
+        "{said}"
+    );
+    assert_eq!(dst.count("SELECT COUNT(*) FROM billing.invoices"), 1);
+    assert_eq!(dst.count("SELECT COUNT(*) FROM users"), PEOPLE as i64);
+}
