@@ -223,6 +223,7 @@ server::server_tests!(MariaDb:
     a_target_that_holds_rows_is_refused_unless_truncate_is_asked,
     two_runs_into_one_target_load_it_once,
     a_virtual_key_orders_the_load_as_a_foreign_key_would,
+    the_source_is_read_in_one_snapshot_whatever_commits_meanwhile,
 );
 
 #[test]

@@ -191,6 +191,7 @@ server::server_tests!(Postgres:
     a_target_that_holds_rows_is_refused_unless_truncate_is_asked,
     two_runs_into_one_target_load_it_once,
     a_virtual_key_orders_the_load_as_a_foreign_key_would,
+    the_source_is_read_in_one_snapshot_whatever_commits_meanwhile,
 );
 
 #[test]
@@ -351,6 +352,34 @@ fn the_same_database_as_source_and_target_is_refused() {
     );
 }
 
+/// Waits until a session connected to `db` waits for a lock (as `pg_stat_activity` shows it):
+/// what another session holds, not the clock, says when to go on.
+fn wait_for_a_lock_wait(db: &Db) {
+    let mut admin = admin(&db.server).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                &[&db.name],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no session of {} waited for a lock",
+            db.name
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The run locks the source's tables before it takes its snapshot: a table rewritten (a new
+/// file) while the run waits for it is copied whole, and rows committed meanwhile are in the
+/// copy with what they reference.
 #[test]
 fn a_table_rewritten_while_the_run_waits_for_it_is_copied_whole() {
     let server = server();
@@ -373,17 +402,30 @@ fn a_table_rewritten_while_the_run_waits_for_it_is_copied_whole() {
             )
         }
     });
-    // The run waits for the lock; the table is rewritten (a new file) and committed meanwhile.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    wait_for_a_lock_wait(&src);
     other
-        .batch_execute("ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 3); COMMIT")
+        .batch_execute(&format!(
+            "ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 3);
+             INSERT INTO users (id, email, name, gender) VALUES ({PEOPLE}, 'e.late@example.org', 'Late Comer', 'F');
+             INSERT INTO orders VALUES ({}, {PEOPLE}, 'e.late@example.org', 1.99);
+             COMMIT",
+            2 * PEOPLE
+        ))
         .unwrap();
     let summaries = run.join().unwrap().unwrap();
     let orders = summaries.iter().find(|s| s.table == "orders").unwrap();
-    assert_eq!(orders.rows, PEOPLE * 2, "every row of the rewritten table");
     assert_eq!(
-        dst.count("SELECT count(*) FROM orders"),
-        (PEOPLE * 2) as i64
+        orders.rows,
+        PEOPLE * 2 + 1,
+        "every row of the rewritten table"
+    );
+    for table in ["users", "orders", "audit"] {
+        let sql = format!("SELECT count(*) FROM {table}");
+        assert_eq!(dst.count(&sql), src.count(&sql), "{sql}");
+    }
+    assert_eq!(
+        dst.count("SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id AND u.email = o.user_email"),
+        (PEOPLE * 2 + 1) as i64
     );
 }
 
