@@ -10,7 +10,8 @@
 mod common;
 
 use anonymise::postgres::{self as pg, Options};
-use anonymise::{Config, Transformer};
+use anonymise::run::Side;
+use anonymise::{Config, DbError, Transformer};
 use common::person;
 use common::server::{self, run_lib, Anonymise, Server, CONFIG, PEOPLE};
 use common::KEY;
@@ -207,6 +208,38 @@ fn a_row_the_target_refuses_is_named_without_its_values() {
             &["SQLSTATE 22001"],
         ),
     ]);
+}
+
+/// A duplicate the target's unique index refuses is named by SQLSTATE and index, without the
+/// detail that quotes the key (`Key (total)=(0.99) already exists`); a value too long for its
+/// column likewise. Nothing is written.
+#[test]
+fn values_the_target_refuses_write_nothing_and_the_errors_show_no_value() {
+    let server = server();
+    let src = source(&server, "e_refused");
+    let dup = Db::new(&server, "e_refused", "dup");
+    dup.exec("CREATE UNIQUE INDEX e_one_total ON orders (total)");
+    let (error, message) = server::failure(CONFIG, &src, &dup);
+    assert!(
+        matches!(&error, DbError::Database { side: Side::Target, table: Some(t), .. } if t == "orders"),
+        "{message}"
+    );
+    assert!(
+        message.contains("SQLSTATE 23505") && message.contains("e_one_total"),
+        "{message}"
+    );
+    for quoted in ["Key (", "=(", ".99"] {
+        assert!(!message.contains(quoted), "{quoted}: {message}");
+    }
+
+    let narrow = Db::new(&server, "e_refused", "narrow");
+    narrow.exec("ALTER TABLE audit ALTER COLUMN action TYPE varchar(3)");
+    let (_, message) = server::failure(CONFIG, &src, &narrow);
+    assert!(
+        message.contains("SQLSTATE 22001") && message.contains("table `audit`"),
+        "{message}"
+    );
+    assert!(!message.contains("login"), "{message}");
 }
 
 /// Orders partitioned by range whose foreign keys are declared on each partition, not on the
