@@ -242,6 +242,97 @@ fn values_the_target_refuses_write_nothing_and_the_errors_show_no_value() {
     assert!(!message.contains("login"), "{message}");
 }
 
+/// `url` with `password` as its user's password (the user `postgres` when it names none).
+fn with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    match rest.split_once('@') {
+        Some((user, host)) => {
+            let user = user.split(':').next().unwrap();
+            format!("{scheme}://{user}:{password}@{host}")
+        }
+        None => format!("{scheme}://postgres:{password}@{rest}"),
+    }
+}
+
+/// A password in a PostgreSQL URL is never printed: not when the server cannot be reached
+/// (`plan`, `check`, `run`), not in the summary of a run that went through, which shows the
+/// target as `user:***@`. (The tests' server takes any password.)
+#[test]
+fn a_password_in_a_url_is_never_printed() {
+    const PASSWORD: &str = "Sekr1t";
+    let closed = format!("postgres://postgres:{PASSWORD}@127.0.0.1:1/x");
+    let (_dir, config) = common::write_config("pg-e-password", CONFIG);
+    let config = config.to_str().unwrap();
+    for args in [
+        vec!["plan", closed.as_str()],
+        vec!["check", "--config", config, closed.as_str()],
+        vec![
+            "run", "--config", config, "--from", &closed, "--to", &closed,
+        ],
+    ] {
+        let out = common::cli(&args, Some(KEY));
+        let message = common::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {message}");
+        assert!(!message.contains(PASSWORD), "{args:?}: {message}");
+    }
+
+    let server = server();
+    let src = source(&server, "e_password");
+    let dst = Db::new(&server, "e_password", "dst");
+    let (from, to) = (
+        with_password(&src.url(), PASSWORD),
+        with_password(&dst.url(), PASSWORD),
+    );
+    let run = common::cli(
+        &["run", "--config", config, "--from", &from, "--to", &to],
+        Some(KEY),
+    );
+    let summary = common::text(&run);
+    assert!(run.status.success(), "{summary}");
+    assert!(summary.contains(":***@"), "{summary}");
+    assert!(!summary.contains(PASSWORD), "{summary}");
+    assert_eq!(dst.count("SELECT count(*) FROM users"), PEOPLE as i64);
+}
+
+/// `report` of a PostgreSQL copy exits 1 when a group of its quasi-identifiers is smaller than
+/// `--k` (here one person born in 1900 is alone), 0 when none is.
+#[test]
+fn report_exits_1_below_k_and_0_at_it() {
+    let server = server();
+    let src = source(&server, "e_report");
+    src.exec(&format!(
+        "INSERT INTO users (id, email, name, postcode, birth_date, gender)
+         VALUES ({PEOPLE}, 'e.alone@example.org', 'Alone Person', 'ZZ9 9ZZ', '1900-01-01', 'X')"
+    ));
+    let dst = Db::new(&server, "e_report", "dst");
+    run_lib(CONFIG, KEY.as_bytes(), &src, &dst).unwrap();
+    let (_dir, config) = common::write_config("pg-e-report", CONFIG);
+    let report = |k: &str| {
+        common::cli(
+            &[
+                "report",
+                "--config",
+                config.to_str().unwrap(),
+                "--k",
+                k,
+                &dst.url(),
+                "--table",
+                "users",
+            ],
+            None,
+        )
+    };
+    let below = report("2");
+    assert_eq!(below.status.code(), Some(1), "{}", common::text(&below));
+    assert!(
+        String::from_utf8_lossy(&below.stdout).contains("2001"),
+        "every row read: {}",
+        common::text(&below)
+    );
+    let at = report("1");
+    assert_eq!(at.status.code(), Some(0), "{}", common::text(&at));
+}
+
 /// Orders partitioned by range whose foreign keys are declared on each partition, not on the
 /// parent, as many schemas do; by name, they would load before the customers they reference.
 /// One partition is attached with its columns in another order.
