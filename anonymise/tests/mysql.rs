@@ -555,3 +555,46 @@ fn a_password_in_a_url_is_never_printed() {
         );
     }
 }
+
+/// Two tables the source does not link, and a target that declares the link.
+const UNCHECKED: &str = "
+CREATE TABLE a_parents (id INT PRIMARY KEY) ENGINE = InnoDB;
+CREATE TABLE b_children (id INT PRIMARY KEY, parent_id INT NOT NULL) ENGINE = InnoDB;
+";
+
+/// Without a cycle, the target's foreign keys are checked as rows go in: a row of the source
+/// that references nothing stops the run (writing nothing), named by the constraint the
+/// target declares, which it would not be had the run turned the checks off.
+#[test]
+fn foreign_key_checks_stay_on_outside_cycles() {
+    let server = server();
+    let src = Db::with_schema(&server, "e_fkon", "src", UNCHECKED);
+    let dst = Db::with_schema(&server, "e_fkon", "dst", UNCHECKED);
+    dst.exec(
+        "ALTER TABLE b_children ADD CONSTRAINT e_child_parent
+         FOREIGN KEY (parent_id) REFERENCES a_parents (id)",
+    );
+    src.exec("INSERT INTO a_parents VALUES (1), (2); INSERT INTO b_children VALUES (1, 1), (2, 9)");
+    let config = r#"
+        [tables.a_parents.columns]
+        id = "keep"
+        [tables.b_children.columns]
+        id = "keep"
+        parent_id = "keep"
+    "#;
+    let error = run_lib(config, KEY.as_bytes(), &src, &dst).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(&error, DbError::Database { table: Some(t), .. } if t == "b_children"),
+        "{message}"
+    );
+    assert!(
+        message.contains("1452") && message.contains("e_child_parent"),
+        "{message}"
+    );
+    assert_empty(&dst, &["a_parents", "b_children"]);
+    // Without the orphan the same run goes through.
+    src.exec("DELETE FROM b_children WHERE id = 2");
+    run_lib(config, KEY.as_bytes(), &src, &dst).unwrap();
+    assert_eq!(dst.count("SELECT COUNT(*) FROM b_children"), 1);
+}
