@@ -598,3 +598,56 @@ fn foreign_key_checks_stay_on_outside_cycles() {
     run_lib(config, KEY.as_bytes(), &src, &dst).unwrap();
     assert_eq!(dst.count("SELECT COUNT(*) FROM b_children"), 1);
 }
+
+/// Rows of 8 KiB each, and (in the target) a log a trigger writes of the statement each row
+/// came in: the run session's count of prepared statements executed so far, which a
+/// statement's rows share.
+const WIDE: &str = "CREATE TABLE e_wide (id INT PRIMARY KEY, body TEXT NOT NULL) ENGINE = InnoDB;";
+
+/// 1,000 rows of 8 KiB (8 MB) go in several `INSERT`s, none past 4 MiB by more than the row
+/// that reached it (a target's `max_allowed_packet` is 16 MiB by default on MariaDB).
+#[test]
+fn rows_go_in_statements_of_at_most_4_mib() {
+    let server = server();
+    let src = Db::with_schema(&server, "e_wide", "src", WIDE);
+    let dst = Db::with_schema(&server, "e_wide", "dst", WIDE);
+    dst.exec(
+        "CREATE TABLE e_statements (id INT PRIMARY KEY, statement BIGINT NOT NULL, bytes INT NOT NULL) ENGINE = InnoDB;
+         CREATE TRIGGER e_log BEFORE INSERT ON e_wide FOR EACH ROW
+             INSERT INTO e_statements VALUES (NEW.id,
+                 (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS
+                  WHERE VARIABLE_NAME = 'COM_STMT_EXECUTE'),
+                 LENGTH(NEW.id) + LENGTH(NEW.body))",
+    );
+    const ROWS: i64 = 1_000;
+    const BODY: usize = 8 << 10;
+    src.exec(&format!(
+        "INSERT INTO e_wide WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS})
+         SELECT i, REPEAT(CHAR(65 + i % 26), {BODY}) FROM n"
+    ));
+    let config = "[tables.e_wide.columns]\nid = \"keep\"\nbody = \"keep\"\n";
+    run_lib(config, KEY.as_bytes(), &src, &dst).unwrap();
+    assert_eq!(dst.count("SELECT COUNT(*) FROM e_wide"), ROWS);
+    let statements: Vec<(i64, i64, i64)> = dst
+        .conn()
+        .query(
+            "SELECT statement, COUNT(*), CAST(SUM(bytes) AS SIGNED) FROM e_statements
+             GROUP BY statement ORDER BY statement",
+        )
+        .unwrap();
+    assert_eq!(
+        statements.iter().map(|s| s.1).sum::<i64>(),
+        ROWS,
+        "{statements:?}"
+    );
+    assert!(statements.len() >= 2, "{statements:?}");
+    // A statement is sent once its values reach 4 MiB: the row that reaches it is its last.
+    let row = (BODY + 4) as i64;
+    for &(_, rows, bytes) in &statements {
+        assert!(rows <= my::MAX_BATCH_ROWS as i64, "{statements:?}");
+        assert!(
+            bytes <= (4 << 20) + row,
+            "{bytes} bytes in one statement: {statements:?}"
+        );
+    }
+}
