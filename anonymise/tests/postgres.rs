@@ -333,6 +333,48 @@ fn report_exits_1_below_k_and_0_at_it() {
     assert_eq!(at.status.code(), Some(0), "{}", common::text(&at));
 }
 
+/// The peak memory the summary of a run of `anonymise` reports, in MiB.
+fn peak_memory_mib(run: &std::process::Output) -> f64 {
+    let summary = String::from_utf8_lossy(&run.stdout);
+    summary
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|mib| mib.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {}", common::text(run)))
+}
+
+/// Memory stays the same whatever a table's size: a run of ten times the rows (200,000 rows,
+/// some 50 MB) peaks within a few MiB of the smaller run's.
+#[test]
+fn memory_stays_the_same_at_ten_times_the_rows() {
+    const ROWS: u64 = 20_000;
+    let server = server();
+    let table =
+        "CREATE TABLE e_rows (id bigint PRIMARY KEY, email text NOT NULL, note text NOT NULL);";
+    let config = "key_env = \"ANONYMISE_TEST_KEY\"\n[tables.e_rows.columns]\nid = \"keep\"\nemail = \"email_pseudonym\"\nnote = \"keep\"\n";
+    let (_dir, config) = common::write_config("pg-e-memory", config);
+    let peaks = [ROWS, 10 * ROWS].map(|rows| {
+        let src = Db::with_schema(&server, "e_memory", "src", table);
+        let dst = Db::with_schema(&server, "e_memory", "dst", table);
+        src.exec(&format!(
+            "INSERT INTO e_rows SELECT i, 'zorvak' || i || '@quil.example', repeat(md5(i::text), 6)
+             FROM generate_series(1, {rows}) i"
+        ));
+        let run = server::run_cli(config.to_str().unwrap(), &src, &dst, &[], Some(KEY));
+        assert!(run.status.success(), "{}", common::text(&run));
+        assert_eq!(dst.count("SELECT count(*) FROM e_rows"), rows as i64);
+        peak_memory_mib(&run)
+    });
+    assert!(
+        peaks[1] <= peaks[0] + 4.0,
+        "{ROWS} rows peaked at {} MiB, {} rows at {} MiB",
+        peaks[0],
+        10 * ROWS,
+        peaks[1]
+    );
+}
+
 /// Orders partitioned by range whose foreign keys are declared on each partition, not on the
 /// parent, as many schemas do; by name, they would load before the customers they reference.
 /// One partition is attached with its columns in another order.
