@@ -651,3 +651,78 @@ fn rows_go_in_statements_of_at_most_4_mib() {
         );
     }
 }
+
+/// Waits until a session using `db` waits for a table's metadata lock (as the process list
+/// shows it): what another session holds, not the clock, says when to go on.
+fn wait_for_a_lock_wait(db: &Db) {
+    let mut admin = admin(&db.server).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: Option<i64> = admin
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+                 WHERE DB = ? AND STATE = 'Waiting for table metadata lock'",
+                (&db.name,),
+            )
+            .unwrap();
+        if waiting.unwrap_or(0) > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no session of {} waited for a lock",
+            db.name
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A run that waits for a table another session holds (`LOCK TABLES orders WRITE`), after its
+/// snapshot was taken and the tables before it were read, copies the table as the snapshot
+/// holds it: an order committed during the wait is not copied.
+#[test]
+fn a_table_the_run_waits_for_is_read_in_the_runs_snapshot() {
+    let server = server();
+    let src = source(&server, "e_waits");
+    let dst = Db::new(&server, "e_waits", "dst");
+    let email = src.column("SELECT email FROM users WHERE id = 1")[0]
+        .clone()
+        .unwrap();
+    let mut locker = src.conn();
+    locker.query_drop("LOCK TABLES orders WRITE").unwrap();
+    let run = std::thread::spawn({
+        let (src_url, dst_url) = (src.url(), dst.url());
+        move || {
+            my::anonymise(
+                &anonymise::Config::parse(CONFIG).unwrap(),
+                &anonymise::Transformer::new(KEY.as_bytes()).unwrap(),
+                &src_url,
+                &dst_url,
+                &Options::default(),
+                &mut |_| {},
+            )
+        }
+    });
+    wait_for_a_lock_wait(&src);
+    // An order of an existing user, by the session that holds the table (a new user would
+    // wait for it too: the server locks a parent's children for the foreign keys' sake).
+    locker
+        .query_drop(format!(
+            "INSERT INTO orders VALUES ({}, 1, '{email}', 1.99)",
+            2 * PEOPLE
+        ))
+        .unwrap();
+    locker.query_drop("UNLOCK TABLES").unwrap();
+    let summaries = run.join().unwrap().unwrap();
+    let order: Vec<&str> = summaries.iter().map(|s| s.table.as_str()).collect();
+    assert_eq!(order, ["users", "audit", "orders"]);
+    assert_eq!(
+        src.count("SELECT COUNT(*) FROM orders"),
+        2 * PEOPLE as i64 + 1
+    );
+    assert_eq!(
+        dst.count("SELECT COUNT(*) FROM orders"),
+        2 * PEOPLE as i64,
+        "the orders as the run's snapshot holds them"
+    );
+}
