@@ -222,6 +222,7 @@ server::server_tests!(MariaDb:
     a_target_that_holds_rows_is_refused_unless_truncate_is_asked,
     two_runs_into_one_target_load_it_once,
     a_virtual_key_orders_the_load_as_a_foreign_key_would,
+    the_source_is_read_in_one_snapshot_whatever_commits_meanwhile,
 );
 
 #[test]
@@ -553,4 +554,175 @@ fn a_password_in_a_url_is_never_printed() {
             "{message}"
         );
     }
+}
+
+/// Two tables the source does not link, and a target that declares the link.
+const UNCHECKED: &str = "
+CREATE TABLE a_parents (id INT PRIMARY KEY) ENGINE = InnoDB;
+CREATE TABLE b_children (id INT PRIMARY KEY, parent_id INT NOT NULL) ENGINE = InnoDB;
+";
+
+/// Without a cycle, the target's foreign keys are checked as rows go in: a row of the source
+/// that references nothing stops the run (writing nothing), named by the constraint the
+/// target declares, which it would not be had the run turned the checks off.
+#[test]
+fn foreign_key_checks_stay_on_outside_cycles() {
+    let server = server();
+    let src = Db::with_schema(&server, "e_fkon", "src", UNCHECKED);
+    let dst = Db::with_schema(&server, "e_fkon", "dst", UNCHECKED);
+    dst.exec(
+        "ALTER TABLE b_children ADD CONSTRAINT e_child_parent
+         FOREIGN KEY (parent_id) REFERENCES a_parents (id)",
+    );
+    src.exec("INSERT INTO a_parents VALUES (1), (2); INSERT INTO b_children VALUES (1, 1), (2, 9)");
+    let config = r#"
+        [tables.a_parents.columns]
+        id = "keep"
+        [tables.b_children.columns]
+        id = "keep"
+        parent_id = "keep"
+    "#;
+    let error = run_lib(config, KEY.as_bytes(), &src, &dst).unwrap_err();
+    let message = error.to_string();
+    assert!(
+        matches!(&error, DbError::Database { table: Some(t), .. } if t == "b_children"),
+        "{message}"
+    );
+    assert!(
+        message.contains("1452") && message.contains("e_child_parent"),
+        "{message}"
+    );
+    assert_empty(&dst, &["a_parents", "b_children"]);
+    // Without the orphan the same run goes through.
+    src.exec("DELETE FROM b_children WHERE id = 2");
+    run_lib(config, KEY.as_bytes(), &src, &dst).unwrap();
+    assert_eq!(dst.count("SELECT COUNT(*) FROM b_children"), 1);
+}
+
+/// Rows of 8 KiB each, and (in the target) a log a trigger writes of the statement each row
+/// came in: the run session's count of prepared statements executed so far, which a
+/// statement's rows share.
+const WIDE: &str = "CREATE TABLE e_wide (id INT PRIMARY KEY, body TEXT NOT NULL) ENGINE = InnoDB;";
+
+/// 1,000 rows of 8 KiB (8 MB) go in several `INSERT`s, none past 4 MiB by more than the row
+/// that reached it (a target's `max_allowed_packet` is 16 MiB by default on MariaDB).
+#[test]
+fn rows_go_in_statements_of_at_most_4_mib() {
+    let server = server();
+    let src = Db::with_schema(&server, "e_wide", "src", WIDE);
+    let dst = Db::with_schema(&server, "e_wide", "dst", WIDE);
+    dst.exec(
+        "CREATE TABLE e_statements (id INT PRIMARY KEY, statement BIGINT NOT NULL, bytes INT NOT NULL) ENGINE = InnoDB;
+         CREATE TRIGGER e_log BEFORE INSERT ON e_wide FOR EACH ROW
+             INSERT INTO e_statements VALUES (NEW.id,
+                 (SELECT VARIABLE_VALUE FROM information_schema.SESSION_STATUS
+                  WHERE VARIABLE_NAME = 'COM_STMT_EXECUTE'),
+                 LENGTH(NEW.id) + LENGTH(NEW.body))",
+    );
+    const ROWS: i64 = 1_000;
+    const BODY: usize = 8 << 10;
+    src.exec(&format!(
+        "INSERT INTO e_wide WITH RECURSIVE n (i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < {ROWS})
+         SELECT i, REPEAT(CHAR(65 + i % 26), {BODY}) FROM n"
+    ));
+    let config = "[tables.e_wide.columns]\nid = \"keep\"\nbody = \"keep\"\n";
+    run_lib(config, KEY.as_bytes(), &src, &dst).unwrap();
+    assert_eq!(dst.count("SELECT COUNT(*) FROM e_wide"), ROWS);
+    let statements: Vec<(i64, i64, i64)> = dst
+        .conn()
+        .query(
+            "SELECT statement, COUNT(*), CAST(SUM(bytes) AS SIGNED) FROM e_statements
+             GROUP BY statement ORDER BY statement",
+        )
+        .unwrap();
+    assert_eq!(
+        statements.iter().map(|s| s.1).sum::<i64>(),
+        ROWS,
+        "{statements:?}"
+    );
+    assert!(statements.len() >= 2, "{statements:?}");
+    // A statement is sent once its values reach 4 MiB: the row that reaches it is its last.
+    let row = (BODY + 4) as i64;
+    for &(_, rows, bytes) in &statements {
+        assert!(rows <= my::MAX_BATCH_ROWS as i64, "{statements:?}");
+        assert!(
+            bytes <= (4 << 20) + row,
+            "{bytes} bytes in one statement: {statements:?}"
+        );
+    }
+}
+
+/// Waits until a session using `db` waits for a table's metadata lock (as the process list
+/// shows it): what another session holds, not the clock, says when to go on.
+fn wait_for_a_lock_wait(db: &Db) {
+    let mut admin = admin(&db.server).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: Option<i64> = admin
+            .exec_first(
+                "SELECT COUNT(*) FROM information_schema.PROCESSLIST
+                 WHERE DB = ? AND STATE = 'Waiting for table metadata lock'",
+                (&db.name,),
+            )
+            .unwrap();
+        if waiting.unwrap_or(0) > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no session of {} waited for a lock",
+            db.name
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// A run that waits for a table another session holds (`LOCK TABLES orders WRITE`), after its
+/// snapshot was taken and the tables before it were read, copies the table as the snapshot
+/// holds it: an order committed during the wait is not copied.
+#[test]
+fn a_table_the_run_waits_for_is_read_in_the_runs_snapshot() {
+    let server = server();
+    let src = source(&server, "e_waits");
+    let dst = Db::new(&server, "e_waits", "dst");
+    let email = src.column("SELECT email FROM users WHERE id = 1")[0]
+        .clone()
+        .unwrap();
+    let mut locker = src.conn();
+    locker.query_drop("LOCK TABLES orders WRITE").unwrap();
+    let run = std::thread::spawn({
+        let (src_url, dst_url) = (src.url(), dst.url());
+        move || {
+            my::anonymise(
+                &anonymise::Config::parse(CONFIG).unwrap(),
+                &anonymise::Transformer::new(KEY.as_bytes()).unwrap(),
+                &src_url,
+                &dst_url,
+                &Options::default(),
+                &mut |_| {},
+            )
+        }
+    });
+    wait_for_a_lock_wait(&src);
+    // An order of an existing user, by the session that holds the table (a new user would
+    // wait for it too: the server locks a parent's children for the foreign keys' sake).
+    locker
+        .query_drop(format!(
+            "INSERT INTO orders VALUES ({}, 1, '{email}', 1.99)",
+            2 * PEOPLE
+        ))
+        .unwrap();
+    locker.query_drop("UNLOCK TABLES").unwrap();
+    let summaries = run.join().unwrap().unwrap();
+    let order: Vec<&str> = summaries.iter().map(|s| s.table.as_str()).collect();
+    assert_eq!(order, ["users", "audit", "orders"]);
+    assert_eq!(
+        src.count("SELECT COUNT(*) FROM orders"),
+        2 * PEOPLE as i64 + 1
+    );
+    assert_eq!(
+        dst.count("SELECT COUNT(*) FROM orders"),
+        2 * PEOPLE as i64,
+        "the orders as the run's snapshot holds them"
+    );
 }

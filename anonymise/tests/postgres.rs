@@ -10,7 +10,8 @@
 mod common;
 
 use anonymise::postgres::{self as pg, Options};
-use anonymise::{Config, Transformer};
+use anonymise::run::Side;
+use anonymise::{Config, DbError, Transformer};
 use common::person;
 use common::server::{self, run_lib, Anonymise, Server, CONFIG, PEOPLE};
 use common::KEY;
@@ -191,6 +192,7 @@ server::server_tests!(Postgres:
     a_target_that_holds_rows_is_refused_unless_truncate_is_asked,
     two_runs_into_one_target_load_it_once,
     a_virtual_key_orders_the_load_as_a_foreign_key_would,
+    the_source_is_read_in_one_snapshot_whatever_commits_meanwhile,
 );
 
 #[test]
@@ -206,6 +208,171 @@ fn a_row_the_target_refuses_is_named_without_its_values() {
             &["SQLSTATE 22001"],
         ),
     ]);
+}
+
+/// A duplicate the target's unique index refuses is named by SQLSTATE and index, without the
+/// detail that quotes the key (`Key (total)=(0.99) already exists`); a value too long for its
+/// column likewise. Nothing is written.
+#[test]
+fn values_the_target_refuses_write_nothing_and_the_errors_show_no_value() {
+    let server = server();
+    let src = source(&server, "e_refused");
+    let dup = Db::new(&server, "e_refused", "dup");
+    dup.exec("CREATE UNIQUE INDEX e_one_total ON orders (total)");
+    let (error, message) = server::failure(CONFIG, &src, &dup);
+    assert!(
+        matches!(&error, DbError::Database { side: Side::Target, table: Some(t), .. } if t == "orders"),
+        "{message}"
+    );
+    assert!(
+        message.contains("SQLSTATE 23505") && message.contains("e_one_total"),
+        "{message}"
+    );
+    for quoted in ["Key (", "=(", ".99"] {
+        assert!(!message.contains(quoted), "{quoted}: {message}");
+    }
+
+    let narrow = Db::new(&server, "e_refused", "narrow");
+    narrow.exec("ALTER TABLE audit ALTER COLUMN action TYPE varchar(3)");
+    let (_, message) = server::failure(CONFIG, &src, &narrow);
+    assert!(
+        message.contains("SQLSTATE 22001") && message.contains("table `audit`"),
+        "{message}"
+    );
+    assert!(!message.contains("login"), "{message}");
+}
+
+/// `url` with `password` as its user's password (the user `postgres` when it names none).
+fn with_password(url: &str, password: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap();
+    match rest.split_once('@') {
+        Some((user, host)) => {
+            let user = user.split(':').next().unwrap();
+            format!("{scheme}://{user}:{password}@{host}")
+        }
+        None => format!("{scheme}://postgres:{password}@{rest}"),
+    }
+}
+
+/// A password in a PostgreSQL URL is never printed: not when the server cannot be reached
+/// (`plan`, `check`, `run`), not in the summary of a run that went through, which shows the
+/// target as `user:***@`. (The tests' server takes any password.)
+#[test]
+fn a_password_in_a_url_is_never_printed() {
+    const PASSWORD: &str = "Sekr1t";
+    let closed = format!("postgres://postgres:{PASSWORD}@127.0.0.1:1/x");
+    let (_dir, config) = common::write_config("pg-e-password", CONFIG);
+    let config = config.to_str().unwrap();
+    for args in [
+        vec!["plan", closed.as_str()],
+        vec!["check", "--config", config, closed.as_str()],
+        vec![
+            "run", "--config", config, "--from", &closed, "--to", &closed,
+        ],
+    ] {
+        let out = common::cli(&args, Some(KEY));
+        let message = common::text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {message}");
+        assert!(!message.contains(PASSWORD), "{args:?}: {message}");
+    }
+
+    let server = server();
+    let src = source(&server, "e_password");
+    let dst = Db::new(&server, "e_password", "dst");
+    let (from, to) = (
+        with_password(&src.url(), PASSWORD),
+        with_password(&dst.url(), PASSWORD),
+    );
+    let run = common::cli(
+        &["run", "--config", config, "--from", &from, "--to", &to],
+        Some(KEY),
+    );
+    let summary = common::text(&run);
+    assert!(run.status.success(), "{summary}");
+    assert!(summary.contains(":***@"), "{summary}");
+    assert!(!summary.contains(PASSWORD), "{summary}");
+    assert_eq!(dst.count("SELECT count(*) FROM users"), PEOPLE as i64);
+}
+
+/// `report` of a PostgreSQL copy exits 1 when a group of its quasi-identifiers is smaller than
+/// `--k` (here one person born in 1900 is alone), 0 when none is.
+#[test]
+fn report_exits_1_below_k_and_0_at_it() {
+    let server = server();
+    let src = source(&server, "e_report");
+    src.exec(&format!(
+        "INSERT INTO users (id, email, name, postcode, birth_date, gender)
+         VALUES ({PEOPLE}, 'e.alone@example.org', 'Alone Person', 'ZZ9 9ZZ', '1900-01-01', 'X')"
+    ));
+    let dst = Db::new(&server, "e_report", "dst");
+    run_lib(CONFIG, KEY.as_bytes(), &src, &dst).unwrap();
+    let (_dir, config) = common::write_config("pg-e-report", CONFIG);
+    let report = |k: &str| {
+        common::cli(
+            &[
+                "report",
+                "--config",
+                config.to_str().unwrap(),
+                "--k",
+                k,
+                &dst.url(),
+                "--table",
+                "users",
+            ],
+            None,
+        )
+    };
+    let below = report("2");
+    assert_eq!(below.status.code(), Some(1), "{}", common::text(&below));
+    assert!(
+        String::from_utf8_lossy(&below.stdout).contains("2001"),
+        "every row read: {}",
+        common::text(&below)
+    );
+    let at = report("1");
+    assert_eq!(at.status.code(), Some(0), "{}", common::text(&at));
+}
+
+/// The peak memory the summary of a run of `anonymise` reports, in MiB.
+fn peak_memory_mib(run: &std::process::Output) -> f64 {
+    let summary = String::from_utf8_lossy(&run.stdout);
+    summary
+        .split("peak memory ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|mib| mib.parse().ok())
+        .unwrap_or_else(|| panic!("no peak memory in {}", common::text(run)))
+}
+
+/// Memory stays the same whatever a table's size: a run of ten times the rows (200,000 rows,
+/// some 50 MB) peaks within a few MiB of the smaller run's.
+#[test]
+fn memory_stays_the_same_at_ten_times_the_rows() {
+    const ROWS: u64 = 20_000;
+    let server = server();
+    let table =
+        "CREATE TABLE e_rows (id bigint PRIMARY KEY, email text NOT NULL, note text NOT NULL);";
+    let config = "key_env = \"ANONYMISE_TEST_KEY\"\n[tables.e_rows.columns]\nid = \"keep\"\nemail = \"email_pseudonym\"\nnote = \"keep\"\n";
+    let (_dir, config) = common::write_config("pg-e-memory", config);
+    let peaks = [ROWS, 10 * ROWS].map(|rows| {
+        let src = Db::with_schema(&server, "e_memory", "src", table);
+        let dst = Db::with_schema(&server, "e_memory", "dst", table);
+        src.exec(&format!(
+            "INSERT INTO e_rows SELECT i, 'zorvak' || i || '@quil.example', repeat(md5(i::text), 6)
+             FROM generate_series(1, {rows}) i"
+        ));
+        let run = server::run_cli(config.to_str().unwrap(), &src, &dst, &[], Some(KEY));
+        assert!(run.status.success(), "{}", common::text(&run));
+        assert_eq!(dst.count("SELECT count(*) FROM e_rows"), rows as i64);
+        peak_memory_mib(&run)
+    });
+    assert!(
+        peaks[1] <= peaks[0] + 4.0,
+        "{ROWS} rows peaked at {} MiB, {} rows at {} MiB",
+        peaks[0],
+        10 * ROWS,
+        peaks[1]
+    );
 }
 
 /// Orders partitioned by range whose foreign keys are declared on each partition, not on the
@@ -351,6 +518,34 @@ fn the_same_database_as_source_and_target_is_refused() {
     );
 }
 
+/// Waits until a session connected to `db` waits for a lock (as `pg_stat_activity` shows it):
+/// what another session holds, not the clock, says when to go on.
+fn wait_for_a_lock_wait(db: &Db) {
+    let mut admin = admin(&db.server).unwrap();
+    let started = std::time::Instant::now();
+    loop {
+        let waiting: i64 = admin
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
+                &[&db.name],
+            )
+            .unwrap()
+            .get(0);
+        if waiting > 0 {
+            return;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no session of {} waited for a lock",
+            db.name
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
+/// The run locks the source's tables before it takes its snapshot: a table rewritten (a new
+/// file) while the run waits for it is copied whole, and rows committed meanwhile are in the
+/// copy with what they reference.
 #[test]
 fn a_table_rewritten_while_the_run_waits_for_it_is_copied_whole() {
     let server = server();
@@ -373,17 +568,30 @@ fn a_table_rewritten_while_the_run_waits_for_it_is_copied_whole() {
             )
         }
     });
-    // The run waits for the lock; the table is rewritten (a new file) and committed meanwhile.
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    wait_for_a_lock_wait(&src);
     other
-        .batch_execute("ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 3); COMMIT")
+        .batch_execute(&format!(
+            "ALTER TABLE orders ALTER COLUMN total TYPE numeric(10, 3);
+             INSERT INTO users (id, email, name, gender) VALUES ({PEOPLE}, 'e.late@example.org', 'Late Comer', 'F');
+             INSERT INTO orders VALUES ({}, {PEOPLE}, 'e.late@example.org', 1.99);
+             COMMIT",
+            2 * PEOPLE
+        ))
         .unwrap();
     let summaries = run.join().unwrap().unwrap();
     let orders = summaries.iter().find(|s| s.table == "orders").unwrap();
-    assert_eq!(orders.rows, PEOPLE * 2, "every row of the rewritten table");
     assert_eq!(
-        dst.count("SELECT count(*) FROM orders"),
-        (PEOPLE * 2) as i64
+        orders.rows,
+        PEOPLE * 2 + 1,
+        "every row of the rewritten table"
+    );
+    for table in ["users", "orders", "audit"] {
+        let sql = format!("SELECT count(*) FROM {table}");
+        assert_eq!(dst.count(&sql), src.count(&sql), "{sql}");
+    }
+    assert_eq!(
+        dst.count("SELECT count(*) FROM orders o JOIN users u ON u.id = o.user_id AND u.email = o.user_email"),
+        (PEOPLE * 2 + 1) as i64
     );
 }
 
