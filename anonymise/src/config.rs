@@ -627,7 +627,10 @@ mod tests {
         assert!(!text.contains("nothing was written"), "{text}");
         let run = crate::run::DbError::from(error).to_string();
         assert!(
-            run.lines().next().unwrap().ends_with("; nothing was written"),
+            run.lines()
+                .next()
+                .unwrap()
+                .ends_with("; nothing was written"),
             "{run}"
         );
     }
@@ -638,8 +641,9 @@ mod tests {
         let line = text.lines().position(|l| l.contains("pseudonymn")).unwrap() + 1;
         let error = Config::parse(&text).unwrap_err().to_string();
         assert!(
-            error.contains(&format!("line {line}, users.email: unknown rule \"pseudonymn\""))
-                && error.contains("email_pseudonym"),
+            error.contains(&format!(
+                "line {line}, users.email: unknown rule \"pseudonymn\""
+            )) && error.contains("email_pseudonym"),
             "{error}"
         );
     }

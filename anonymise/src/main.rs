@@ -192,9 +192,7 @@ impl Location {
             Location::Sqlite(path) => schema
                 .tables
                 .iter()
-                .map(|t| {
-                    anonymise::sqlite::sample(path, &t.name, SAMPLE).map_err(|e| e.reason())
-                })
+                .map(|t| anonymise::sqlite::sample(path, &t.name, SAMPLE).map_err(|e| e.reason()))
                 .collect(),
             Location::Postgres(url) => postgres_samples(url, pg_schema, schema, SAMPLE),
             Location::Mysql(url) => mysql_cli::samples(url, schema, SAMPLE),
@@ -333,7 +331,9 @@ impl Bars {
     fn terminal_bar(&self, p: &Progress) -> indicatif::ProgressBar {
         let width = self.width;
         let template = match p.unit {
-            Unit::Bytes => format!("{{prefix:>{width}}} [{{bar:16}}] {{bytes}}/{{total_bytes}}{{msg}}"),
+            Unit::Bytes => {
+                format!("{{prefix:>{width}}} [{{bar:16}}] {{bytes}}/{{total_bytes}}{{msg}}")
+            }
             Unit::Rows => format!("{{prefix:>{width}}} [{{bar:16}}] {{pos}}/{{len}} rows{{msg}}"),
         };
         let style = indicatif::ProgressStyle::with_template(&template)
@@ -430,11 +430,7 @@ fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
 }
 
 /// The summary at the end of a run: a line per table, the total, and the peak memory.
-fn print_summary(
-    summaries: &[Summary],
-    elapsed: Duration,
-    into: &str,
-) -> Result<(), String> {
+fn print_summary(summaries: &[Summary], elapsed: Duration, into: &str) -> Result<(), String> {
     use std::fmt::Write as _;
     let width = summaries
         .iter()
@@ -509,8 +505,8 @@ fn group_size(arg: &str) -> Result<usize, String> {
 /// Whether `arg` is a libpq connection string (`host=db dbname=shop`) rather than a file.
 fn is_libpq(arg: &str) -> bool {
     const KEYWORDS: [&str; 10] = [
-        "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "sslmode",
-        "service", "options",
+        "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "sslmode", "service",
+        "options",
     ];
     !Path::new(arg).exists()
         && arg.split_whitespace().any(|pair| {
@@ -589,7 +585,11 @@ fn run_error(error: &DbError, (source, target): (&str, &str)) -> String {
         DbError::Database {
             side, table: None, ..
         } => {
-            let url = if *side == Side::Source { source } else { target };
+            let url = if *side == Side::Source {
+                source
+            } else {
+                target
+            };
             format!(
                 "{}{}",
                 db_reason(error, url),

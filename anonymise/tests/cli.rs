@@ -72,7 +72,11 @@ fn output_into_a_pipe_closed_early_ends_the_command_quietly() {
 
     // `report` reads its CSV from stdin, given only once its stdout is closed: it writes into
     // the closed pipe, and keeps its verdict's status (1: below k).
-    let config = file(&dir, "anonymise.toml", &USERS_CONFIG.replace("users", "stdin"));
+    let config = file(
+        &dir,
+        "anonymise.toml",
+        &USERS_CONFIG.replace("users", "stdin"),
+    );
     let mut report = Command::new(env!("CARGO_BIN_EXE_anonymise"))
         .args(["report", "--k", "5", "--config", config.to_str().unwrap()])
         .arg("/dev/stdin")
@@ -115,7 +119,10 @@ fn check_plan_and_report_failures_do_not_claim_nothing_was_written() {
     let failures = [
         cli(&["check", "--config", unclassified, users], None),
         cli(&["plan", not_a_database.to_str().unwrap()], None),
-        cli(&["plan", dir.join("missing.sqlite").to_str().unwrap()], None),
+        cli(
+            &["plan", dir.join("missing.sqlite").to_str().unwrap()],
+            None,
+        ),
         cli(
             &[
                 "report",
@@ -239,7 +246,14 @@ fn report_refuses_k_below_one_and_a_table_the_config_lacks() {
             .unwrap();
     }
     let db = db.to_str().unwrap();
-    let args = ["report", "--config", config, db, "--table", "billing.invoices"];
+    let args = [
+        "report",
+        "--config",
+        config,
+        db,
+        "--table",
+        "billing.invoices",
+    ];
     let out = cli(&args, None);
     let said = text(&out);
     assert_eq!(out.status.code(), Some(2), "{said}");
@@ -350,8 +364,13 @@ fn plain_progress_lines_show_each_state_once_aligned_and_never_a_rate_the_summar
             .iter()
             .filter(|l| l.trim_start().starts_with(&format!("{table} ")))
             .collect();
-        let last = of_table.last().unwrap_or_else(|| panic!("{table}:\n{progress}"));
-        assert!(last.contains("3000 rows") || last.contains("20 rows"), "{progress}");
+        let last = of_table
+            .last()
+            .unwrap_or_else(|| panic!("{table}:\n{progress}"));
+        assert!(
+            last.contains("3000 rows") || last.contains("20 rows"),
+            "{progress}"
+        );
         assert_eq!(
             of_table.iter().filter(|l| l == &last).count(),
             1,

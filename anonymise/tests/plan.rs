@@ -467,7 +467,9 @@ mod postgres_plan {
         let src = Db::new("hg_json_src", &format!("{schema}{rows}"));
         let dst = Db::new("hg_json_dst", schema);
         let suggested = plan_then_check("pg-json", &[&src.url()]);
-        for column in ["details", "payload", "body", "doc", "page", "attrs", "extra"] {
+        for column in [
+            "details", "payload", "body", "doc", "page", "attrs", "extra",
+        ] {
             assert_flagged_not_kept(&suggested, "audit_log", column);
         }
         for column in ["details", "doc", "extra"] {
