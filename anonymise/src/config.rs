@@ -247,29 +247,34 @@ pub struct ConfigError {
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        writeln!(f, "the config does not match the data; nothing was written")?;
+        f.write_str(&self.message(""))
+    }
+}
+
+impl ConfigError {
+    /// The message, `claim` at the end of its first line (a run's "; nothing was written").
+    pub(crate) fn message(&self, claim: &str) -> String {
+        use std::fmt::Write as _;
+        let mut f = format!("the config does not match the data{claim}\n");
         if !self.unclassified.is_empty() {
-            writeln!(
-                f,
-                "  columns the config does not classify (add a rule for each, \"keep\" if it holds nothing personal):"
-            )?;
+            f.push_str("  columns the config does not classify (add a rule for each, \"keep\" if it holds nothing personal):\n");
             for c in &self.unclassified {
-                writeln!(f, "    {c}")?;
+                let _ = writeln!(f, "    {c}");
             }
         }
         if !self.stale.is_empty() {
-            writeln!(
-                f,
-                "  config entries for columns that no longer exist (remove them):"
-            )?;
+            // The schema readers leave generated columns out (a copy recomputes them), and a
+            // CSV run knows only the files it is given: which of these it is, only the user
+            // can tell.
+            f.push_str("  config entries for columns or tables not in the source (a dropped column, a generated one, which the copy recomputes, or a CSV file not given): remove them, or give the file:\n");
             for c in &self.stale {
-                writeln!(f, "    {c}")?;
+                let _ = writeln!(f, "    {c}");
             }
         }
         for problem in &self.invalid {
-            writeln!(f, "  {problem}")?;
+            let _ = writeln!(f, "  {problem}");
         }
-        Ok(())
+        f
     }
 }
 
@@ -610,9 +615,36 @@ mod tests {
         assert_eq!(error.unclassified, ["users.name"]);
         assert_eq!(error.stale, ["orders.old_column"]);
         let text = error.to_string();
+        assert!(text.contains("users.name"), "{text}");
+        // A column the source lacks may have been dropped, or be a generated one (the readers
+        // leave those out), or (CSV) be in a file not given: the message does not guess which.
         assert!(
-            text.contains("nothing was written") && text.contains("users.name"),
+            text.contains("not in the source") && text.contains("generated"),
             "{text}"
+        );
+        assert!(!text.contains("no longer exist"), "{text}");
+        // A check writes nothing, so it does not say so; a run's error does (see `DbError`).
+        assert!(!text.contains("nothing was written"), "{text}");
+        let run = crate::run::DbError::from(error).to_string();
+        assert!(
+            run.lines()
+                .next()
+                .unwrap()
+                .ends_with("; nothing was written"),
+            "{run}"
+        );
+    }
+
+    #[test]
+    fn an_unknown_rule_name_is_refused_with_its_line_like_a_typo_in_a_rule_table() {
+        let text = GOOD.replace("email = \"email_pseudonym\"", "email = \"pseudonymn\"");
+        let line = text.lines().position(|l| l.contains("pseudonymn")).unwrap() + 1;
+        let error = Config::parse(&text).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!(
+                "line {line}, users.email: unknown rule \"pseudonymn\""
+            )) && error.contains("email_pseudonym"),
+            "{error}"
         );
     }
 
@@ -627,8 +659,13 @@ mod tests {
             error.invalid.iter().any(|e| e.contains("is unique")),
             "{error}"
         );
-        let text = GOOD.replace("email = \"email_pseudonym\"", "email = \"hash\"");
-        let error = Config::parse(&text).unwrap().check(&schema()).unwrap_err();
+        // A config built in code can hold a name no file could: the check refuses it too.
+        let mut config = Config::parse(GOOD).unwrap();
+        let users = config.tables.get_mut("users").unwrap();
+        users
+            .columns
+            .insert("email".into(), RuleSpec::Name("hash".into()));
+        let error = config.check(&schema()).unwrap_err();
         assert!(
             error.invalid[0].contains("unknown rule \"hash\""),
             "{error}"

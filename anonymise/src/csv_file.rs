@@ -2,7 +2,7 @@
 //! stream through in constant memory; the output appears only when every row went through.
 
 use crate::config::{ColumnSchema, Config, ConfigError, Rule, Schema, TableSchema};
-use crate::run::{copy_tables, Progress, Summary};
+use crate::run::{copy_tables, Progress, Summary, NOTHING_WRITTEN};
 use crate::transform::{TransformError, Transformer};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufReader, BufWriter, Read, Write};
@@ -12,10 +12,10 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum CsvError {
     /// The config does not match the file's columns.
-    #[error(transparent)]
+    #[error("{}", .0.message(NOTHING_WRITTEN))]
     Config(#[from] ConfigError),
     /// A value could not be transformed (the message never holds the value).
-    #[error("row {row}, column `{column}`: {source}")]
+    #[error("row {row}, column `{column}`: {source}; nothing was written")]
     Transform {
         /// The 1-based data row.
         row: u64,
@@ -310,7 +310,8 @@ pub fn table_name(path: &Path) -> String {
 /// closed: two inputs that would be one table (the same stem; so also two of one file name,
 /// which would be one output) are refused, and so is an output that is one of the inputs or
 /// already exists; the config is checked against every file's header (so a reference from one
-/// file to another is checked too); each output goes to a temporary file (claimed, never
+/// file to another is checked too); `out_dir` is made if it does not exist (and removed again
+/// if the run fails); each output goes to a temporary file (claimed, never
 /// overwritten), and only when every row of every file went through are they renamed into
 /// place. On any error nothing is left: neither a temporary file nor an output, even one
 /// already renamed.
@@ -338,6 +339,7 @@ pub fn anonymise_with_progress(
     let outputs = output_paths(inputs, &tables, out_dir)?;
     let schema = Schema { tables };
     let plan = config.check(&schema)?;
+    let made = make_dirs(out_dir)?;
     // The schema's tables are the files', in their order: each file takes its own rules.
     let mut staged: Vec<(PathBuf, PathBuf)> = Vec::new();
     let mut files = inputs.iter().zip(&outputs);
@@ -351,6 +353,8 @@ pub fn anonymise_with_progress(
         let writer = claim(&pending)?;
         staged.push((pending.clone(), output.clone()));
         let total_bytes = reader.metadata().map(|m| m.len()).unwrap_or(0);
+        // The table starts: a progress bar's clock starts here, as the summary's does.
+        progress(&Progress::bytes(&table.name, 0, total_bytes, 0, false));
         stream(
             table,
             rules,
@@ -369,17 +373,45 @@ pub fn anonymise_with_progress(
             },
         )
     });
-    match result {
-        Ok(summaries) => {
-            publish(&staged)?;
-            Ok(summaries)
+    let result = result.and_then(|summaries| publish(&staged).map(|()| summaries));
+    if result.is_err() {
+        for (pending, _) in &staged {
+            let _ = fs::remove_file(pending);
         }
-        Err(error) => {
-            for (pending, _) in &staged {
-                let _ = fs::remove_file(pending);
+        remove_dirs(&made);
+    }
+    result
+}
+
+/// Makes `dir` and its missing parents, for a run into a directory that does not exist yet;
+/// returns the directories made, outermost first, for a failed run to remove again.
+fn make_dirs(dir: &Path) -> Result<Vec<PathBuf>, CsvError> {
+    let missing: Vec<&Path> = dir
+        .ancestors()
+        .take_while(|d| !d.as_os_str().is_empty() && d.symlink_metadata().is_err())
+        .collect();
+    let mut made = Vec::new();
+    for missing in missing.into_iter().rev() {
+        match fs::create_dir(missing) {
+            Ok(()) => made.push(missing.to_path_buf()),
+            // Made by another process meanwhile: not this run's to remove.
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists && missing.is_dir() => {}
+            Err(e) => {
+                remove_dirs(&made);
+                return Err(CsvError::Refused(format!(
+                    "cannot make the output directory {}: {e}",
+                    dir.display()
+                )));
             }
-            Err(error)
         }
+    }
+    Ok(made)
+}
+
+/// Removes the directories [`make_dirs`] made, innermost first, each only if empty.
+fn remove_dirs(made: &[PathBuf]) {
+    for dir in made.iter().rev() {
+        let _ = fs::remove_dir(dir);
     }
 }
 
@@ -409,6 +441,10 @@ fn output_paths(
         let path = path.display().to_string();
         move |source| CsvError::Io { path, source }
     };
+    if out_dir.symlink_metadata().is_err() {
+        // The run makes it (see `make_dirs`): it holds no input, and no output yet.
+        return Ok(outputs);
+    }
     let dir = fs::canonicalize(out_dir).map_err(io_err(out_dir))?;
     let sources = inputs
         .iter()

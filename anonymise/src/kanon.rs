@@ -650,7 +650,11 @@ impl fmt::Display for Report {
                 self.records_below_k,
                 share(
                     self.records_below_k,
-                    format!(", in {} groups", self.groups_below_k),
+                    format!(
+                        ", in {} group{}",
+                        self.groups_below_k,
+                        if self.groups_below_k == 1 { "" } else { "s" }
+                    ),
                 ),
             ),
             (

@@ -3,10 +3,13 @@
 //! `mysql` feature).
 
 use anonymise::config::{Config, Schema, TableSchema};
-use anonymise::run::{Progress, Summary, Unit};
+use anonymise::run::{Progress, Side, Summary, Unit};
+use anonymise::DbError;
 use clap::{Parser, Subcommand};
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// Anonymise copies of production data: every column classified, keyed pseudonyms, a
 /// k-anonymity report.
@@ -75,8 +78,8 @@ enum Command {
         /// The TOML config.
         #[arg(long)]
         config: PathBuf,
-        /// The smallest group size wanted.
-        #[arg(long, default_value_t = 5)]
+        /// The smallest group size wanted (1 or more).
+        #[arg(long, default_value_t = 5, value_parser = group_size)]
         k: usize,
         /// A CSV file, or a database (see `plan`) with `--table`.
         source: String,
@@ -115,6 +118,13 @@ impl Location {
                 None
             }
         };
+        if args.iter().any(|arg| is_libpq(arg)) {
+            // Not echoed: such a string may hold a password.
+            return Err(
+                "a libpq connection string (host=.. dbname=..) is not a source anonymise reads: give a postgres:// URL, postgres://user:password@host:port/dbname"
+                    .into(),
+            );
+        }
         match args {
             [] => Err(
                 "no source given: CSV files, a postgres:// or mysql:// URL, or a SQLite file"
@@ -143,7 +153,7 @@ impl Location {
                     .map(|f| anonymise::csv_file::check_file(f).map_err(|e| e.to_string()))
                     .collect::<Result<_, _>>()?,
             },
-            Location::Sqlite(path) => anonymise::sqlite::schema(path).map_err(|e| e.to_string())?,
+            Location::Sqlite(path) => anonymise::sqlite::schema(path).map_err(|e| e.reason())?,
             Location::Postgres(url) => postgres_schema(url, pg_schema)?,
             Location::Mysql(url) => mysql_cli::schema(url)?,
         };
@@ -182,9 +192,7 @@ impl Location {
             Location::Sqlite(path) => schema
                 .tables
                 .iter()
-                .map(|t| {
-                    anonymise::sqlite::sample(path, &t.name, SAMPLE).map_err(|e| e.to_string())
-                })
+                .map(|t| anonymise::sqlite::sample(path, &t.name, SAMPLE).map_err(|e| e.reason()))
                 .collect(),
             Location::Postgres(url) => postgres_samples(url, pg_schema, schema, SAMPLE),
             Location::Mysql(url) => mysql_cli::samples(url, schema, SAMPLE),
@@ -194,9 +202,9 @@ impl Location {
 
 #[cfg(feature = "postgres")]
 fn postgres_schema(url: &str, pg_schema: &str) -> Result<Schema, String> {
-    let mut client = anonymise::postgres::connect(url, anonymise::run::Side::Source)
-        .map_err(|e| e.to_string())?;
-    anonymise::postgres::schema(&mut client, pg_schema).map_err(|e| e.to_string())
+    let shown = |e: DbError| db_reason(&e, url);
+    let mut client = anonymise::postgres::connect(url, Side::Source).map_err(shown)?;
+    anonymise::postgres::schema(&mut client, pg_schema).map_err(shown)
 }
 
 #[cfg(feature = "postgres")]
@@ -206,14 +214,12 @@ fn postgres_samples(
     schema: &Schema,
     limit: usize,
 ) -> Result<Vec<Vec<Vec<String>>>, String> {
-    let mut client = anonymise::postgres::connect(url, anonymise::run::Side::Source)
-        .map_err(|e| e.to_string())?;
+    let shown = |e: DbError| db_reason(&e, url);
+    let mut client = anonymise::postgres::connect(url, Side::Source).map_err(shown)?;
     schema
         .tables
         .iter()
-        .map(|t| {
-            anonymise::postgres::sample(&mut client, pg_schema, t, limit).map_err(|e| e.to_string())
-        })
+        .map(|t| anonymise::postgres::sample(&mut client, pg_schema, t, limit).map_err(shown))
         .collect()
 }
 
@@ -256,83 +262,147 @@ impl Drawing {
     }
 }
 
-/// A bar per table, one table at a time, each left on a line of its own when its table is
-/// done; it shows the table's name, how far it got and the rate since the table started, never
-/// a value.
+/// Progress, one table at a time, never a value: on a terminal a bar per table, left on a line
+/// of its own when the table is done; as plain lines (`always`) each state once, at most a line
+/// a second besides a table's first and last. A table's rate counts from its first report
+/// (within the time its summary counts) under the summary's rule: none under 10 ms.
 struct Bars {
     drawing: Drawing,
-    current: Option<(String, indicatif::ProgressBar)>,
-    /// When the current table started: tables are copied one after another, so when the one
-    /// before it was done (or the run started).
-    since: std::time::Instant,
+    /// The longest table name, in characters: every bar starts in the same column.
+    width: usize,
+    current: Option<TableBar>,
+}
+
+/// The progress of the table being copied.
+struct TableBar {
+    table: String,
+    started: Instant,
+    /// The bar drawn in place on a terminal (`auto`).
+    bar: Option<indicatif::ProgressBar>,
+    /// The line printed last, and when (`always`).
+    printed: Option<(String, Instant)>,
 }
 
 impl Bars {
-    fn new(drawing: Drawing) -> Self {
+    fn new(drawing: Drawing, tables: impl IntoIterator<Item = usize>) -> Self {
         Self {
             drawing,
+            width: tables.into_iter().max().unwrap_or(0),
             current: None,
-            since: std::time::Instant::now(),
-        }
-    }
-
-    fn target(&self) -> indicatif::ProgressDrawTarget {
-        match self.drawing {
-            Drawing::Auto => indicatif::ProgressDrawTarget::stderr(),
-            Drawing::Always => {
-                indicatif::ProgressDrawTarget::term_like_with_hz(Box::new(PlainLines::default()), 4)
-            }
-            Drawing::Never => indicatif::ProgressDrawTarget::hidden(),
         }
     }
 
     fn update(&mut self, p: &Progress) {
-        if !matches!(&self.current, Some((t, _)) if *t == p.table) {
+        if !matches!(&self.current, Some(t) if t.table == p.table) {
             self.end_line();
-            let template = match p.unit {
-                // Under 80 columns, so that a bar keeps to one line of a common terminal.
-                Unit::Bytes => "{prefix:>12} [{bar:16}] {bytes}/{total_bytes}{msg}",
-                Unit::Rows => "{prefix:>12} [{bar:16}] {pos}/{len} rows{msg}",
-            };
-            let style = indicatif::ProgressStyle::with_template(template)
-                .expect("a valid template")
-                .progress_chars("=> ");
-            let bar = indicatif::ProgressBar::with_draw_target(Some(p.total), self.target());
-            bar.set_style(style);
-            bar.set_prefix(p.table.clone());
-            self.current = Some((p.table.clone(), bar));
+            self.current = Some(TableBar {
+                table: p.table.clone(),
+                started: Instant::now(),
+                bar: (self.drawing == Drawing::Auto).then(|| self.terminal_bar(p)),
+                printed: None,
+            });
         }
-        let Some((_, bar)) = &self.current else {
+        let width = self.width;
+        let Some(current) = &mut self.current else {
             return;
         };
-        let rate = anonymise::run::rate(p.rows, self.since.elapsed())
+        let rate = anonymise::run::rate(p.rows, current.started.elapsed())
             .map(|r| format!(", {r} rows/s"))
             .unwrap_or_default();
-        bar.set_length(p.total.max(p.position));
-        bar.set_position(p.position);
-        bar.set_message(match p.unit {
+        let message = match p.unit {
             Unit::Bytes => format!(", {} rows{rate}", p.rows),
             Unit::Rows => rate,
-        });
-        if p.done {
-            bar.finish();
-            self.end_line();
-            self.since = std::time::Instant::now();
+        };
+        if let Some(bar) = &current.bar {
+            bar.set_length(p.total.max(p.position));
+            bar.set_position(p.position);
+            bar.set_message(message);
+            if p.done {
+                bar.finish();
+            }
+        } else if self.drawing == Drawing::Always {
+            current.print_line(p, &message, width);
         }
+        if p.done {
+            self.end_line();
+        }
+    }
+
+    fn terminal_bar(&self, p: &Progress) -> indicatif::ProgressBar {
+        let width = self.width;
+        let template = match p.unit {
+            Unit::Bytes => {
+                format!("{{prefix:>{width}}} [{{bar:16}}] {{bytes}}/{{total_bytes}}{{msg}}")
+            }
+            Unit::Rows => format!("{{prefix:>{width}}} [{{bar:16}}] {{pos}}/{{len}} rows{{msg}}"),
+        };
+        let style = indicatif::ProgressStyle::with_template(&template)
+            .expect("a valid template")
+            .progress_chars("=> ");
+        let bar = indicatif::ProgressBar::with_draw_target(
+            Some(p.total),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        bar.set_style(style);
+        bar.set_prefix(p.table.clone());
+        bar
     }
 
     /// Leaves the current bar, if any, on its own line: the next bar, or the summary, starts on
     /// the line below whatever width the terminal reported.
     fn end_line(&mut self) {
-        if let Some((_, bar)) = self.current.take() {
-            if !bar.is_finished() {
-                bar.abandon();
-            }
-            if self.drawing == Drawing::Auto && !bar.is_hidden() {
-                eprintln!();
-            }
+        let Some(bar) = self.current.take().and_then(|t| t.bar) else {
+            return;
+        };
+        if !bar.is_finished() {
+            bar.abandon();
+        }
+        if !bar.is_hidden() {
+            let _ = writeln!(std::io::stderr());
         }
     }
+}
+
+impl TableBar {
+    /// Prints the table's state as a line, unless it is the line printed last, or (but for the
+    /// table's first and last) one was printed less than a second ago.
+    fn print_line(&mut self, p: &Progress, message: &str, width: usize) {
+        let line = plain_line(p, message, width);
+        let due = match &self.printed {
+            None => true,
+            Some((last, _)) if *last == line => false,
+            Some((_, at)) => p.done || at.elapsed() >= Duration::from_secs(1),
+        };
+        if due {
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+            self.printed = Some((line, Instant::now()));
+        }
+    }
+}
+
+/// A progress state as a plain line, laid out as the terminal's bar.
+fn plain_line(p: &Progress, message: &str, width: usize) -> String {
+    const BAR: u64 = 16;
+    let total = p.total.max(p.position);
+    let filled = match total {
+        0 if p.done => BAR,
+        0 => 0,
+        _ => p.position * BAR / total,
+    };
+    let mut bar = "=".repeat(filled as usize);
+    if filled < BAR {
+        bar.push(if filled > 0 { '>' } else { ' ' });
+        bar.push_str(&" ".repeat((BAR - filled - 1) as usize));
+    }
+    let count = match p.unit {
+        Unit::Rows => format!("{}/{total} rows", p.position),
+        Unit::Bytes => format!(
+            "{}/{}",
+            indicatif::HumanBytes(p.position),
+            indicatif::HumanBytes(total)
+        ),
+    };
+    format!("{:>width$} [{bar}] {count}{message}", p.table)
 }
 
 impl Drop for Bars {
@@ -341,92 +411,63 @@ impl Drop for Bars {
     }
 }
 
-/// Progress as plain lines on stderr, one per redraw and no cursor movement: what
-/// `ANONYMISE_PROGRESS=always` draws to (a pipe or a file cannot take a bar drawn in place).
-#[derive(Debug, Default)]
-struct PlainLines(std::sync::Mutex<String>);
-
-impl PlainLines {
-    fn line(&self) -> std::sync::MutexGuard<'_, String> {
-        self.0
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+/// Writes `text` to stdout. A reader that has gone (`| head`) ends the output quietly: it had
+/// what it wanted, and the command's status stays its own.
+fn print_out(text: &str) -> Result<(), String> {
+    let mut out = std::io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(format!("cannot write to stdout: {e}"))
+        }
+        _ => Ok(()),
     }
 }
 
-impl indicatif::TermLike for PlainLines {
-    fn width(&self) -> u16 {
-        100
-    }
-    fn move_cursor_up(&self, _: usize) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_down(&self, _: usize) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_right(&self, _: usize) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn move_cursor_left(&self, _: usize) -> std::io::Result<()> {
-        Ok(())
-    }
-    fn write_line(&self, s: &str) -> std::io::Result<()> {
-        self.line().push_str(s);
-        self.flush()
-    }
-    fn write_str(&self, s: &str) -> std::io::Result<()> {
-        self.line().push_str(s.trim_start_matches('\r'));
-        Ok(())
-    }
-    fn clear_line(&self) -> std::io::Result<()> {
-        self.line().clear();
-        Ok(())
-    }
-    fn flush(&self) -> std::io::Result<()> {
-        let mut line = self.line();
-        let shown = line.trim_end();
-        if !shown.is_empty() {
-            use std::io::Write as _;
-            writeln!(std::io::stderr().lock(), "{shown}")?;
-        }
-        line.clear();
-        Ok(())
-    }
+/// `n` and the noun, singular for one.
+fn count(n: impl Into<u64>, one: &str, many: &str) -> String {
+    let n = n.into();
+    format!("{n} {}", if n == 1 { one } else { many })
 }
 
 /// The summary at the end of a run: a line per table, the total, and the peak memory.
-fn print_summary(summaries: &[Summary], elapsed: std::time::Duration, into: &str) {
+fn print_summary(summaries: &[Summary], elapsed: Duration, into: &str) -> Result<(), String> {
+    use std::fmt::Write as _;
     let width = summaries
         .iter()
-        .map(|s| s.table.len())
+        .map(|s| s.table.chars().count())
         .max()
         .unwrap_or(5)
         .max(5);
-    println!(
-        "{:<width$} {:>12} {:>12} {:>9} {:>12}",
+    let mut out = format!(
+        "{:<width$} {:>12} {:>12} {:>9} {:>12}\n",
         "table", "rows", "transformed", "seconds", "rows/s"
     );
     for s in summaries {
-        println!(
+        let _ = writeln!(
+            out,
             "{:<width$} {:>12} {:>12} {:>9.2} {:>12}",
             s.table,
             s.rows,
-            format!("{} columns", s.transformed_columns),
+            count(s.transformed_columns as u64, "column", "columns"),
             s.elapsed.as_secs_f64(),
             // Under 10 ms a rate says more about the clock than the table.
             s.rate().map_or("-".to_owned(), |r| r.to_string())
         );
     }
     let rows: u64 = summaries.iter().map(|s| s.rows).sum();
-    print!(
-        "{} tables, {rows} rows in {:.2} s -> {into}",
-        summaries.len(),
+    let _ = write!(
+        out,
+        "{}, {rows} rows in {:.2} s -> {into}",
+        count(summaries.len() as u64, "table", "tables"),
         elapsed.as_secs_f64()
     );
     match peak_memory_kib() {
-        Some(kib) => println!("; peak memory {:.1} MiB", kib as f64 / 1024.0),
-        None => println!(),
+        Some(kib) => {
+            let _ = writeln!(out, "; peak memory {:.1} MiB", kib as f64 / 1024.0);
+        }
+        None => out.push('\n'),
     }
+    print_out(&out)
 }
 
 /// This process's peak resident memory, where the system tells (Linux).
@@ -446,9 +487,116 @@ fn main() -> ExitCode {
     match run(Cli::parse().command) {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("error: {message}");
+            let _ = writeln!(std::io::stderr(), "error: {message}");
             ExitCode::from(2)
         }
+    }
+}
+
+/// `--k`: a group size, 1 or more.
+fn group_size(arg: &str) -> Result<usize, String> {
+    match arg.parse::<usize>() {
+        Ok(0) => Err("k is the smallest group size wanted: 1 or more".into()),
+        Ok(k) => Ok(k),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Whether `arg` is a libpq connection string (`host=db dbname=shop`) rather than a file.
+fn is_libpq(arg: &str) -> bool {
+    const KEYWORDS: [&str; 10] = [
+        "host", "hostaddr", "port", "dbname", "user", "password", "passfile", "sslmode", "service",
+        "options",
+    ];
+    !Path::new(arg).exists()
+        && arg.split_whitespace().any(|pair| {
+            pair.split_once('=')
+                .is_some_and(|(key, _)| KEYWORDS.contains(&key.to_ascii_lowercase().as_str()))
+        })
+}
+
+/// The server a database URL names, as `host:port` (never its user or password), when the
+/// URL can be read.
+fn endpoint(url: &str) -> Option<String> {
+    let (host, port) = server_of(url)?;
+    Some(if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    })
+}
+
+#[cfg(feature = "postgres")]
+fn postgres_server(url: &str) -> Option<(String, u16)> {
+    let config: postgres::Config = url.parse().ok()?;
+    let host = match config.get_hosts().first()? {
+        postgres::config::Host::Tcp(host) => host.clone(),
+        #[cfg(unix)]
+        postgres::config::Host::Unix(dir) => dir.display().to_string(),
+    };
+    Some((host, config.get_ports().first().copied().unwrap_or(5432)))
+}
+
+#[cfg(not(feature = "postgres"))]
+fn postgres_server(_: &str) -> Option<(String, u16)> {
+    None
+}
+
+#[cfg(feature = "mysql")]
+fn mysql_server(url: &str) -> Option<(String, u16)> {
+    let url = url.replacen("mariadb://", "mysql://", 1);
+    let opts = mysql::Opts::from_url(&url).ok()?;
+    Some((opts.get_ip_or_hostname().into_owned(), opts.get_tcp_port()))
+}
+
+#[cfg(not(feature = "mysql"))]
+fn mysql_server(_: &str) -> Option<(String, u16)> {
+    None
+}
+
+fn server_of(url: &str) -> Option<(String, u16)> {
+    match Location::parse(&[url.to_owned()]).ok()? {
+        Location::Postgres(url) => postgres_server(&url),
+        Location::Mysql(url) => mysql_server(&url),
+        _ => None,
+    }
+}
+
+/// A database error outside a run (`check`, `plan`, `report`): its reason, which claims no
+/// write; an error of no table (connecting, reading the catalog) names the server of `url`.
+fn db_reason(error: &DbError, url: &str) -> String {
+    match (error, endpoint(url)) {
+        (
+            DbError::Database {
+                side,
+                table: None,
+                message,
+            },
+            Some(at),
+        ) => format!("{side} database at {at}: {message}"),
+        _ => error.reason(),
+    }
+}
+
+/// A run's error, which ends in its promise (nothing was written); an error of no table
+/// (connecting, checking the target) names the server of its side.
+fn run_error(error: &DbError, (source, target): (&str, &str)) -> String {
+    match error {
+        DbError::Database {
+            side, table: None, ..
+        } => {
+            let url = if *side == Side::Source {
+                source
+            } else {
+                target
+            };
+            format!(
+                "{}{}",
+                db_reason(error, url),
+                anonymise::run::NOTHING_WRITTEN
+            )
+        }
+        _ => error.to_string(),
     }
 }
 
@@ -466,7 +614,7 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let samples = location.samples(&found, &schema)?;
             let tables: Vec<(TableSchema, Vec<Vec<String>>)> =
                 found.tables.into_iter().zip(samples).collect();
-            print!("{}", anonymise::plan::config_text(&tables));
+            print_out(&anonymise::plan::config_text(&tables))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Check {
@@ -477,10 +625,10 @@ fn run(command: Command) -> Result<ExitCode, String> {
             let config = read_config(&config)?;
             let found = Location::parse(&source)?.schema(&schema)?;
             config.check(&found).map_err(|e| e.to_string())?;
-            println!(
-                "the config classifies every column of {} tables",
-                found.tables.len()
-            );
+            print_out(&format!(
+                "the config classifies every column of {}\n",
+                count(found.tables.len() as u64, "table", "tables")
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run {
@@ -493,69 +641,22 @@ fn run(command: Command) -> Result<ExitCode, String> {
             schema,
         } => {
             let config = read_config(&config)?;
-            let transformer = anonymise::transform::Transformer::from_env(&config.key_env)
-                .map_err(|e| e.to_string())?;
-            let started = std::time::Instant::now();
-            let mut bars = Bars::new(Drawing::from_env()?);
-            let mut progress = |p: &Progress| bars.update(p);
-            let (summaries, into) = match (from, to, out_dir) {
-                (Some(from), Some(to), _) => {
-                    let source = Location::parse(std::slice::from_ref(&from))?;
-                    let target = Location::parse(std::slice::from_ref(&to))?;
-                    let summaries = match (source, target) {
-                        (Location::Sqlite(source), Location::Sqlite(target)) => {
-                            anonymise::sqlite::anonymise(
-                                &config,
-                                &transformer,
-                                &source,
-                                &target,
-                                &mut progress,
-                            )
-                        }
-                        (Location::Postgres(source), Location::Postgres(target)) => run_postgres(
-                            &config,
-                            &transformer,
-                            (&source, &target),
-                            truncate,
-                            schema,
-                            &mut progress,
-                        )?,
-                        (Location::Mysql(source), Location::Mysql(target)) => Ok(mysql_cli::run(
-                            &config,
-                            &transformer,
-                            (&source, &target),
-                            truncate,
-                            &mut progress,
-                        )?),
-                        _ => return Err(
-                            "--from and --to must be two PostgreSQL databases, two MariaDB/MySQL databases or two SQLite files"
-                                .into(),
-                        ),
-                    }
-                    .map_err(|e| e.to_string())?;
-                    (summaries, redact(&to))
+            let target = match (from, to, out_dir) {
+                (Some(from), Some(to), _) => Target::Database {
+                    from,
+                    to,
+                    truncate,
+                    schema,
+                },
+                (None, None, Some(_)) if inputs.is_empty() => {
+                    return Err("no CSV files given".into())
                 }
-                (None, None, Some(out_dir)) => {
-                    if inputs.is_empty() {
-                        return Err("no CSV files given".into());
-                    }
-                    let summaries = anonymise::csv_file::anonymise_with_progress(
-                        &config,
-                        &transformer,
-                        &inputs,
-                        &out_dir,
-                        &mut progress,
-                    )
-                    .map_err(|e| e.to_string())?;
-                    (summaries, out_dir.display().to_string())
-                }
+                (None, None, Some(out_dir)) => Target::Csv { inputs, out_dir },
                 _ => {
                     return Err("give --out-dir and CSV files, or --from and --to databases".into())
                 }
             };
-            drop(bars);
-            print_summary(&summaries, started.elapsed(), &into);
-            Ok(ExitCode::SUCCESS)
+            run_copy(&config, target)
         }
         Command::Report {
             config,
@@ -563,70 +664,176 @@ fn run(command: Command) -> Result<ExitCode, String> {
             source,
             table,
             schema,
+        } => report(&read_config(&config)?, k, &source, table, &schema),
+    }
+}
+
+/// What a run copies, and where to.
+enum Target {
+    Database {
+        from: String,
+        to: String,
+        truncate: bool,
+        schema: String,
+    },
+    Csv {
+        inputs: Vec<PathBuf>,
+        out_dir: PathBuf,
+    },
+}
+
+/// `run`: the copy, its progress drawn on stderr, then its summary. Every error ends in "nothing
+/// was written", the promise a run keeps.
+fn run_copy(config: &Config, target: Target) -> Result<ExitCode, String> {
+    let transformer =
+        anonymise::transform::Transformer::from_env(&config.key_env).map_err(|e| e.to_string())?;
+    let started = Instant::now();
+    let names = config.tables.keys().map(|t| t.chars().count());
+    let mut bars = Bars::new(Drawing::from_env()?, names);
+    let mut progress = |p: &Progress| bars.update(p);
+    let (summaries, into) = match target {
+        Target::Database {
+            from,
+            to,
+            truncate,
+            schema,
         } => {
-            let config = read_config(&config)?;
-            let location = Location::parse(std::slice::from_ref(&source))?;
-            let table = match (&location, table) {
-                (_, Some(table)) => table,
-                (Location::Csv(files), None) => anonymise::csv_file::table_name(&files[0]),
-                (_, None) => return Err("a database report needs --table".into()),
-            };
-            let qis = config
-                .tables
-                .get(&table)
-                .map(|t| t.quasi_identifiers.clone())
-                .unwrap_or_default();
-            if qis.is_empty() {
-                return Err(format!(
-                    "the config declares no quasi_identifiers for table {table}"
-                ));
-            }
-            let mut tally = anonymise::kanon::Tally::new(&qis);
-            let mut add = |values: &[Option<String>]| {
-                tally.add(values.iter().map(|v| v.as_deref().unwrap_or_default()));
-            };
-            match &location {
-                Location::Csv(files) => {
-                    let file = &files[0];
-                    let csv_err = |e: csv::Error| format!("{}: {e}", file.display());
-                    let mut reader =
-                        anonymise::csv_file::reader(file).map_err(|e| e.to_string())?;
-                    let headers = reader.headers().map_err(csv_err)?.clone();
-                    let at: Vec<usize> = qis
-                        .iter()
-                        .map(|q| {
-                            headers
-                                .iter()
-                                .position(|h| h == q)
-                                .ok_or_else(|| format!("{}: no column {q}", file.display()))
-                        })
-                        .collect::<Result<_, _>>()?;
-                    let mut values = Vec::with_capacity(at.len());
-                    for record in reader.records() {
-                        let record = record.map_err(csv_err)?;
-                        values.clear();
-                        values.extend(at.iter().map(|&i| record.get(i).map(str::to_owned)));
-                        add(&values);
-                    }
+            let source = Location::parse(std::slice::from_ref(&from))?;
+            let target = Location::parse(std::slice::from_ref(&to))?;
+            let summaries = match (source, target) {
+                (Location::Sqlite(source), Location::Sqlite(target)) => {
+                    anonymise::sqlite::anonymise(config, &transformer, &source, &target, &mut progress)
+                        .map_err(|e| e.to_string())
                 }
-                Location::Sqlite(path) => {
-                    anonymise::sqlite::scan(path, &table, &qis, &mut add)
-                        .map_err(|e| e.to_string())?;
-                }
-                Location::Postgres(url) => scan_postgres(url, &schema, &table, &qis, &mut add)?,
-                Location::Mysql(url) => {
-                    mysql_cli::scan(url, &table, &qis, &mut add)?;
-                }
-            }
-            let report = tally.report(k);
-            print!("{report}");
-            Ok(if report.passes() {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
+                (Location::Postgres(source), Location::Postgres(target)) => run_postgres(
+                    config,
+                    &transformer,
+                    (&source, &target),
+                    truncate,
+                    schema,
+                    &mut progress,
+                )?
+                .map_err(|e| run_error(&e, (&source, &target))),
+                (Location::Mysql(source), Location::Mysql(target)) => mysql_cli::run(
+                    config,
+                    &transformer,
+                    (&source, &target),
+                    truncate,
+                    &mut progress,
+                ),
+                _ => return Err(
+                    "--from and --to must be two PostgreSQL databases, two MariaDB/MySQL databases or two SQLite files"
+                        .into(),
+                ),
+            }?;
+            (summaries, redact(&to))
+        }
+        Target::Csv { inputs, out_dir } => {
+            let summaries = anonymise::csv_file::anonymise_with_progress(
+                config,
+                &transformer,
+                &inputs,
+                &out_dir,
+                &mut progress,
+            )
+            .map_err(|e| e.to_string())?;
+            (summaries, out_dir.display().to_string())
+        }
+    };
+    drop(bars);
+    print_summary(&summaries, started.elapsed(), &into)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `report`: the k-anonymity report of `table` (for a CSV file, the file's) over the
+/// quasi-identifiers the config declares for it; status 1 below `k`.
+fn report(
+    config: &Config,
+    k: usize,
+    source: &str,
+    table: Option<String>,
+    schema: &str,
+) -> Result<ExitCode, String> {
+    let location = Location::parse(&[source.to_owned()])?;
+    let table = match (&location, table) {
+        (_, Some(table)) => table,
+        (Location::Csv(files), None) => anonymise::csv_file::table_name(&files[0]),
+        (_, None) => return Err("a database report needs --table".into()),
+    };
+    let qis = quasi_identifiers(config, &table)?;
+    let mut tally = anonymise::kanon::Tally::new(&qis);
+    let mut add = |values: &[Option<String>]| {
+        tally.add(values.iter().map(|v| v.as_deref().unwrap_or_default()));
+    };
+    match &location {
+        Location::Csv(files) => scan_csv(&files[0], &qis, &mut add)?,
+        Location::Sqlite(path) => {
+            anonymise::sqlite::scan(path, &table, &qis, &mut add).map_err(|e| e.reason())?;
+        }
+        Location::Postgres(url) => scan_postgres(url, schema, &table, &qis, &mut add)?,
+        Location::Mysql(url) => {
+            mysql_cli::scan(url, &table, &qis, &mut add)?;
         }
     }
+    let report = tally.report(k);
+    print_out(&report.to_string())?;
+    Ok(if report.passes() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
+}
+
+/// The quasi-identifiers `config` declares for `table`; an error when it has no such table
+/// (a name given with its schema, say) or declares none.
+fn quasi_identifiers(config: &Config, table: &str) -> Result<Vec<String>, String> {
+    let Some(declared) = config.tables.get(table) else {
+        let known: Vec<&str> = config.tables.keys().map(String::as_str).collect();
+        let hint = match table.split_once('.') {
+            Some((schema, bare)) => format!(
+                "; for a table of another PostgreSQL schema, give the schema and the bare name: --schema {schema} --table {bare}"
+            ),
+            None => String::new(),
+        };
+        return Err(format!(
+            "the config has no table {table} (its tables: {}){hint}",
+            known.join(", ")
+        ));
+    };
+    if declared.quasi_identifiers.is_empty() {
+        return Err(format!(
+            "the config declares no quasi_identifiers for table {table}"
+        ));
+    }
+    Ok(declared.quasi_identifiers.clone())
+}
+
+/// Each record of the CSV `file`: the values of its `columns`, in that order.
+fn scan_csv(
+    file: &Path,
+    columns: &[String],
+    each: &mut dyn FnMut(&[Option<String>]),
+) -> Result<(), String> {
+    let csv_err = |e: csv::Error| format!("{}: {e}", file.display());
+    let mut reader = anonymise::csv_file::reader(file).map_err(|e| e.to_string())?;
+    let headers = reader.headers().map_err(csv_err)?.clone();
+    let at: Vec<usize> = columns
+        .iter()
+        .map(|q| {
+            headers
+                .iter()
+                .position(|h| h == q)
+                .ok_or_else(|| format!("{}: no column {q}", file.display()))
+        })
+        .collect::<Result<_, _>>()?;
+    let mut values = Vec::with_capacity(at.len());
+    for record in reader.records() {
+        let record = record.map_err(csv_err)?;
+        values.clear();
+        values.extend(at.iter().map(|&i| record.get(i).map(str::to_owned)));
+        each(&values);
+    }
+    Ok(())
 }
 
 /// A database location as it can be printed: a URL's password hidden.
@@ -718,11 +925,11 @@ fn scan_postgres(
     columns: &[String],
     each: &mut dyn FnMut(&[Option<String>]),
 ) -> Result<(), String> {
-    let mut client = anonymise::postgres::connect(url, anonymise::run::Side::Source)
-        .map_err(|e| e.to_string())?;
+    let shown = |e: DbError| db_reason(&e, url);
+    let mut client = anonymise::postgres::connect(url, Side::Source).map_err(shown)?;
     anonymise::postgres::scan(&mut client, schema, table, columns, each)
         .map(|_| ())
-        .map_err(|e| e.to_string())
+        .map_err(shown)
 }
 
 #[cfg(not(feature = "postgres"))]
@@ -739,15 +946,15 @@ fn scan_postgres(
 /// MariaDB/MySQL sources and targets, with the `mysql` feature.
 #[cfg(feature = "mysql")]
 mod mysql_cli {
-    use super::{Config, Progress, Schema, Summary};
+    use super::{db_reason, Config, Progress, Schema, Summary};
     use anonymise::mysql;
 
     fn connect(url: &str) -> Result<::mysql::Conn, String> {
-        mysql::connect(url, anonymise::run::Side::Source).map_err(|e| e.to_string())
+        mysql::connect(url, anonymise::run::Side::Source).map_err(|e| db_reason(&e, url))
     }
 
     pub fn schema(url: &str) -> Result<Schema, String> {
-        mysql::schema(&mut connect(url)?).map_err(|e| e.to_string())
+        mysql::schema(&mut connect(url)?).map_err(|e| db_reason(&e, url))
     }
 
     pub fn samples(
@@ -756,7 +963,7 @@ mod mysql_cli {
         limit: usize,
     ) -> Result<Vec<Vec<Vec<String>>>, String> {
         let mut conn = connect(url)?;
-        let mut sample = |t| mysql::sample(&mut conn, t, limit).map_err(|e| e.to_string());
+        let mut sample = |t| mysql::sample(&mut conn, t, limit).map_err(|e| db_reason(&e, url));
         schema.tables.iter().map(&mut sample).collect()
     }
 
@@ -769,7 +976,7 @@ mod mysql_cli {
     ) -> Result<Vec<Summary>, String> {
         let options = mysql::Options { truncate };
         mysql::anonymise(config, transformer, source, target, &options, progress)
-            .map_err(|e| e.to_string())
+            .map_err(|e| super::run_error(&e, (source, target)))
     }
 
     pub fn scan(
@@ -778,7 +985,7 @@ mod mysql_cli {
         columns: &[String],
         each: &mut dyn FnMut(&[Option<String>]),
     ) -> Result<u64, String> {
-        mysql::scan(&mut connect(url)?, table, columns, each).map_err(|e| e.to_string())
+        mysql::scan(&mut connect(url)?, table, columns, each).map_err(|e| db_reason(&e, url))
     }
 }
 

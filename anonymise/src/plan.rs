@@ -26,6 +26,8 @@ const NULL: &str = "\"null\"";
 const PSEUDONYM: &str = "\"pseudonym\"";
 /// Every value emptied: for a NOT NULL column that must not keep its values.
 const EMPTY: &str = "{ rule = \"map\", values = {}, default = \"\" }";
+/// Every value made an empty JSON object: for a NOT NULL `json`/`jsonb` column.
+const EMPTY_JSON: &str = "{ rule = \"map\", values = {}, default = \"{}\" }";
 
 /// One kind of personal-looking column: the names that find it, its rule and why.
 struct Category {
@@ -363,9 +365,25 @@ fn parse_rule(text: &str) -> Rule {
 /// suggests no output only the database could judge.
 fn fits(column: &ColumnSchema, text: &str) -> bool {
     let rule = parse_rule(text);
+    // The check leaves a map's outputs on these types to the database; their empty values
+    // are known to fit.
+    let empties_structured = structured_empty(column) == Some(text);
     crate::config::column_problems(&column.name, column, &rule).is_empty()
-        && crate::config::map_outputs_known_to_fit(column, &rule)
+        && (empties_structured || crate::config::map_outputs_known_to_fit(column, &rule))
         && fake_has_room(column, &rule)
+}
+
+/// The empty value of a column of structured data (JSON, XML, hstore: what an application put
+/// there, names and addresses included), which a NOT NULL one is emptied to; `None` for other
+/// columns. Arrays of them are not: their elements are.
+fn structured_empty(column: &ColumnSchema) -> Option<&'static str> {
+    let declared = column.type_name.as_deref()?.trim().to_ascii_lowercase();
+    // `public.hstore`: an extension's type, qualified by its schema.
+    match declared.rsplit('.').next()? {
+        "json" | "jsonb" => Some(EMPTY_JSON),
+        "xml" | "hstore" => Some(EMPTY),
+        _ => None,
+    }
 }
 
 /// Whether a length-limited text column has room for any `fake` value `rule` makes (true
@@ -420,7 +438,8 @@ struct Choice {
 }
 
 /// The rule for `column` of `table`: [`suggest`]'s guess, or its first fallback the column takes (see
-/// [`fits`]). Bytes and search vectors are flagged whatever their name; a date or a boolean
+/// [`fits`]). Bytes, search vectors and structured data (JSON, XML, hstore) are flagged
+/// whatever their name; a date or a boolean
 /// cannot hold the text a name like `email_confirmed_at` suggests, and is kept.
 fn choose(table: &str, column: &ColumnSchema, samples: &[&str]) -> Choice {
     let kind = column.kind();
@@ -445,6 +464,20 @@ fn choose(table: &str, column: &ColumnSchema, samples: &[&str]) -> Choice {
             guess.rule = NULL;
             guess.flag = Some("a text search vector: it holds the words of the text it indexes");
             guess.fallbacks = &[EMPTY];
+        }
+        _ if structured_empty(column).is_some() => {
+            // A name that says more (a secret, health data) keeps its flag.
+            if guess.rule != NULL {
+                guess.rule = NULL;
+                guess.flag = Some(
+                    "structured data (JSON, XML, hstore): it may hold names, emails or addresses",
+                );
+            }
+            guess.fallbacks = match structured_empty(column) {
+                Some(EMPTY_JSON) => &[EMPTY_JSON],
+                _ => &[EMPTY],
+            };
+            guess.quasi_identifier = false;
         }
         ColumnKind::Date if makes_text => {
             guess = suggest("", &[]);
@@ -701,6 +734,14 @@ mod tests {
             (col("customer_name", "varchar(20)", false, false), NULL),
             (col("email", "context", false, false), NULL),
             (col("backup_email", "\"char\"", false, false), NULL),
+            // Structured data holds whatever the application put there: hidden like free text,
+            // emptied to the type's empty value when NOT NULL.
+            (col("preferences", "jsonb", false, false), NULL),
+            (col("details", "json", true, false), EMPTY_JSON),
+            (col("doc", "xml", true, false), EMPTY),
+            (col("attrs", "public.hstore", true, false), EMPTY),
+            (col("extra", "hstore", false, false), NULL),
+            (col("settings", "jsonb", true, true), KEEP),
         ];
         for (column, rule) in &cases {
             let choice = choose("people", column, &[]);
@@ -713,6 +754,10 @@ mod tests {
                 "kept, as no rule that hides it fits the column (longblob, NOT NULL): review"
             ));
         assert!(choose("people", &cases[13].0, &[]).quasi_identifier);
+        for (column, _) in &cases[cases.len() - 6..] {
+            let comment = choose("people", column, &[]).comment.unwrap_or_default();
+            assert!(comment.starts_with("PII? "), "{column:?}: {comment}");
+        }
         let table = TableSchema {
             name: "people".into(),
             columns: cases.iter().skip(1).map(|(c, _)| c.clone()).collect(),

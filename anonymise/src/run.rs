@@ -110,15 +110,19 @@ impl fmt::Display for Side {
     }
 }
 
+/// What a run's error adds to its reason: the promise a run keeps (see [`DbError`]). Only a
+/// run says it; `check`, `plan` and `report` never write.
+pub const NOTHING_WRITTEN: &str = "; nothing was written";
+
 /// Why a database run stopped. The target holds nothing of the run (it is written in one
-/// transaction, or to a file renamed only at the end), and no message holds a value read.
-#[derive(Debug, thiserror::Error)]
+/// transaction, or to a file renamed only at the end), and no message holds a value read. Its
+/// `Display` ends in [`NOTHING_WRITTEN`]; the same errors met outside a run (reading a schema,
+/// scanning a table) are shown by [`DbError::reason`].
+#[derive(Debug)]
 pub enum DbError {
     /// The config does not match the source's schema.
-    #[error(transparent)]
     Config(Box<ConfigError>),
     /// A value could not be transformed (the message never holds the value).
-    #[error("{table}, row {row}, column `{column}`: {source}; nothing was written")]
     Transform {
         /// The table.
         table: String,
@@ -127,12 +131,10 @@ pub enum DbError {
         /// The column.
         column: String,
         /// Why (boxed: it is the large variant).
-        #[source]
         source: Box<TransformError>,
     },
     /// The database refused something. `message` is the server's, stripped of anything that
     /// could hold a value (details, contexts, and the text of data errors).
-    #[error("{side} database{}: {message}; nothing was written", table.as_ref().map(|t| format!(", table `{t}`")).unwrap_or_default())]
     Database {
         /// Which database.
         side: Side,
@@ -143,8 +145,51 @@ pub enum DbError {
     },
     /// The run cannot start: the target's tables differ from the source's, or already hold
     /// rows, or the source cannot be opened.
-    #[error("{0}; nothing was written")]
     Refused(String),
+}
+
+impl DbError {
+    /// What went wrong, without the run's [`NOTHING_WRITTEN`]: for these errors outside a run
+    /// (`check`, `plan` and `report` read a schema or a table and write nothing).
+    pub fn reason(&self) -> String {
+        match self {
+            DbError::Config(error) => error.to_string(),
+            DbError::Transform {
+                table,
+                row,
+                column,
+                source,
+            } => format!("{table}, row {row}, column `{column}`: {source}"),
+            DbError::Database {
+                side,
+                table,
+                message,
+            } => match table {
+                Some(table) => format!("{side} database, table `{table}`: {message}"),
+                None => format!("{side} database: {message}"),
+            },
+            DbError::Refused(why) => why.clone(),
+        }
+    }
+}
+
+impl fmt::Display for DbError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            // The claim ends the first line, before the list of columns.
+            DbError::Config(error) => f.write_str(&error.message(NOTHING_WRITTEN)),
+            _ => write!(f, "{}{NOTHING_WRITTEN}", self.reason()),
+        }
+    }
+}
+
+impl std::error::Error for DbError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            DbError::Transform { source, .. } => Some(source.as_ref()),
+            _ => None,
+        }
+    }
 }
 
 impl From<ConfigError> for DbError {

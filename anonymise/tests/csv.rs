@@ -248,6 +248,53 @@ fn a_missing_key_writes_nothing() {
     assert!(stderr.contains("ANONYMISE_TEST_KEY"), "{stderr}");
 }
 
+#[test]
+fn an_out_dir_that_does_not_exist_is_made_and_removed_again_when_the_run_fails() {
+    let dir = scratch("hg-csv-new-out-dir");
+    let (users, orders) = people(&dir, 30);
+    let inputs = [users.as_path(), orders.as_path()];
+    let fresh = dir.join("fresh").join("out");
+    let out = run_lib(CONFIG, &inputs, &fresh, &mut |_| {});
+    assert!(out.is_ok(), "{:?}", out.err().map(|e| e.to_string()));
+    assert_eq!(files(&fresh), ["orders.csv", "users.csv"]);
+    // Refused by the check, or failing part way (an unmapped value of the last table): the
+    // directories the run made are gone again, and nothing else is left.
+    let unclassified = CONFIG.replace("gender = \"keep\"\n", "");
+    let unmapped = CONFIG.replace(
+        "total = \"keep\"",
+        "total = { rule = \"map\", values = { 1 = \"1\" } }",
+    );
+    for (i, config) in [unclassified, unmapped].iter().enumerate() {
+        let parent = dir.join(format!("missing-{i}"));
+        let error = run_lib(config, &inputs, &parent.join("out"), &mut |_| {}).unwrap_err();
+        assert!(error.to_string().contains("nothing was written"), "{error}");
+        assert!(!parent.exists(), "{error}: {} left", parent.display());
+    }
+    // An out-dir that cannot be made is named as the output directory: here its parent is a
+    // file.
+    let blocked = dir.join("users.csv").join("out");
+    let config = dir.join("anonymise.toml");
+    std::fs::write(&config, CONFIG).unwrap();
+    let run = cli(
+        &[
+            "run",
+            "--config",
+            config.to_str().unwrap(),
+            "--out-dir",
+            blocked.to_str().unwrap(),
+            users.to_str().unwrap(),
+            orders.to_str().unwrap(),
+        ],
+        Some(KEY),
+    );
+    assert_eq!(run.status.code(), Some(2), "{}", text(&run));
+    assert!(
+        text(&run).contains(&format!("the output directory {}", blocked.display())),
+        "{}",
+        text(&run)
+    );
+}
+
 /// A scratch directory holding 30 [`people`], and its empty `out`.
 fn people_and_out(name: &str) -> (Scratch, PathBuf, PathBuf, PathBuf) {
     let dir = scratch(name);

@@ -451,6 +451,47 @@ mod postgres_plan {
         plan_then_check("pg-tests", &[&db.url()]);
     }
 
+    /// JSON, XML and hstore columns, which hold whatever the application put there (names,
+    /// here): flagged, nulled when nullable, emptied when NOT NULL; the suggestion runs and no
+    /// name reaches the copy.
+    #[test]
+    fn plan_flags_and_hides_json_xml_and_hstore_columns() {
+        let schema = "CREATE EXTENSION IF NOT EXISTS hstore;
+            CREATE TABLE audit_log (id bigint PRIMARY KEY, details jsonb, payload json NOT NULL,
+                body jsonb NOT NULL, doc xml, page xml NOT NULL, attrs hstore NOT NULL,
+                extra hstore);";
+        let rows = "INSERT INTO audit_log VALUES (1, '{\"by\": \"Grace Wojciechowski\"}',
+                '{\"by\": \"Grace Wojciechowski\"}', '[\"Grace Wojciechowski\"]',
+                '<by>Grace Wojciechowski</by>', '<by>Grace Wojciechowski</by>',
+                'by => \"Grace Wojciechowski\"', 'by => \"Grace Wojciechowski\"');";
+        let src = Db::new("hg_json_src", &format!("{schema}{rows}"));
+        let dst = Db::new("hg_json_dst", schema);
+        let suggested = plan_then_check("pg-json", &[&src.url()]);
+        for column in [
+            "details", "payload", "body", "doc", "page", "attrs", "extra",
+        ] {
+            assert_flagged_not_kept(&suggested, "audit_log", column);
+        }
+        for column in ["details", "doc", "extra"] {
+            let line = rule_line(&suggested, "audit_log", column).unwrap();
+            assert!(line.starts_with(&format!("{column} = \"null\"")), "{line}");
+        }
+        let (_dir, config) = write_config("hg-plan-pg-json-run", &suggested);
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_anonymise"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .args(["--from", &src.url(), "--to", &dst.url()])
+            .env("ANONYMISE_KEY", common::KEY)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}\n{suggested}", text(&run));
+        let copied: String = Client::connect(&dst.url(), NoTls)
+            .unwrap()
+            .query_one("SELECT string_agg(t::text, ' ') FROM audit_log t", &[])
+            .unwrap()
+            .get(0);
+        assert!(!copied.contains("Wojciechowski"), "{copied}");
+    }
+
     #[test]
     fn plan_of_a_missing_or_empty_schema_is_an_error_naming_it() {
         let db = Db::new("schemas", "CREATE SCHEMA hollow; CREATE TABLE t (id int);");
@@ -602,6 +643,41 @@ mod mysql_plan {
             quasi_identifiers(&suggested, "people"),
             ["birth_date", "gender", "age"]
         );
+    }
+
+    /// JSON columns (MariaDB's are longtext checked by json_valid): flagged, nulled when
+    /// nullable, emptied to `{}` when NOT NULL; the suggestion runs and no name reaches the copy.
+    #[test]
+    fn plan_flags_and_hides_json_columns_of_mariadb() {
+        let schema = "CREATE TABLE audit_log (id BIGINT PRIMARY KEY, details JSON,
+            payload JSON NOT NULL) ENGINE = InnoDB;";
+        let src = Db::new(
+            "hg_json_src",
+            &format!(
+                "{schema} INSERT INTO audit_log VALUES (1, '{{\"by\": \"Grace Wojciechowski\"}}',
+                    '{{\"by\": \"Grace Wojciechowski\"}}');"
+            ),
+        );
+        let dst = Db::new("hg_json_dst", schema);
+        let suggested = plan_then_check("my-json", &[&src.url()]);
+        for column in ["details", "payload"] {
+            assert_flagged_not_kept(&suggested, "audit_log", column);
+        }
+        let line = rule_line(&suggested, "audit_log", "details").unwrap();
+        assert!(line.starts_with("details = \"null\""), "{line}");
+        let (_dir, config) = write_config("hg-plan-my-json-run", &suggested);
+        let run = std::process::Command::new(env!("CARGO_BIN_EXE_anonymise"))
+            .args(["run", "--config", config.to_str().unwrap()])
+            .args(["--from", &src.url(), "--to", &dst.url()])
+            .env("ANONYMISE_KEY", common::KEY)
+            .output()
+            .unwrap();
+        assert!(run.status.success(), "{}\n{suggested}", text(&run));
+        let copied: Vec<(u64, Option<String>, String)> = connect(&dst.url())
+            .unwrap()
+            .query("SELECT id, details, payload FROM audit_log")
+            .unwrap();
+        assert_eq!(copied, [(1, None, "{}".to_owned())]);
     }
 
     /// The tables the MariaDB tests build (tests/mysql.rs: `users`, `orders` referencing them

@@ -28,12 +28,21 @@ const GENERALISATIONS: [(&str, Generalisation); 5] = [
     ("round", Generalisation::Round),
 ];
 
-/// A column's rule: a bare name (checked later, against the schema, by `Config::check`) or a
-/// table whose rule, parameters and their types are read here. The problems, when there are
+/// A column's rule: a bare name (one of the rules without parameters) or a table whose rule,
+/// parameters and their types are read here. The problems, when there are
 /// any, name no column: the caller adds it.
 pub(crate) fn rule(value: &Value) -> Result<RuleSpec, Vec<String>> {
     let table = match value {
-        Value::String(name) => return Ok(RuleSpec::Name(name.clone())),
+        Value::String(name) => {
+            // Unknown names are refused here, where the caller knows the line, as in a table.
+            let spec = RuleSpec::Name(name.clone());
+            return match spec.rule() {
+                Some(_) => Ok(spec),
+                None => Err(vec![format!(
+                    "unknown rule \"{name}\" (keep, null, pseudonym, email_pseudonym, or a table with rule = fake | generalise | map)"
+                )]),
+            };
+        }
         Value::Table(table) => table,
         other => {
             return Err(vec![format!(
