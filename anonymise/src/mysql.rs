@@ -654,6 +654,9 @@ pub fn quote(name: &str) -> String {
 pub fn database_error(side: Side, table: Option<&str>, error: &mysql::Error) -> DbError {
     let message = match error {
         mysql::Error::MySqlError(e) => server_message(e.code, &e.state, &e.message),
+        // The driver's and the socket's own words, not their Debug form.
+        mysql::Error::DriverError(e) => e.to_string(),
+        mysql::Error::IoError(e) => e.to_string(),
         other => other.to_string(),
     };
     DbError::Database {

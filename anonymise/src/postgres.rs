@@ -770,7 +770,18 @@ pub fn database_error(side: Side, table: Option<&str>, error: &postgres::Error) 
             }
             message
         }
-        None => error.to_string(),
+        // A connection error says why only in its causes ("Connection refused"): none of them
+        // holds a value or a password.
+        None => {
+            let mut message = error.to_string();
+            let mut cause = std::error::Error::source(error);
+            while let Some(e) = cause {
+                message.push_str(": ");
+                message.push_str(&e.to_string());
+                cause = e.source();
+            }
+            message
+        }
     };
     DbError::Database {
         side,

@@ -221,6 +221,11 @@ fn a_database_that_cannot_be_reached_is_named_by_host_and_port_without_the_passw
                 said.contains("127.0.0.1:1") && !said.contains("s3cret"),
                 "{args:?}: {said}"
             );
+            // Why, in the socket's words, not the driver's Debug form.
+            assert!(
+                said.contains("Connection refused") && !said.contains("DriverError"),
+                "{args:?}: {said}"
+            );
         }
     }
 }
