@@ -80,7 +80,7 @@ fn never_draws_no_progress_only_the_summary() {
         "nothing on stderr"
     );
     assert!(
-        String::from_utf8_lossy(&output.stdout).contains("1 tables, 300 rows"),
+        String::from_utf8_lossy(&output.stdout).contains("1 table, 300 rows"),
         "{}",
         text(&output)
     );
