@@ -12,44 +12,7 @@
 
 mod common;
 
-use common::{cli, text, write_config, KEY};
-
-/// Rules of every kind, by a short name.
-const RULES: [(&str, &str); 14] = [
-    ("keep", r#""keep""#),
-    ("null", r#""null""#),
-    ("pseudonym", r#""pseudonym""#),
-    ("email", r#""email_pseudonym""#),
-    ("fake", r#"{ rule = "fake", kind = "name" }"#),
-    (
-        "postcode",
-        r#"{ rule = "generalise", to = "postcode_district" }"#,
-    ),
-    ("year", r#"{ rule = "generalise", to = "year" }"#),
-    ("age", r#"{ rule = "generalise", to = "age_band" }"#),
-    (
-        "round",
-        r#"{ rule = "generalise", to = "round", step = 10 }"#,
-    ),
-    (
-        "half",
-        r#"{ rule = "generalise", to = "round", step = 0.5 }"#,
-    ),
-    ("map A", r#"{ rule = "map", values = {}, default = "A" }"#),
-    ("map 7", r#"{ rule = "map", values = {}, default = "7" }"#),
-    (
-        "map empty",
-        r#"{ rule = "map", values = {}, default = "" }"#,
-    ),
-    (
-        "map text",
-        r#"{ rule = "map", values = {}, default = "text" }"#,
-    ),
-];
-
-/// Rules whose success on a text column depends on its values (a date, a number), not its
-/// type: not tried there.
-const READ_VALUES: &[&str] = &["year", "age", "round", "half"];
+use common::{cli, one_rule, text, write_config, KEY, READ_VALUES, RULES};
 
 /// One column of the test table `typed`: the rules not tried on it, and those the check
 /// accepts (in [`RULES`]' order).
@@ -67,17 +30,10 @@ fn check_then_run(server: &str, source: &str, target: &str, columns: &[&str], ca
     for case in cases {
         let mut accepted = Vec::new();
         for (name, rule) in RULES.iter().filter(|(n, _)| !case.skip.contains(n)) {
-            let lines: Vec<String> = columns
-                .iter()
-                .map(|c| {
-                    let rule = if *c == case.column { rule } else { "\"keep\"" };
-                    format!("{c} = {rule}")
-                })
-                .collect();
             let config = format!(
                 "key_env = \"{}\"\n[tables.typed.columns]\n{}\n",
                 common::KEY_ENV,
-                lines.join("\n")
+                one_rule(columns, case.column, rule)
             );
             let (_dir, path) = write_config(&format!("{server}-agree"), &config);
             let path = path.to_str().unwrap();

@@ -320,3 +320,51 @@ pub fn write_config(test: &str, text: &str) -> (Scratch, PathBuf) {
     std::fs::write(&path, text).unwrap();
     (dir, path)
 }
+
+/// Rules of every kind, by a short name, for the tests of what the check accepts and the run
+/// carries out.
+pub const RULES: [(&str, &str); 14] = [
+    ("keep", r#""keep""#),
+    ("null", r#""null""#),
+    ("pseudonym", r#""pseudonym""#),
+    ("email", r#""email_pseudonym""#),
+    ("fake", r#"{ rule = "fake", kind = "name" }"#),
+    (
+        "postcode",
+        r#"{ rule = "generalise", to = "postcode_district" }"#,
+    ),
+    ("year", r#"{ rule = "generalise", to = "year" }"#),
+    ("age", r#"{ rule = "generalise", to = "age_band" }"#),
+    (
+        "round",
+        r#"{ rule = "generalise", to = "round", step = 10 }"#,
+    ),
+    (
+        "half",
+        r#"{ rule = "generalise", to = "round", step = 0.5 }"#,
+    ),
+    ("map A", r#"{ rule = "map", values = {}, default = "A" }"#),
+    ("map 7", r#"{ rule = "map", values = {}, default = "7" }"#),
+    (
+        "map empty",
+        r#"{ rule = "map", values = {}, default = "" }"#,
+    ),
+    (
+        "map text",
+        r#"{ rule = "map", values = {}, default = "text" }"#,
+    ),
+];
+
+/// Rules whose success on a text column depends on its values (a date, a number), not its
+/// type: not tried there.
+pub const READ_VALUES: &[&str] = &["year", "age", "round", "half"];
+
+/// Config lines (`column = rule`, one a line) giving `column` `rule` and each other of
+/// `columns` `"keep"`.
+pub fn one_rule(columns: &[&str], column: &str, rule: &str) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{c} = {}", if *c == column { rule } else { "\"keep\"" }))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
