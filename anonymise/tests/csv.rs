@@ -8,7 +8,8 @@ use anonymise::csv_file;
 use anonymise::run::Progress;
 use anonymise::transform::Transformer;
 use common::{
-    assert_no_leak, cli, email, file_names, first_leak, person, scratch, text, Scratch, KEY,
+    assert_no_leak, cli, email, file_names, first_leak, person, scratch, text, users_columns,
+    write_people, Scratch, KEY,
 };
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -18,11 +19,7 @@ use std::process::Output;
 /// [`common::Person`]), `2n` orders.
 fn people(dir: &Path, n: u64) -> (PathBuf, PathBuf) {
     let users = dir.join("users.csv");
-    let mut w = csv::Writer::from_path(&users).unwrap();
-    for i in 0..n {
-        w.serialize(person(i)).unwrap();
-    }
-    w.flush().unwrap();
+    write_people(&users, n);
     let orders = dir.join("orders.csv");
     let mut w = csv::Writer::from_path(&orders).unwrap();
     w.write_record(["id", "user_email", "total"]).unwrap();
@@ -34,22 +31,16 @@ fn people(dir: &Path, n: u64) -> (PathBuf, PathBuf) {
     (users, orders)
 }
 
-const CONFIG: &str = r#"
+const CONFIG: &str = concat!(
+    r#"
 key_env = "ANONYMISE_TEST_KEY"
 
 [tables.users]
 quasi_identifiers = ["postcode", "birth_date", "gender"]
 
-[tables.users.columns]
-id = "keep"
-email = "email_pseudonym"
-name = { rule = "fake", kind = "name" }
-phone = { rule = "fake", kind = "phone" }
-address = { rule = "fake", kind = "address" }
-postcode = { rule = "generalise", to = "postcode_district" }
-birth_date = { rule = "generalise", to = "year" }
-gender = "keep"
-
+"#,
+    users_columns!(),
+    r#"
 [tables.orders.columns]
 id = "keep"
 total = "keep"
@@ -57,7 +48,8 @@ total = "keep"
 [[virtual_keys]]
 from = "orders.user_email"
 to = "users.email"
-"#;
+"#
+);
 
 /// `anonymise run` of `inputs` into `dir/out`, with `config` written to `dir/anonymise.toml`.
 fn run_cli(dir: &Path, config: &str, inputs: &[&Path], key: Option<&str>) -> Output {

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{cli, email, person, scratch, text, write_config};
+use common::{cli, email, scratch, text, write_config, write_people};
 use std::path::Path;
 
 /// `anonymise plan` of `source` (with `extra` arguments): the suggested config. Panics unless
@@ -95,11 +95,7 @@ fn assert_kept(config: &str, table: &str, column: &str) {
 fn plan_output_passes_check_on_a_csv_set() {
     let dir = scratch("a1-plan-csv");
     let users = dir.join("users.csv");
-    let mut w = csv::Writer::from_path(&users).unwrap();
-    for i in 0..40 {
-        w.serialize(person(i)).unwrap();
-    }
-    w.flush().unwrap();
+    write_people(&users, 40);
     let orders = dir.join("orders.csv");
     let mut w = csv::Writer::from_path(&orders).unwrap();
     w.write_record([

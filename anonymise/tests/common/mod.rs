@@ -104,6 +104,24 @@ pub struct Person {
     pub gender: &'static str,
 }
 
+/// The rules of [`Person`]'s columns, a `[tables.users.columns]` table, as the tests' configs
+/// give them: a literal, for `concat!`.
+macro_rules! users_columns {
+    () => {
+        r#"[tables.users.columns]
+id = "keep"
+email = "email_pseudonym"
+name = { rule = "fake", kind = "name" }
+phone = { rule = "fake", kind = "phone" }
+address = { rule = "fake", kind = "address" }
+postcode = { rule = "generalise", to = "postcode_district" }
+birth_date = { rule = "generalise", to = "year" }
+gender = "keep"
+"#
+    };
+}
+pub(crate) use users_columns;
+
 /// The `i`th person (the same every time).
 pub fn person(i: u64) -> Person {
     Person {
@@ -122,6 +140,15 @@ pub fn person(i: u64) -> Person {
         birth_date: format!("19{:02}-{:02}-{:02}", 40 + i % 60, 1 + i % 12, 2 + i % 27),
         gender: ["F", "M", "X"][(i % 3) as usize],
     }
+}
+
+/// The first `n` [`person`]s, as a CSV file at `path` with a header row.
+pub fn write_people(path: &Path, n: u64) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    for i in 0..n {
+        w.serialize(person(i)).unwrap();
+    }
+    w.flush().unwrap();
 }
 
 /// The `i`th person's email.

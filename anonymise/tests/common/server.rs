@@ -4,29 +4,23 @@
 //! A test body returns `None`, having done nothing, when the server is unreachable (see
 //! [`Server::server`]).
 
-use super::{assert_no_leak, cli, text, write_config, KEY};
+use super::{assert_no_leak, cli, text, users_columns, write_config, KEY};
 use anonymise::{Config, DbError, Progress, Summary, Transformer};
 use std::marker::PhantomData;
 use std::process::Output;
 
 /// The config of the database servers' tests: [`super::person`]s in `users`, their `orders`
 /// (which reference them by id and by email) and an `audit` log naming them by email.
-pub const CONFIG: &str = r#"
+pub const CONFIG: &str = concat!(
+    r#"
 key_env = "ANONYMISE_TEST_KEY"
 
 [tables.users]
 quasi_identifiers = ["postcode", "birth_date", "gender"]
 
-[tables.users.columns]
-id = "keep"
-email = "email_pseudonym"
-name = { rule = "fake", kind = "name" }
-phone = { rule = "fake", kind = "phone" }
-address = { rule = "fake", kind = "address" }
-postcode = { rule = "generalise", to = "postcode_district" }
-birth_date = { rule = "generalise", to = "year" }
-gender = "keep"
-national_id = "pseudonym"
+"#,
+    users_columns!(),
+    r#"national_id = "pseudonym"
 notes = "null"
 
 [tables.orders.columns]
@@ -40,7 +34,8 @@ action = "keep"
 [[virtual_keys]]
 from = "audit.actor_email"
 to = "users.email"
-"#;
+"#
+);
 
 /// The people of a database server's test source.
 pub const PEOPLE: u64 = 2_000;
