@@ -656,8 +656,7 @@ fn rows_go_in_statements_of_at_most_4_mib() {
 /// shows it): what another session holds, not the clock, says when to go on.
 fn wait_for_a_lock_wait(db: &Db) {
     let mut admin = admin(&db.server).unwrap();
-    let started = std::time::Instant::now();
-    loop {
+    server::wait_for_a_lock_wait(&db.name, || {
         let waiting: Option<i64> = admin
             .exec_first(
                 "SELECT COUNT(*) FROM information_schema.PROCESSLIST
@@ -665,16 +664,8 @@ fn wait_for_a_lock_wait(db: &Db) {
                 (&db.name,),
             )
             .unwrap();
-        if waiting.unwrap_or(0) > 0 {
-            return;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "no session of {} waited for a lock",
-            db.name
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+        waiting.unwrap_or(0)
+    });
 }
 
 /// A run that waits for a table another session holds (`LOCK TABLES orders WRITE`), after its

@@ -522,25 +522,15 @@ fn the_same_database_as_source_and_target_is_refused() {
 /// what another session holds, not the clock, says when to go on.
 fn wait_for_a_lock_wait(db: &Db) {
     let mut admin = admin(&db.server).unwrap();
-    let started = std::time::Instant::now();
-    loop {
-        let waiting: i64 = admin
+    server::wait_for_a_lock_wait(&db.name, || {
+        admin
             .query_one(
                 "SELECT count(*) FROM pg_stat_activity WHERE datname = $1 AND wait_event_type = 'Lock'",
                 &[&db.name],
             )
             .unwrap()
-            .get(0);
-        if waiting > 0 {
-            return;
-        }
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(60),
-            "no session of {} waited for a lock",
-            db.name
-        );
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+            .get(0)
+    });
 }
 
 /// The run locks the source's tables before it takes its snapshot: a table rewritten (a new

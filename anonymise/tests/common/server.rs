@@ -618,6 +618,20 @@ fn spawn_run<S: Server>(
         .expect("start the anonymise binary")
 }
 
+/// Waits until `waiting` (how many sessions of database `name` wait for a lock, as the server
+/// shows them) is above 0: what another session holds, not the clock, says when to go on. A
+/// minute without one fails the test.
+pub fn wait_for_a_lock_wait(name: &str, mut waiting: impl FnMut() -> i64) {
+    let started = std::time::Instant::now();
+    while waiting() <= 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no session of {name} waited for a lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+}
+
 /// Two runs of `config` from `src` into `dst` with `extra` arguments, started together: both
 /// are held once past their target check, and let go when both got there (where, unguarded,
 /// both would commit) or when one of them stopped. Their outputs, in the order started.
