@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "mysql")]
+pub mod mariadb;
+#[cfg(feature = "postgres")]
+pub mod postgresql;
 pub mod server;
 
 use md5::{Digest as _, Md5};
