@@ -12,44 +12,7 @@
 
 mod common;
 
-use common::{cli, text, write_config, KEY};
-
-/// Rules of every kind, by a short name.
-const RULES: [(&str, &str); 14] = [
-    ("keep", r#""keep""#),
-    ("null", r#""null""#),
-    ("pseudonym", r#""pseudonym""#),
-    ("email", r#""email_pseudonym""#),
-    ("fake", r#"{ rule = "fake", kind = "name" }"#),
-    (
-        "postcode",
-        r#"{ rule = "generalise", to = "postcode_district" }"#,
-    ),
-    ("year", r#"{ rule = "generalise", to = "year" }"#),
-    ("age", r#"{ rule = "generalise", to = "age_band" }"#),
-    (
-        "round",
-        r#"{ rule = "generalise", to = "round", step = 10 }"#,
-    ),
-    (
-        "half",
-        r#"{ rule = "generalise", to = "round", step = 0.5 }"#,
-    ),
-    ("map A", r#"{ rule = "map", values = {}, default = "A" }"#),
-    ("map 7", r#"{ rule = "map", values = {}, default = "7" }"#),
-    (
-        "map empty",
-        r#"{ rule = "map", values = {}, default = "" }"#,
-    ),
-    (
-        "map text",
-        r#"{ rule = "map", values = {}, default = "text" }"#,
-    ),
-];
-
-/// Rules whose success on a text column depends on its values (a date, a number), not its
-/// type: not tried there.
-const READ_VALUES: &[&str] = &["year", "age", "round", "half"];
+use common::{cli, one_rule, text, write_config, KEY, READ_VALUES, RULES};
 
 /// One column of the test table `typed`: the rules not tried on it, and those the check
 /// accepts (in [`RULES`]' order).
@@ -67,17 +30,10 @@ fn check_then_run(server: &str, source: &str, target: &str, columns: &[&str], ca
     for case in cases {
         let mut accepted = Vec::new();
         for (name, rule) in RULES.iter().filter(|(n, _)| !case.skip.contains(n)) {
-            let lines: Vec<String> = columns
-                .iter()
-                .map(|c| {
-                    let rule = if *c == case.column { rule } else { "\"keep\"" };
-                    format!("{c} = {rule}")
-                })
-                .collect();
             let config = format!(
                 "key_env = \"{}\"\n[tables.typed.columns]\n{}\n",
                 common::KEY_ENV,
-                lines.join("\n")
+                one_rule(columns, case.column, rule)
             );
             let (_dir, path) = write_config(&format!("{server}-agree"), &config);
             let path = path.to_str().unwrap();
@@ -120,16 +76,11 @@ fn check_then_run(server: &str, source: &str, target: &str, columns: &[&str], ca
     assert!(wrong.is_empty(), "{}", wrong.join("\n"));
 }
 
-/// The server's URL (without a database) from `var`, else `default`.
-fn server_url(var: &str, default: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| default.to_owned())
-}
-
 #[cfg(feature = "mysql")]
 mod mariadb {
     use super::*;
-    use mysql::prelude::Queryable;
-    use mysql::{Conn, Opts};
+    use common::mariadb::{Db, MariaDb};
+    use common::server::Server;
 
     const SCHEMA: &str = "
         CREATE TABLE typed (
@@ -153,57 +104,12 @@ mod mariadb {
     const ROW: &str = "INSERT INTO typed VALUES (1, 'text', 'SW1A 1AA', 37, 1, 37.5, '1990-05-06',
         '1990-05-06 10:00:00', x'ff00', x'ff00', b'1', 'SW1A 1AA', '{\"a\": 1}')";
 
-    /// Databases `names` of `server`, made empty and dropped at the end.
-    struct Databases(String, Vec<String>);
-
-    impl Databases {
-        fn new(server: &str, names: &[&str]) -> Self {
-            let mut admin = Conn::new(Opts::from_url(&format!("{server}/mysql")).unwrap())
-                .unwrap_or_else(|e| panic!("MariaDB/MySQL is unreachable at {server} (set ANONYMISE_TEST_MYSQL to another server): {e}"));
-            let names: Vec<String> = names
-                .iter()
-                .map(|n| format!("a3_{n}_{}", std::process::id()))
-                .collect();
-            for name in &names {
-                admin
-                    .query_drop(format!("DROP DATABASE IF EXISTS {name}"))
-                    .unwrap();
-                admin.query_drop(format!("CREATE DATABASE {name}")).unwrap();
-            }
-            Databases(server.to_owned(), names)
-        }
-
-        fn url(&self, i: usize) -> String {
-            format!("{}/{}", self.0, self.1[i])
-        }
-
-        fn exec(&self, i: usize, sql: &str) {
-            Conn::new(Opts::from_url(&self.url(i)).unwrap())
-                .unwrap()
-                .query_drop(sql)
-                .unwrap();
-        }
-    }
-
-    impl Drop for Databases {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = Conn::new(Opts::from_url(&format!("{}/mysql", self.0)).unwrap())
-            {
-                for name in &self.1 {
-                    let _ = admin.query_drop(format!("DROP DATABASE IF EXISTS {name}"));
-                }
-            }
-        }
-    }
-
     #[test]
     fn what_the_check_accepts_on_mariadb_runs_and_bytes_and_enums_take_no_text() {
-        let server = server_url("ANONYMISE_TEST_MYSQL", "mysql://root@127.0.0.1:3306");
-        let dbs = Databases::new(&server, &["agree_src", "agree_dst"]);
-        for i in 0..2 {
-            dbs.exec(i, SCHEMA);
-        }
-        dbs.exec(0, ROW);
+        let server = MariaDb::server();
+        let src = Db::with_schema(&server, "agree", "src", SCHEMA);
+        let dst = Db::with_schema(&server, "agree", "dst", SCHEMA);
+        src.exec(ROW);
         let numbers = &["keep", "null", "age", "round", "map 7"][..];
         let cases = [
             // An enum, even one whose values are words like `text`, takes only its values.
@@ -289,14 +195,15 @@ mod mariadb {
                 ],
             },
         ];
-        check_then_run("my", &dbs.url(0), &dbs.url(1), &COLUMNS, &cases);
+        check_then_run("my", &src.url(), &dst.url(), &COLUMNS, &cases);
     }
 }
 
 #[cfg(feature = "postgres")]
 mod postgresql {
     use super::*;
-    use postgres::{Client, NoTls};
+    use common::postgresql::{Db, Postgres};
+    use common::server::Server;
 
     const SCHEMA: &str = "
         CREATE TYPE context AS ENUM ('text', 'other');
@@ -323,62 +230,12 @@ mod postgresql {
         '1990-05-06', '1990-05-06 10:00:00+00', '\\xff00', true, '{\"a\": 1}',
         'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', 'some words', 'SW1A 1AA')";
 
-    /// Databases `names` of `server`, made empty and dropped at the end.
-    struct Databases(String, Vec<String>);
-
-    impl Databases {
-        fn new(server: &str, names: &[&str]) -> Self {
-            let mut admin = Client::connect(&format!("{server}/postgres"), NoTls)
-                .unwrap_or_else(|e| panic!("PostgreSQL is unreachable at {server} (set ANONYMISE_TEST_POSTGRES to another server): {e}"));
-            let names: Vec<String> = names
-                .iter()
-                .map(|n| format!("a3_{n}_{}", std::process::id()))
-                .collect();
-            for name in &names {
-                admin
-                    .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-                    .unwrap();
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap();
-            }
-            Databases(server.to_owned(), names)
-        }
-
-        fn url(&self, i: usize) -> String {
-            format!("{}/{}", self.0, self.1[i])
-        }
-
-        fn exec(&self, i: usize, sql: &str) {
-            Client::connect(&self.url(i), NoTls)
-                .unwrap()
-                .batch_execute(sql)
-                .unwrap();
-        }
-    }
-
-    impl Drop for Databases {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = Client::connect(&format!("{}/postgres", self.0), NoTls) {
-                for name in &self.1 {
-                    let _ = admin
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
-                }
-            }
-        }
-    }
-
     #[test]
     fn what_the_check_accepts_on_postgresql_runs_and_enums_and_one_byte_chars_take_no_text() {
-        let server = server_url(
-            "ANONYMISE_TEST_POSTGRES",
-            "postgres://postgres@127.0.0.1:5432",
-        );
-        let dbs = Databases::new(&server, &["agree_src", "agree_dst"]);
-        for i in 0..2 {
-            dbs.exec(i, SCHEMA);
-        }
-        dbs.exec(0, ROW);
+        let server = Postgres::server();
+        let src = Db::with_schema(&server, "agree", "src", SCHEMA);
+        let dst = Db::with_schema(&server, "agree", "dst", SCHEMA);
+        src.exec(ROW);
         // The check cannot read the values of a PostgreSQL enum, nor judge a `uuid` or a
         // `jsonb`: the database judges a map's outputs there (a run with one it refuses fails
         // and writes nothing), so such maps are not tried.
@@ -472,6 +329,6 @@ mod postgresql {
                 ],
             },
         ];
-        check_then_run("pg", &dbs.url(0), &dbs.url(1), &COLUMNS, &cases);
+        check_then_run("pg", &src.url(), &dst.url(), &COLUMNS, &cases);
     }
 }

@@ -3,12 +3,13 @@
 
 mod common;
 
-use anonymise::config::Config;
+use anonymise::config::{Config, TableSchema};
 use anonymise::csv_file;
 use anonymise::run::Progress;
 use anonymise::transform::Transformer;
 use common::{
-    assert_no_leak, cli, email, file_names, first_leak, person, scratch, text, Scratch, KEY,
+    assert_no_leak, cli, email, file_names, first_leak, person, scratch, text, users_columns,
+    write_people, Scratch, KEY,
 };
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -18,11 +19,7 @@ use std::process::Output;
 /// [`common::Person`]), `2n` orders.
 fn people(dir: &Path, n: u64) -> (PathBuf, PathBuf) {
     let users = dir.join("users.csv");
-    let mut w = csv::Writer::from_path(&users).unwrap();
-    for i in 0..n {
-        w.serialize(person(i)).unwrap();
-    }
-    w.flush().unwrap();
+    write_people(&users, n);
     let orders = dir.join("orders.csv");
     let mut w = csv::Writer::from_path(&orders).unwrap();
     w.write_record(["id", "user_email", "total"]).unwrap();
@@ -34,22 +31,16 @@ fn people(dir: &Path, n: u64) -> (PathBuf, PathBuf) {
     (users, orders)
 }
 
-const CONFIG: &str = r#"
+const CONFIG: &str = concat!(
+    r#"
 key_env = "ANONYMISE_TEST_KEY"
 
 [tables.users]
 quasi_identifiers = ["postcode", "birth_date", "gender"]
 
-[tables.users.columns]
-id = "keep"
-email = "email_pseudonym"
-name = { rule = "fake", kind = "name" }
-phone = { rule = "fake", kind = "phone" }
-address = { rule = "fake", kind = "address" }
-postcode = { rule = "generalise", to = "postcode_district" }
-birth_date = { rule = "generalise", to = "year" }
-gender = "keep"
-
+"#,
+    users_columns!(),
+    r#"
 [tables.orders.columns]
 id = "keep"
 total = "keep"
@@ -57,7 +48,8 @@ total = "keep"
 [[virtual_keys]]
 from = "orders.user_email"
 to = "users.email"
-"#;
+"#
+);
 
 /// `anonymise run` of `inputs` into `dir/out`, with `config` written to `dir/anonymise.toml`.
 fn run_cli(dir: &Path, config: &str, inputs: &[&Path], key: Option<&str>) -> Output {
@@ -570,20 +562,24 @@ fn a_file_without_a_header_row_is_refused_by_check_plan_and_run_without_showing_
     assert!(assert_no_leak(originals, &haystack) > 100);
 }
 
+/// The schema read from `t.csv` in `dir`, written with the first row `cells` and a row of
+/// `x`s under it.
+fn schema_under(dir: &Path, cells: &[&str]) -> Result<TableSchema, csv_file::CsvError> {
+    let path = dir.join("t.csv");
+    write_csv(
+        &path,
+        &[
+            cells.iter().map(|c| (*c).to_owned()).collect(),
+            cells.iter().map(|_| "x".to_owned()).collect(),
+        ],
+    );
+    csv_file::schema_of(&path)
+}
+
 #[test]
 fn a_first_row_that_looks_like_data_is_refused_by_position_and_shape_and_header_names_pass() {
     let dir = scratch("csv-header-shapes");
-    let header = |cells: &[&str]| {
-        let path = dir.join("t.csv");
-        write_csv(
-            &path,
-            &[
-                cells.iter().map(|c| (*c).to_owned()).collect(),
-                cells.iter().map(|_| "x".to_owned()).collect(),
-            ],
-        );
-        csv_file::schema_of(&path)
-    };
+    let header = |cells: &[&str]| schema_under(&dir, cells);
     let names = [
         "id",
         "First Name",
@@ -703,6 +699,15 @@ fn users_config() -> &'static str {
     &CONFIG[..CONFIG.find("[tables.orders.columns]").unwrap()]
 }
 
+/// A mangle for [`every_command_on`]: line `n` (from 0) of the file replaced by `f` of it.
+fn line_replaced(n: usize, f: impl Fn(&str) -> String) -> impl Fn(&str) -> String {
+    move |text| {
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        lines[n] = f(&lines[n]);
+        lines.join("\n") + "\n"
+    }
+}
+
 const ALL_RULES: [&str; 5] = [
     "\"keep\"",
     "\"null\"",
@@ -717,12 +722,10 @@ fn a_quote_left_open_in_the_last_column_is_a_parse_error_of_every_command_and_ru
     // leniently, the rest of the file would be one value of that row.
     let (dir, outputs) = every_command_on(
         "csv-open-quote-last",
-        |text| {
-            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            let (before, last) = lines[6].rsplit_once(',').unwrap();
-            lines[6] = format!("{before},\"{last}");
-            lines.join("\n") + "\n"
-        },
+        line_replaced(6, |line| {
+            let (before, last) = line.rsplit_once(',').unwrap();
+            format!("{before},\"{last}")
+        }),
         &ALL_RULES,
     );
     assert_parse_errors(&dir, &outputs, "line 7", "never closed");
@@ -732,13 +735,11 @@ fn a_quote_left_open_in_the_last_column_is_a_parse_error_of_every_command_and_ru
 fn a_quote_left_open_in_a_middle_column_is_a_parse_error_of_every_command_and_rule() {
     let (dir, outputs) = every_command_on(
         "csv-open-quote-middle",
-        |text| {
-            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        line_replaced(4, |line| {
             // The name column: `3,email,"Zor Vak,...`.
-            let cells: Vec<&str> = lines[4].splitn(3, ',').collect();
-            lines[4] = format!("{},{},\"{}", cells[0], cells[1], cells[2]);
-            lines.join("\n") + "\n"
-        },
+            let cells: Vec<&str> = line.splitn(3, ',').collect();
+            format!("{},{},\"{}", cells[0], cells[1], cells[2])
+        }),
         &ALL_RULES,
     );
     assert_parse_errors(&dir, &outputs, "line 5", "never closed");
@@ -750,12 +751,10 @@ fn text_after_a_closing_quote_is_a_parse_error_of_every_command() {
     // writer that did not double its quotes makes such fields, and their columns shift.
     let (dir, outputs) = every_command_on(
         "csv-after-quote",
-        |text| {
-            let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-            let cells: Vec<&str> = lines[3].splitn(4, ',').collect();
-            lines[3] = format!("{},{},\"{}\"x,{}", cells[0], cells[1], cells[2], cells[3]);
-            lines.join("\n") + "\n"
-        },
+        line_replaced(3, |line| {
+            let cells: Vec<&str> = line.splitn(4, ',').collect();
+            format!("{},{},\"{}\"x,{}", cells[0], cells[1], cells[2], cells[3])
+        }),
         &ALL_RULES[..1],
     );
     assert_parse_errors(&dir, &outputs, "line 4", "after the quote that closes");
@@ -844,17 +843,7 @@ fn a_first_row_that_is_a_persons_record_without_digits_only_cells_is_refused_by_
 #[test]
 fn cells_that_look_like_addresses_postcodes_or_free_text_are_not_header_names() {
     let dir = scratch("csv-header-shapes-2");
-    let header = |cells: &[&str]| {
-        let path = dir.join("t.csv");
-        write_csv(
-            &path,
-            &[
-                cells.iter().map(|c| (*c).to_owned()).collect(),
-                cells.iter().map(|_| "x".to_owned()).collect(),
-            ],
-        );
-        csv_file::schema_of(&path)
-    };
+    let header = |cells: &[&str]| schema_under(&dir, cells);
     let names = [
         "Address line 2",
         "Date of birth",

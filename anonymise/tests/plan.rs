@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::{cli, email, person, scratch, text, write_config};
+use common::{cli, email, scratch, text, write_config, write_people};
 use std::path::Path;
 
 /// `anonymise plan` of `source` (with `extra` arguments): the suggested config. Panics unless
@@ -95,11 +95,7 @@ fn assert_kept(config: &str, table: &str, column: &str) {
 fn plan_output_passes_check_on_a_csv_set() {
     let dir = scratch("a1-plan-csv");
     let users = dir.join("users.csv");
-    let mut w = csv::Writer::from_path(&users).unwrap();
-    for i in 0..40 {
-        w.serialize(person(i)).unwrap();
-    }
-    w.flush().unwrap();
+    write_people(&users, 40);
     let orders = dir.join("orders.csv");
     let mut w = csv::Writer::from_path(&orders).unwrap();
     w.write_record([
@@ -258,57 +254,13 @@ fn sqlite_exec(path: &Path, sql: &str) {
 #[cfg(feature = "postgres")]
 mod postgres_plan {
     use super::*;
+    use common::postgresql::{Db, Postgres};
+    use common::server::Server;
     use postgres::{Client, NoTls};
 
-    /// The server's URL (without a database); unreachable fails the test.
-    fn server() -> String {
-        let url = std::env::var("ANONYMISE_TEST_POSTGRES")
-            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432".to_owned());
-        if let Err(e) = Client::connect(&format!("{url}/postgres"), NoTls) {
-            panic!("PostgreSQL is unreachable at {url} (set ANONYMISE_TEST_POSTGRES): {e}");
-        }
-        url
-    }
-
-    /// A database of one test, dropped at the end.
-    struct Db {
-        server: String,
-        name: String,
-    }
-
-    impl Db {
-        fn new(test: &str, sql: &str) -> Self {
-            let server = server();
-            let name = format!("a1_plan_{test}_{}", std::process::id());
-            let mut admin = Client::connect(&format!("{server}/postgres"), NoTls).unwrap();
-            for sql in [
-                format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
-                format!("CREATE DATABASE {name}"),
-            ] {
-                admin.batch_execute(&sql).unwrap();
-            }
-            let db = Db { server, name };
-            Client::connect(&db.url(), NoTls)
-                .unwrap()
-                .batch_execute(sql)
-                .unwrap();
-            db
-        }
-
-        fn url(&self) -> String {
-            format!("{}/{}", self.server, self.name)
-        }
-    }
-
-    impl Drop for Db {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = Client::connect(&format!("{}/postgres", self.server), NoTls) {
-                let _ = admin.batch_execute(&format!(
-                    "DROP DATABASE IF EXISTS {} WITH (FORCE)",
-                    self.name
-                ));
-            }
-        }
+    /// A database of one test holding `sql`'s tables, dropped at the end.
+    fn db(test: &str, sql: &str) -> Db {
+        Db::with_schema(&Postgres::server(), "plan", test, sql)
     }
 
     /// A shop: a partitioned table whose foreign keys are declared on its partitions, enums, a
@@ -395,7 +347,7 @@ mod postgres_plan {
 
     #[test]
     fn plan_output_passes_check_on_a_postgres_shop() {
-        let db = Db::new("shop", SHOP);
+        let db = db("shop", SHOP);
         let suggested = plan_then_check("pg-shop", &[&db.url()]);
         for (table, column) in [
             ("orders", "address_id"),
@@ -429,7 +381,7 @@ mod postgres_plan {
     /// sequence and an array).
     #[test]
     fn plan_output_passes_check_on_the_postgres_tests_schema() {
-        let db = Db::new(
+        let db = db(
             "tests",
             "CREATE TABLE users (id bigint PRIMARY KEY, email text NOT NULL UNIQUE,
                 name text NOT NULL, phone text, address text, postcode text, birth_date date,
@@ -464,8 +416,8 @@ mod postgres_plan {
                 '{\"by\": \"Grace Wojciechowski\"}', '[\"Grace Wojciechowski\"]',
                 '<by>Grace Wojciechowski</by>', '<by>Grace Wojciechowski</by>',
                 'by => \"Grace Wojciechowski\"', 'by => \"Grace Wojciechowski\"');";
-        let src = Db::new("hg_json_src", &format!("{schema}{rows}"));
-        let dst = Db::new("hg_json_dst", schema);
+        let src = db("hg_json_src", &format!("{schema}{rows}"));
+        let dst = db("hg_json_dst", schema);
         let suggested = plan_then_check("pg-json", &[&src.url()]);
         for column in [
             "details", "payload", "body", "doc", "page", "attrs", "extra",
@@ -494,7 +446,7 @@ mod postgres_plan {
 
     #[test]
     fn plan_of_a_missing_or_empty_schema_is_an_error_naming_it() {
-        let db = Db::new("schemas", "CREATE SCHEMA hollow; CREATE TABLE t (id int);");
+        let db = db("schemas", "CREATE SCHEMA hollow; CREATE TABLE t (id int);");
         for schema in ["a1_missing", "hollow"] {
             let out = cli(&["plan", &db.url(), "--schema", schema], None);
             assert_eq!(out.status.code(), Some(2), "{schema}: {}", text(&out));
@@ -507,64 +459,13 @@ mod postgres_plan {
 #[cfg(feature = "mysql")]
 mod mysql_plan {
     use super::*;
+    use common::mariadb::{connect, Db, MariaDb};
+    use common::server::Server;
     use mysql::prelude::Queryable;
-    use mysql::{Conn, Opts};
 
-    fn server() -> String {
-        let url = std::env::var("ANONYMISE_TEST_MYSQL")
-            .unwrap_or_else(|_| "mysql://root@127.0.0.1:3306".to_owned());
-        if let Err(e) = connect(&format!("{url}/mysql")) {
-            panic!("MariaDB/MySQL is unreachable at {url} (set ANONYMISE_TEST_MYSQL): {e}");
-        }
-        url
-    }
-
-    fn connect(url: &str) -> Result<Conn, mysql::Error> {
-        Opts::from_url(url)
-            .map_err(mysql::Error::from)
-            .and_then(Conn::new)
-    }
-
-    /// Runs `sql`, failing on the first error of any of its statements.
-    fn run_all(conn: &mut Conn, sql: &str) {
-        let mut result = conn.query_iter(sql).unwrap();
-        while let Some(set) = result.iter() {
-            for row in set {
-                row.unwrap();
-            }
-        }
-    }
-
-    struct Db {
-        server: String,
-        name: String,
-    }
-
-    impl Db {
-        fn new(test: &str, sql: &str) -> Self {
-            let server = server();
-            let name = format!("a1_plan_{test}_{}", std::process::id());
-            let mut admin = connect(&format!("{server}/mysql")).unwrap();
-            run_all(
-                &mut admin,
-                &format!("DROP DATABASE IF EXISTS {name}; CREATE DATABASE {name}"),
-            );
-            let db = Db { server, name };
-            run_all(&mut connect(&db.url()).unwrap(), sql);
-            db
-        }
-
-        fn url(&self) -> String {
-            format!("{}/{}", self.server, self.name)
-        }
-    }
-
-    impl Drop for Db {
-        fn drop(&mut self) {
-            if let Ok(mut admin) = connect(&format!("{}/mysql", self.server)) {
-                let _ = admin.query_drop(format!("DROP DATABASE IF EXISTS {}", self.name));
-            }
-        }
+    /// A database of one test holding `sql`'s tables, dropped at the end.
+    fn db(test: &str, sql: &str) -> Db {
+        Db::with_schema(&MariaDb::server(), "plan", test, sql)
     }
 
     const SHOP: &str = "
@@ -625,7 +526,7 @@ mod mysql_plan {
 
     #[test]
     fn plan_output_passes_check_on_a_mariadb_shop() {
-        let db = Db::new("shop", SHOP);
+        let db = db("shop", SHOP);
         let suggested = plan_then_check("my-shop", &[&db.url()]);
         for (table, column) in [
             ("orders", "address_id"),
@@ -651,14 +552,14 @@ mod mysql_plan {
     fn plan_flags_and_hides_json_columns_of_mariadb() {
         let schema = "CREATE TABLE audit_log (id BIGINT PRIMARY KEY, details JSON,
             payload JSON NOT NULL) ENGINE = InnoDB;";
-        let src = Db::new(
+        let src = db(
             "hg_json_src",
             &format!(
                 "{schema} INSERT INTO audit_log VALUES (1, '{{\"by\": \"Grace Wojciechowski\"}}',
                     '{{\"by\": \"Grace Wojciechowski\"}}');"
             ),
         );
-        let dst = Db::new("hg_json_dst", schema);
+        let dst = db("hg_json_dst", schema);
         let suggested = plan_then_check("my-json", &[&src.url()]);
         for column in ["details", "payload"] {
             assert_flagged_not_kept(&suggested, "audit_log", column);
@@ -674,7 +575,6 @@ mod mysql_plan {
             .unwrap();
         assert!(run.status.success(), "{}\n{suggested}", text(&run));
         let copied: Vec<(u64, Option<String>, String)> = connect(&dst.url())
-            .unwrap()
             .query("SELECT id, details, payload FROM audit_log")
             .unwrap();
         assert_eq!(copied, [(1, None, "{}".to_owned())]);
@@ -684,7 +584,7 @@ mod mysql_plan {
     /// by id and by email, `audit`).
     #[test]
     fn plan_output_passes_check_on_the_mariadb_tests_schema() {
-        let db = Db::new(
+        let db = db(
             "tests",
             "CREATE TABLE users (id BIGINT PRIMARY KEY, email VARCHAR(255) NOT NULL UNIQUE,
                 name VARCHAR(255) NOT NULL, phone VARCHAR(64), address VARCHAR(255),

@@ -4,34 +4,24 @@
 
 mod common;
 
-use common::{person, scratch, text, Scratch, KEY, KEY_ENV};
+use common::{scratch, text, users_columns, write_people, Scratch, KEY, KEY_ENV};
 use std::path::PathBuf;
 use std::process::{Command, Output};
 
-const CONFIG: &str = r#"
+const CONFIG: &str = concat!(
+    r#"
 key_env = "ANONYMISE_TEST_KEY"
 
-[tables.users.columns]
-id = "keep"
-email = "email_pseudonym"
-name = { rule = "fake", kind = "name" }
-phone = { rule = "fake", kind = "phone" }
-address = { rule = "fake", kind = "address" }
-postcode = { rule = "generalise", to = "postcode_district" }
-birth_date = { rule = "generalise", to = "year" }
-gender = "keep"
-"#;
+"#,
+    users_columns!()
+);
 
 /// A scratch directory holding `users.csv` (300 people) and the config; the run writes to
 /// `out` there.
 fn people(test: &str) -> (Scratch, PathBuf, PathBuf) {
     let dir = scratch(test);
     let users = dir.join("users.csv");
-    let mut w = csv::Writer::from_path(&users).unwrap();
-    for i in 0..300 {
-        w.serialize(person(i)).unwrap();
-    }
-    w.flush().unwrap();
+    write_people(&users, 300);
     let config = dir.join("anonymise.toml");
     std::fs::write(&config, CONFIG).unwrap();
     (dir, users, config)

@@ -4,6 +4,10 @@
 
 #![allow(dead_code)]
 
+#[cfg(feature = "mysql")]
+pub mod mariadb;
+#[cfg(feature = "postgres")]
+pub mod postgresql;
 pub mod server;
 
 use md5::{Digest as _, Md5};
@@ -104,6 +108,24 @@ pub struct Person {
     pub gender: &'static str,
 }
 
+/// The rules of [`Person`]'s columns, a `[tables.users.columns]` table, as the tests' configs
+/// give them: a literal, for `concat!`.
+macro_rules! users_columns {
+    () => {
+        r#"[tables.users.columns]
+id = "keep"
+email = "email_pseudonym"
+name = { rule = "fake", kind = "name" }
+phone = { rule = "fake", kind = "phone" }
+address = { rule = "fake", kind = "address" }
+postcode = { rule = "generalise", to = "postcode_district" }
+birth_date = { rule = "generalise", to = "year" }
+gender = "keep"
+"#
+    };
+}
+pub(crate) use users_columns;
+
 /// The `i`th person (the same every time).
 pub fn person(i: u64) -> Person {
     Person {
@@ -122,6 +144,15 @@ pub fn person(i: u64) -> Person {
         birth_date: format!("19{:02}-{:02}-{:02}", 40 + i % 60, 1 + i % 12, 2 + i % 27),
         gender: ["F", "M", "X"][(i % 3) as usize],
     }
+}
+
+/// The first `n` [`person`]s, as a CSV file at `path` with a header row.
+pub fn write_people(path: &Path, n: u64) {
+    let mut w = csv::Writer::from_path(path).unwrap();
+    for i in 0..n {
+        w.serialize(person(i)).unwrap();
+    }
+    w.flush().unwrap();
 }
 
 /// The `i`th person's email.
@@ -319,4 +350,52 @@ pub fn write_config(test: &str, text: &str) -> (Scratch, PathBuf) {
     let path = dir.join("anonymise.toml");
     std::fs::write(&path, text).unwrap();
     (dir, path)
+}
+
+/// Rules of every kind, by a short name, for the tests of what the check accepts and the run
+/// carries out.
+pub const RULES: [(&str, &str); 14] = [
+    ("keep", r#""keep""#),
+    ("null", r#""null""#),
+    ("pseudonym", r#""pseudonym""#),
+    ("email", r#""email_pseudonym""#),
+    ("fake", r#"{ rule = "fake", kind = "name" }"#),
+    (
+        "postcode",
+        r#"{ rule = "generalise", to = "postcode_district" }"#,
+    ),
+    ("year", r#"{ rule = "generalise", to = "year" }"#),
+    ("age", r#"{ rule = "generalise", to = "age_band" }"#),
+    (
+        "round",
+        r#"{ rule = "generalise", to = "round", step = 10 }"#,
+    ),
+    (
+        "half",
+        r#"{ rule = "generalise", to = "round", step = 0.5 }"#,
+    ),
+    ("map A", r#"{ rule = "map", values = {}, default = "A" }"#),
+    ("map 7", r#"{ rule = "map", values = {}, default = "7" }"#),
+    (
+        "map empty",
+        r#"{ rule = "map", values = {}, default = "" }"#,
+    ),
+    (
+        "map text",
+        r#"{ rule = "map", values = {}, default = "text" }"#,
+    ),
+];
+
+/// Rules whose success on a text column depends on its values (a date, a number), not its
+/// type: not tried there.
+pub const READ_VALUES: &[&str] = &["year", "age", "round", "half"];
+
+/// Config lines (`column = rule`, one a line) giving `column` `rule` and each other of
+/// `columns` `"keep"`.
+pub fn one_rule(columns: &[&str], column: &str, rule: &str) -> String {
+    columns
+        .iter()
+        .map(|c| format!("{c} = {}", if *c == column { rule } else { "\"keep\"" }))
+        .collect::<Vec<_>>()
+        .join("\n")
 }

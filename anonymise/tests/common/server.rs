@@ -4,29 +4,23 @@
 //! A test body returns `None`, having done nothing, when the server is unreachable (see
 //! [`Server::server`]).
 
-use super::{assert_no_leak, cli, text, write_config, KEY};
+use super::{assert_no_leak, cli, text, users_columns, write_config, KEY};
 use anonymise::{Config, DbError, Progress, Summary, Transformer};
 use std::marker::PhantomData;
 use std::process::Output;
 
 /// The config of the database servers' tests: [`super::person`]s in `users`, their `orders`
 /// (which reference them by id and by email) and an `audit` log naming them by email.
-pub const CONFIG: &str = r#"
+pub const CONFIG: &str = concat!(
+    r#"
 key_env = "ANONYMISE_TEST_KEY"
 
 [tables.users]
 quasi_identifiers = ["postcode", "birth_date", "gender"]
 
-[tables.users.columns]
-id = "keep"
-email = "email_pseudonym"
-name = { rule = "fake", kind = "name" }
-phone = { rule = "fake", kind = "phone" }
-address = { rule = "fake", kind = "address" }
-postcode = { rule = "generalise", to = "postcode_district" }
-birth_date = { rule = "generalise", to = "year" }
-gender = "keep"
-national_id = "pseudonym"
+"#,
+    users_columns!(),
+    r#"national_id = "pseudonym"
 notes = "null"
 
 [tables.orders.columns]
@@ -40,7 +34,8 @@ action = "keep"
 [[virtual_keys]]
 from = "audit.actor_email"
 to = "users.email"
-"#;
+"#
+);
 
 /// The people of a database server's test source.
 pub const PEOPLE: u64 = 2_000;
@@ -621,6 +616,20 @@ fn spawn_run<S: Server>(
         .stderr(std::process::Stdio::piped())
         .spawn()
         .expect("start the anonymise binary")
+}
+
+/// Waits until `waiting` (how many sessions of database `name` wait for a lock, as the server
+/// shows them) is above 0: what another session holds, not the clock, says when to go on. A
+/// minute without one fails the test.
+pub fn wait_for_a_lock_wait(name: &str, mut waiting: impl FnMut() -> i64) {
+    let started = std::time::Instant::now();
+    while waiting() <= 0 {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no session of {name} waited for a lock"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
 }
 
 /// Two runs of `config` from `src` into `dst` with `extra` arguments, started together: both
