@@ -581,7 +581,8 @@ fn fake_in<L: CityNameGenFn>(
     }
 }
 
-fn generalisation_name(to: Generalisation) -> &'static str {
+/// A generalisation's name, as a config writes it.
+pub(crate) fn generalisation_name(to: Generalisation) -> &'static str {
     match to {
         Generalisation::PostcodeDistrict => "postcode_district",
         Generalisation::Year => "year",

@@ -9,6 +9,7 @@
 //! [`ColumnKind::Other`]: only `keep`, `null` and `map` apply to it.
 
 use super::{ColumnSchema, Generalisation, Rule};
+use crate::transform::generalisation_name;
 
 /// What a column holds, as far as rules go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -315,16 +316,6 @@ fn is_bool(text: &str) -> bool {
     let prefix_of = |word: &str| !t.is_empty() && word.starts_with(t.as_str());
     ["true", "false", "yes", "no"].iter().any(|w| prefix_of(w))
         || ["on", "off", "1", "0"].contains(&t.as_str())
-}
-
-fn generalisation_name(to: Generalisation) -> &'static str {
-    match to {
-        Generalisation::PostcodeDistrict => "postcode_district",
-        Generalisation::Year => "year",
-        Generalisation::Month => "month",
-        Generalisation::AgeBand => "age_band",
-        Generalisation::Round => "round",
-    }
 }
 
 /// What a rule reads, for messages.

@@ -29,6 +29,10 @@ pub trait TestBackend:
     /// What a per-test database holds on to while the test runs (its locks, its name).
     type Lease;
 
+    /// The driver that reads this connection's strings: the remote guard and the password
+    /// redaction read them as it does.
+    const DRIVER: super::local::Driver;
+
     /// Opens a connection as tests need it (SQLite: foreign keys on, a busy timeout).
     fn connect(url: &str) -> Result<Self, CleanupError>;
 
@@ -142,7 +146,7 @@ pub(crate) fn is_lock_timeout(error: &DieselError) -> bool {
 
 /// A connection to `url`, its failure named after the URL (passwords hidden, in the driver's
 /// message too).
-pub(crate) fn establish<C: Connection + 'static>(url: &str) -> Result<C, CleanupError> {
+pub(crate) fn establish<C: TestBackend>(url: &str) -> Result<C, CleanupError> {
     C::establish(url).map_err(|source| CleanupError::Connect {
         url: super::local::redact(url),
         source: super::local::redact_connection_error::<C>(url, source),

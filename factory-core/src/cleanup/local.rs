@@ -7,6 +7,7 @@
 //! read as Diesel reads them (the `url` crate, the host handed to the client library). SQLite
 //! strings are files.
 
+use super::backend::TestBackend;
 use std::net::IpAddr;
 use std::ops::Range;
 
@@ -42,35 +43,18 @@ pub(crate) enum Refusal {
     Unchecked(String),
 }
 
-/// The driver that reads a connection string.
+/// The driver that reads a connection string: each backend of [`TestBackend`] names its own.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Driver {
+pub enum Driver {
+    /// libpq (PostgreSQL): conninfo strings and URIs.
     Libpq,
+    /// Diesel's MySQL URL parsing, then the client library.
     Mysql,
+    /// SQLite: paths and `file:` URIs.
     Sqlite,
 }
 
 impl Driver {
-    /// The driver connection type `C` connects with.
-    fn of<C: 'static>() -> Option<Self> {
-        use std::any::TypeId;
-        let conn = TypeId::of::<C>();
-        #[cfg(feature = "postgres")]
-        if conn == TypeId::of::<diesel::pg::PgConnection>() {
-            return Some(Self::Libpq);
-        }
-        #[cfg(feature = "mysql")]
-        if conn == TypeId::of::<diesel::mysql::MysqlConnection>() {
-            return Some(Self::Mysql);
-        }
-        #[cfg(feature = "sqlite")]
-        if conn == TypeId::of::<diesel::sqlite::SqliteConnection>() {
-            return Some(Self::Sqlite);
-        }
-        let _ = conn;
-        None
-    }
-
     /// The driver a string is most likely meant for, when the connection type is unknown.
     fn guess(url: &str) -> Option<Self> {
         let lower = url.to_ascii_lowercase();
@@ -92,13 +76,8 @@ impl Driver {
 
 /// Why the guard refuses a destructive strategy on `url` for connection type `C`; `None` when
 /// the database is on this machine.
-pub(crate) fn refusal_for<C: 'static>(url: &str) -> Option<Refusal> {
-    match Driver::of::<C>().or_else(|| Driver::guess(url)) {
-        Some(driver) => refusal(driver, url, &process_env),
-        None => Some(Refusal::Unchecked(
-            "it is no connection string factory-core knows".to_owned(),
-        )),
-    }
+pub(crate) fn refusal_for<C: TestBackend>(url: &str) -> Option<Refusal> {
+    refusal(C::DRIVER, url, &process_env)
 }
 
 /// Looks up an environment variable as libpq's `getenv` sees it.
@@ -316,16 +295,12 @@ fn redact_message(driver: Driver, url: &str, message: &str) -> String {
 }
 
 /// `error`, from establishing a connection of type `C` to `url`, with `url`'s passwords hidden.
-pub(crate) fn redact_connection_error<C: 'static>(
+pub(crate) fn redact_connection_error<C: TestBackend>(
     url: &str,
     error: diesel::ConnectionError,
 ) -> diesel::ConnectionError {
     use diesel::ConnectionError as E;
-    // A string of no known driver gets its passwords hidden as a SQLite path would.
-    let driver = Driver::of::<C>()
-        .or_else(|| Driver::guess(url))
-        .unwrap_or(Driver::Sqlite);
-    let redact = |message: &str| redact_message(driver, url, message);
+    let redact = |message: &str| redact_message(C::DRIVER, url, message);
     match error {
         E::BadConnection(message) => E::BadConnection(redact(&message)),
         E::InvalidConnectionUrl(message) => E::InvalidConnectionUrl(redact(&message)),

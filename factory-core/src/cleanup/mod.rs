@@ -52,7 +52,7 @@ mod postgres;
 mod sqlite;
 
 pub use backend::TestBackend;
-pub use local::is_local;
+pub use local::{is_local, Driver};
 pub use migrations::Migrations;
 pub use residue::Residue;
 

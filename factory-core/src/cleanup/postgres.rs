@@ -314,6 +314,7 @@ fn sweep(
 
 impl TestBackend for PgConnection {
     type Lease = PgLease;
+    const DRIVER: super::local::Driver = super::local::Driver::Libpq;
 
     fn connect(url: &str) -> Result<Self, CleanupError> {
         establish(url)

@@ -153,13 +153,11 @@ pub(crate) fn delete<C: TestBackend>(
         let keys = foreign_keys(conn, url, fresh)?;
         let statements = plan::<C>(&rows, &keys);
         let left = deadline.saturating_duration_since(Instant::now());
-        let result = run_bounded(conn, &statements, left.max(Duration::from_millis(1)));
-        let error = match result {
-            Ok(()) => return Ok(()),
-            Err(e) => e,
+        let Err(error) = run_bounded(conn, &statements, left.max(Duration::from_millis(1))) else {
+            return Ok(());
         };
-        let waited_out = is_lock_timeout(&error) && Instant::now() >= deadline;
-        if !waited_out && attempt < ATTEMPTS && is_retryable(&error) && Instant::now() < deadline {
+        // SQLite's "database is locked" is both: retried while time is left, then a timeout.
+        if attempt < ATTEMPTS && is_retryable(&error) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(20 * u64::from(attempt)));
         } else if is_lock_timeout(&error) {
             return Err(CleanupError::LockTimeout {
