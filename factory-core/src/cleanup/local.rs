@@ -49,9 +49,9 @@ pub enum Driver {
     /// libpq (PostgreSQL): conninfo strings and URIs.
     Libpq,
     /// Diesel's MySQL URL parsing, then the client library.
-    Mysql,
+    MysqlClient,
     /// SQLite: paths and `file:` URIs.
-    Sqlite,
+    SqliteLibrary,
 }
 
 impl Driver {
@@ -59,17 +59,17 @@ impl Driver {
     fn guess(url: &str) -> Option<Self> {
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("mysql://") {
-            Some(Self::Mysql)
+            Some(Self::MysqlClient)
         } else if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
             Some(Self::Libpq)
         } else if lower.starts_with("file:") || lower.starts_with("sqlite://") {
-            Some(Self::Sqlite)
+            Some(Self::SqliteLibrary)
         } else if url.contains("://") {
             None
         } else if url.contains('=') {
             Some(Self::Libpq)
         } else {
-            Some(Self::Sqlite)
+            Some(Self::SqliteLibrary)
         }
     }
 }
@@ -89,8 +89,8 @@ fn process_env(var: &str) -> Option<String> {
 
 fn refusal(driver: Driver, url: &str, env: Env<'_>) -> Option<Refusal> {
     match driver {
-        Driver::Sqlite => None,
-        Driver::Mysql => mysql_refusal(url),
+        Driver::SqliteLibrary => None,
+        Driver::MysqlClient => mysql_refusal(url),
         Driver::Libpq => libpq_refusal(url, env),
     }
 }

@@ -205,7 +205,7 @@ fn sweep(
 
 impl TestBackend for MysqlConnection {
     type Lease = MysqlLease;
-    const DRIVER: super::local::Driver = super::local::Driver::Mysql;
+    const DRIVER: super::local::Driver = super::local::Driver::MysqlClient;
 
     fn connect(url: &str) -> Result<Self, CleanupError> {
         establish(url)

@@ -120,7 +120,7 @@ const BUSY_TIMEOUT_MS: u64 = 5000;
 
 impl TestBackend for SqliteConnection {
     type Lease = SqliteLease;
-    const DRIVER: super::local::Driver = super::local::Driver::Sqlite;
+    const DRIVER: super::local::Driver = super::local::Driver::SqliteLibrary;
 
     fn connect(url: &str) -> Result<Self, CleanupError> {
         let mut conn: Self = establish(url)?;
