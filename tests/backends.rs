@@ -462,6 +462,7 @@ mod mysql {
 mod pooled {
     use diesel::r2d2::{ConnectionManager, CustomizeConnection, Pool};
     use diesel::SqliteConnection;
+    use factory_core::Factory;
     use shop::{Order, User};
 
     #[derive(Debug)]
