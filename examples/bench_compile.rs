@@ -38,8 +38,9 @@
 //! - generated lines per model: the non-blank lines of each crate expanded with
 //!   `RUSTC_BOOTSTRAP=1 cargo rustc --profile=check -- -Zunpretty=expanded` (every macro
 //!   expanded, `macro_rules!` ones included), `(factory - plain) / models`. The expansions use
-//!   a target dir of their own, `target/bench/compile/target-expand`, so they never invalidate
-//!   the timed builds' dependencies.
+//!   a target dir of their own, `target/bench/compile/target-expand`: build scripts that watch
+//!   `RUSTC_BOOTSTRAP` (proc-macro2's, thiserror's) would otherwise rebuild the timed builds'
+//!   dependencies.
 //!
 //! Prints a table and writes `target/bench/compile.json`. Issue 11's targets: at most 300
 //! generated lines per model, and a `real13` factory build at most 1.15x the plain one.
@@ -667,9 +668,14 @@ fn write_crate(root: &Path, case: &'static str, models: &[Model], variant: Varia
     krate
 }
 
-/// Runs `cargo <args>` in `krate`'s directory with `target_dir`; its stderr, or the
-/// benchmark stops with it.
-fn cargo(krate: &Crate, target_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> String {
+/// Runs `cargo <args>` in `krate`'s directory with `target_dir`: its stdout and stderr, or the
+/// benchmark stops with its stderr.
+fn cargo(
+    krate: &Crate,
+    target_dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> (String, String) {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     // Before any `--`, which hands the rest to rustc.
     let out = Command::new(cargo)
@@ -687,17 +693,14 @@ fn cargo(krate: &Crate, target_dir: &Path, args: &[&str], envs: &[(&str, &str)])
         eprintln!("{stderr}");
         panic!("cargo {} failed in {}", args.join(" "), krate.dir.display());
     }
-    if args[0] == "rustc" {
-        return String::from_utf8_lossy(&out.stdout).into_owned();
-    }
-    stderr
+    (String::from_utf8_lossy(&out.stdout).into_owned(), stderr)
 }
 
 /// One cold build of the models crate alone.
 fn timed_build(krate: &Crate, target_dir: &Path) -> Duration {
     cargo(krate, target_dir, &["clean", "-p", &krate.package()], &[]);
     let start = Instant::now();
-    let log = cargo(krate, target_dir, &["build"], &[]);
+    let (_, log) = cargo(krate, target_dir, &["build"], &[]);
     let elapsed = start.elapsed();
     let compiled: Vec<&str> = log
         .lines()
@@ -717,7 +720,7 @@ fn timed_build(krate: &Crate, target_dir: &Path) -> Duration {
 fn expanded_lines(krate: &Crate, target_dir: &Path) -> usize {
     // `cargo rustc` reruns rustc only if the crate changed; a clean forces it.
     cargo(krate, target_dir, &["clean", "-p", &krate.package()], &[]);
-    let expanded = cargo(
+    let (expanded, _) = cargo(
         krate,
         target_dir,
         &["rustc", "--profile=check", "--", "-Zunpretty=expanded"],
