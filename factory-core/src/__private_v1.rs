@@ -4,7 +4,18 @@
 
 pub use ::core;
 pub use ::diesel;
+#[cfg(feature = "async")]
+pub use ::diesel_async;
 pub use ::fake;
+
+/// The async create path's parts (`async` feature).
+#[cfg(feature = "async")]
+pub mod asynchronous {
+    pub use crate::create::asynchronous::{
+        after_create, after_create_with, create_children, parent_key, BoxFuture, CreateAsync,
+        GraphAsync, PersistAsync,
+    };
+}
 
 pub use crate::create::{parent_key, Create};
 pub use crate::factory::Factory;
@@ -183,6 +194,49 @@ macro_rules! __for_backend_type {
         $crate::__if_mysql! { $callback!($crate::__private_v1::diesel::mysql::Mysql); }
     };
     ($callback:ident, $other:ident) => {};
+}
+
+/// Expands `$callback!(<async connection type>)` once for each async connection type this
+/// build supports (none without the `async` feature).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_async_connection {
+    ($callback:ident) => {
+        $crate::__if_async! {
+            $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel_async::sync_connection_wrapper::SyncConnectionWrapper<$crate::__private_v1::diesel::sqlite::SqliteConnection>); }
+            $crate::__if_postgres! { $callback!($crate::__private_v1::diesel_async::AsyncPgConnection); }
+            $crate::__if_mysql! { $callback!($crate::__private_v1::diesel_async::AsyncMysqlConnection); }
+        }
+    };
+}
+
+/// [`__for_each_async_connection!`] for one backend named as in `check_for_backend(..)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_async_backend {
+    ($callback:ident, Sqlite) => {
+        $crate::__if_async! { $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel_async::sync_connection_wrapper::SyncConnectionWrapper<$crate::__private_v1::diesel::sqlite::SqliteConnection>); } }
+    };
+    ($callback:ident, Pg) => {
+        $crate::__if_async! { $crate::__if_postgres! { $callback!($crate::__private_v1::diesel_async::AsyncPgConnection); } }
+    };
+    ($callback:ident, Mysql) => {
+        $crate::__if_async! { $crate::__if_mysql! { $callback!($crate::__private_v1::diesel_async::AsyncMysqlConnection); } }
+    };
+    ($callback:ident, $other:ident) => {};
+}
+
+#[cfg(feature = "async")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_async {
+    ($($body:tt)*) => { $($body)* };
+}
+#[cfg(not(feature = "async"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_async {
+    ($($body:tt)*) => {};
 }
 
 // One macro per backend feature: its body when the feature is on, nothing when it is off.

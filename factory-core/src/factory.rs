@@ -1,7 +1,11 @@
 //! The trait every `#[derive(Factory)]` implements: what a test author calls.
 
+#[cfg(feature = "async")]
+use crate::create::asynchronous::{CreateAsync, GetOrCreateAsync};
 use crate::create::{Create, GetOrCreate};
 use crate::error::FactoryError;
+#[cfg(feature = "async")]
+use std::future::Future;
 
 /// A factory for one Diesel model: what `#[derive(Factory)]` generates as `<Model>Factory`.
 ///
@@ -167,6 +171,119 @@ pub trait Factory: Clone + Sized {
     {
         GetOrCreate::get_or_create_in(self, conn)
     }
+
+    /// [`create`](Self::create) on an async connection (`async` feature): `AsyncPgConnection`,
+    /// `AsyncMysqlConnection`, `SyncConnectionWrapper<SqliteConnection>`, their bb8 and
+    /// deadpool pooled connections and `TestDb`s of them.
+    ///
+    /// # Panics
+    /// If the insert fails; the message names the factory, the table, the constraint and the
+    /// caller's line.
+    #[cfg(feature = "async")]
+    #[track_caller]
+    fn create_async<'a, C>(self, conn: &'a mut C) -> impl Future<Output = Self::Model> + Send + 'a
+    where
+        Self: CreateAsync<C> + 'a,
+    {
+        let caller = std::panic::Location::caller();
+        let created = CreateAsync::create_async_in(self, conn);
+        async move { unwrap_at(created.await, caller) }
+    }
+
+    /// [`try_create`](Self::try_create) on an async connection.
+    #[cfg(feature = "async")]
+    fn try_create_async<'a, C>(
+        self,
+        conn: &'a mut C,
+    ) -> impl Future<Output = Result<Self::Model, FactoryError>> + Send + 'a
+    where
+        Self: CreateAsync<C> + 'a,
+    {
+        CreateAsync::create_async_in(self, conn)
+    }
+
+    /// [`create_batch`](Self::create_batch) on an async connection.
+    ///
+    /// # Panics
+    /// If the insert fails (no row of the batch remains).
+    #[cfg(feature = "async")]
+    #[track_caller]
+    fn create_batch_async<'a, C>(
+        self,
+        n: usize,
+        conn: &'a mut C,
+    ) -> impl Future<Output = Vec<Self::Model>> + Send + 'a
+    where
+        Self: CreateAsync<C> + 'a,
+    {
+        let caller = std::panic::Location::caller();
+        let created = CreateAsync::create_batch_async_in(self, n, |_, f| f, conn);
+        async move { unwrap_at(created.await, caller) }
+    }
+
+    /// [`create_batch_with`](Self::create_batch_with) on an async connection.
+    ///
+    /// # Panics
+    /// If the insert fails (no row of the batch remains).
+    #[cfg(feature = "async")]
+    #[track_caller]
+    fn create_batch_with_async<'a, C>(
+        self,
+        n: usize,
+        customise: impl FnMut(usize, Self) -> Self + Send + 'a,
+        conn: &'a mut C,
+    ) -> impl Future<Output = Vec<Self::Model>> + Send + 'a
+    where
+        Self: CreateAsync<C> + 'a,
+    {
+        let caller = std::panic::Location::caller();
+        let created = CreateAsync::create_batch_async_in(self, n, customise, conn);
+        async move { unwrap_at(created.await, caller) }
+    }
+
+    /// [`try_create_batch_with`](Self::try_create_batch_with) on an async connection.
+    #[cfg(feature = "async")]
+    fn try_create_batch_with_async<'a, C>(
+        self,
+        n: usize,
+        customise: impl FnMut(usize, Self) -> Self + Send + 'a,
+        conn: &'a mut C,
+    ) -> impl Future<Output = Result<Vec<Self::Model>, FactoryError>> + Send + 'a
+    where
+        Self: CreateAsync<C> + 'a,
+    {
+        CreateAsync::create_batch_async_in(self, n, customise, conn)
+    }
+
+    /// [`get_or_create`](Self::get_or_create) on an async connection.
+    ///
+    /// # Panics
+    /// If the insert fails.
+    #[cfg(feature = "async")]
+    #[track_caller]
+    fn get_or_create_async<'a, C>(
+        self,
+        conn: &'a mut C,
+    ) -> impl Future<Output = Self::Model> + Send + 'a
+    where
+        Self: GetOrCreateAsync<C> + 'a,
+    {
+        let caller = std::panic::Location::caller();
+        let found = GetOrCreateAsync::get_or_create_async_in(self, conn);
+        async move { unwrap_at(found.await, caller) }
+    }
+
+    /// [`try_get_or_create`](Self::try_get_or_create) on an async connection.
+    #[cfg(feature = "async")]
+    fn try_get_or_create_async<'a, C>(
+        self,
+        conn: &'a mut C,
+    ) -> impl Future<Output = Result<Self::Model, FactoryError>> + Send + 'a
+    where
+        Self: GetOrCreateAsync<C> + 'a,
+    {
+        GetOrCreateAsync::get_or_create_async_in(self, conn)
+    }
 }
 
 /// `create`'s panic: the error's full text at the caller's line, and the seed that reproduces
@@ -187,4 +304,18 @@ fn failed(error: FactoryError) -> ! {
         crate::fake::SEED_VAR,
         crate::fake::seed()
     )
+}
+
+/// The async methods' panic: a future's panic cannot point at the caller's line, so the
+/// message names it.
+#[cfg(feature = "async")]
+fn unwrap_at<T>(result: Result<T, FactoryError>, caller: &std::panic::Location<'_>) -> T {
+    match result {
+        Ok(value) => value,
+        Err(error) => panic!(
+            "{error} [{}={}] (at {caller})",
+            crate::fake::SEED_VAR,
+            crate::fake::seed()
+        ),
+    }
 }

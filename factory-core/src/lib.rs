@@ -141,7 +141,7 @@ pub mod sequence;
 pub mod stub;
 
 #[cfg(feature = "async")]
-pub use create::asynchronous::CreateAsync;
+pub use create::asynchronous::{BoxFuture, CreateAsync, GetOrCreateAsync};
 pub use create::{Create, GetOrCreate};
 pub use error::{ConstraintKind, FactoryError};
 pub use factory::Factory;
@@ -168,9 +168,9 @@ pub use stub::Stub;
 /// resolves the `fake` crate's English fakers itself.
 pub mod prelude {
     pub use crate::cleanup::{Cleanup, Migrations, TestDb};
-    #[cfg(feature = "async")]
-    pub use crate::CreateAsync;
     pub use crate::{Create, Factory, FactoryError, GetOrCreate};
+    #[cfg(feature = "async")]
+    pub use crate::{CreateAsync, GetOrCreateAsync};
 }
 
 /// Support for the derive's generated code. Not a public API: it changes without notice.

@@ -717,11 +717,39 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
     }
 }
 
-/// `impl Graph<C>`: which factories create the parents and related rows, and how their keys
-/// are set. Generic over the connection; the bounds name the factories that must create on it.
+/// `impl Graph<C>` (and, with the runtime's `async` feature, `impl GraphAsync<C>`): which
+/// factories create the parents and related rows, and how their keys are set. Generic over the
+/// connection; the bounds name the factories that must create on it.
 fn graph_impl(m: &Model, n: &Names) -> TokenStream {
+    let sync = graph(m, n, false);
+    let asynchronous = graph(m, n, true);
+    quote! {
+        #sync
+        ::factory_core::__if_async! { #asynchronous }
+    }
+}
+
+/// The sync or the async `Graph` impl: the same steps, awaited in the async one.
+fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
     let rt = rt();
     let Names { model, factory, .. } = n;
+    let (trait_, create, module, parents_fn, related_fn) = if asynchronous {
+        (
+            quote!(#rt::asynchronous::GraphAsync),
+            quote!(#rt::asynchronous::CreateAsync),
+            quote!(#rt::asynchronous),
+            format_ident!("create_parents_async"),
+            format_ident!("create_related_async"),
+        )
+    } else {
+        (
+            quote!(#rt::Graph),
+            quote!(#rt::Create),
+            quote!(#rt),
+            format_ident!("create_parents"),
+            format_ident!("create_related"),
+        )
+    };
     let subs: Vec<(&Field, &syn::Path, &Ident, bool)> = m
         .fields
         .iter()
@@ -737,16 +765,18 @@ fn graph_impl(m: &Model, n: &Names) -> TokenStream {
     if subs.is_empty() && m.related.is_empty() {
         return quote! {
             #[automatically_derived]
-            impl<__C> #rt::Graph<__C> for #factory {}
+            impl<__C> #trait_<__C> for #factory {}
         };
     }
+    let awaited = asynchronous.then(|| quote!(.await));
     let bounds = subs
         .iter()
-        .map(|(_, parent, _, _)| quote_spanned!(parent.span()=> #parent: #rt::Create<__C>))
+        .map(|(_, parent, _, _)| quote_spanned!(parent.span()=> #parent: #create<__C>))
         .chain(m.related.iter().map(|r| {
             let child = &r.factory;
-            quote_spanned!(child.span()=> #child: #rt::Create<__C>)
-        }));
+            quote_spanned!(child.span()=> #child: #create<__C>)
+        }))
+        .chain(asynchronous.then(|| quote!(__C: #rt::core::marker::Send)));
     // Parents first: a sub-factory runs only when its key was not given.
     let parents = subs.iter().map(|(f, parent, name, nullable)| {
         let (key, state) = (&f.ident, sub_state(name));
@@ -759,7 +789,7 @@ fn graph_impl(m: &Model, n: &Names) -> TokenStream {
         // is one error there, not a second one at the derive.
         quote_spanned! {parent.span()=>
             if self.#key.is_none() #needed {
-                let key = #rt::parent_key::<#parent, __C>(self.#state.take(), conn)?;
+                let key = #module::parent_key::<#parent, __C>(self.#state.take(), conn) #awaited ?;
                 self.#key = #rt::core::option::Option::Some(#rt::core::convert::Into::into(key));
             }
         }
@@ -770,32 +800,61 @@ fn graph_impl(m: &Model, n: &Names) -> TokenStream {
     let children = m.related.iter().zip(&locals).map(|(r, local)| {
         let (child, key) = (&r.factory, &r.key);
         quote_spanned! {child.span()=>
-            #rt::create_children::<Self, #child, __C>(#local, model, |child, key| child.#key(key), conn)?;
+            #module::create_children::<Self, #child, __C>(#local, model, |child, key| child.#key(key), conn) #awaited ?;
         }
     });
+    let result = quote!(#rt::core::result::Result<(), #rt::FactoryError>);
+    let (parents_sig, related_sig) = if asynchronous {
+        (
+            quote!(fn #parents_fn<'__a>(&'__a mut self, conn: &'__a mut __C) -> #rt::asynchronous::BoxFuture<'__a, #result>),
+            quote!(fn #related_fn<'__a>(model: &'__a #model, related: <Self as #rt::Record>::Related, conn: &'__a mut __C) -> #rt::asynchronous::BoxFuture<'__a, #result>),
+        )
+    } else {
+        (
+            quote!(fn #parents_fn(&mut self, conn: &mut __C) -> #result),
+            quote!(fn #related_fn(model: &#model, related: <Self as #rt::Record>::Related, conn: &mut __C) -> #result),
+        )
+    };
+    let parents_body = wrap(
+        asynchronous,
+        quote! {
+            #(#parents)*
+            #rt::core::result::Result::Ok(())
+        },
+    );
+    let related_body = wrap(
+        asynchronous,
+        quote! {
+            let (#(#locals,)*) = related;
+            #(#children)*
+            #rt::core::result::Result::Ok(())
+        },
+    );
     quote! {
         #[automatically_derived]
-        impl<__C> #rt::Graph<__C> for #factory
+        impl<__C> #trait_<__C> for #factory
         where
             #(#bounds,)*
         {
             #[allow(unused_variables)]
-            fn create_parents(&mut self, conn: &mut __C) -> #rt::core::result::Result<(), #rt::FactoryError> {
-                #(#parents)*
-                #rt::core::result::Result::Ok(())
+            #parents_sig {
+                #parents_body
             }
 
             #[allow(unused_variables)]
-            fn create_related(
-                model: &#model,
-                related: <Self as #rt::Record>::Related,
-                conn: &mut __C,
-            ) -> #rt::core::result::Result<(), #rt::FactoryError> {
-                let (#(#locals,)*) = related;
-                #(#children)*
-                #rt::core::result::Result::Ok(())
+            #related_sig {
+                #related_body
             }
         }
+    }
+}
+
+/// `body` as a function body: itself, or a boxed `async move` block of it.
+fn wrap(asynchronous: bool, body: TokenStream) -> TokenStream {
+    if asynchronous {
+        quote!(::std::boxed::Box::pin(async move { #body }))
+    } else {
+        body
     }
 }
 
@@ -835,11 +894,65 @@ fn persist_impls(m: &Model, n: &Names) -> TokenStream {
         quote!(::factory_core::__for_backend),
         &callback,
     );
+    let asynchronous = persist_async_impls(m, n);
     quote! {
         macro_rules! #callback {
             ($conn:ty) => {
                 #[automatically_derived]
                 impl #rt::Persist<$conn> for #factory {
+                    #hook
+                }
+            };
+        }
+        #each
+        #asynchronous
+    }
+}
+
+/// `impl PersistAsync<Conn>` for each async connection type, with the `after_create_async`
+/// hook. A model with only a sync `after_create` hook gets none: creating it asynchronously
+/// without its hook would be wrong, so it does not compile (the error says why).
+fn persist_async_impls(m: &Model, n: &Names) -> TokenStream {
+    if m.after_create.is_some() && m.after_create_async.is_none() {
+        return TokenStream::new();
+    }
+    let rt = rt();
+    let Names {
+        model,
+        factory,
+        transients,
+        ..
+    } = n;
+    let callback = format_ident!("__factory_persist_async_{}", factory);
+    let hook = m.after_create_async.as_ref().map(|cb| {
+        let expr = &cb.expr;
+        let call = if cb.with_transients {
+            quote_spanned!(expr.span()=> #rt::asynchronous::after_create_with::<#model, #transients, $conn>(#expr, model, transients, conn))
+        } else {
+            quote_spanned!(expr.span()=> #rt::asynchronous::after_create::<#model, $conn>(#expr, model, conn))
+        };
+        quote! {
+            #[allow(unused_variables)]
+            fn after_create_async<'__a>(
+                model: &'__a mut #model,
+                transients: &'__a #transients,
+                conn: &'__a mut $conn,
+            ) -> #rt::asynchronous::BoxFuture<'__a, #rt::core::result::Result<(), #rt::FactoryError>> {
+                ::std::boxed::Box::pin(async move { #call.await })
+            }
+        }
+    });
+    let each = for_connections(
+        m,
+        quote!(::factory_core::__for_each_async_connection),
+        quote!(::factory_core::__for_async_backend),
+        &callback,
+    );
+    quote! {
+        macro_rules! #callback {
+            ($conn:ty) => {
+                #[automatically_derived]
+                impl #rt::asynchronous::PersistAsync<$conn> for #factory {
                     #hook
                 }
             };

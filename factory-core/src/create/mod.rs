@@ -3,7 +3,7 @@
 //! ([`crate::persist`]).
 
 #[cfg(feature = "async")]
-pub(crate) mod asynchronous;
+pub mod asynchronous;
 
 use crate::error::FactoryError;
 use crate::factory::Factory;

@@ -8,6 +8,8 @@ use diesel::query_builder::QueryId;
 use diesel::query_dsl::methods::{FilterDsl, LimitDsl, SelectDsl};
 use diesel::{Selectable, SelectableHelper};
 
+#[cfg(feature = "async")]
+mod asynchronous;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]

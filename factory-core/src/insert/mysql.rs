@@ -20,11 +20,11 @@ use diesel::{Connection, Insertable, QueryResult, RunQueryDsl, SelectableHelper}
 use std::sync::Mutex;
 
 /// The client protocol counts placeholders in a u16.
-const BIND_LIMIT: usize = 65_535;
+pub(crate) const BIND_LIMIT: usize = 65_535;
 /// Rows per statement at most, whatever the bind limit allows: a statement must also fit in the
 /// server's `max_allowed_packet` (16 MiB by default on MariaDB), and rows with long text fill
 /// that long before 65,535 binds.
-const MAX_ROWS: usize = 1_000;
+pub(crate) const MAX_ROWS: usize = 1_000;
 
 impl<F> Insert<MysqlConnection> for F
 where
@@ -118,16 +118,18 @@ where
 }
 
 /// Reading rows back by their database-assigned integer key (MySQL has no `RETURNING`).
-trait ReadBack: Record {
+pub(crate) trait ReadBack: Record {
     /// `SELECT <model> FROM <table> WHERE <key condition>`.
     type Keyed;
     /// [`Keyed`](Self::Keyed) in key order.
     type Ordered;
+    /// The model's rows where `condition` holds.
     fn keyed(condition: SqlLiteral<Bool>) -> Self::Keyed;
+    /// [`keyed`](Self::keyed), in key order.
     fn ordered(condition: SqlLiteral<Bool>) -> Self::Ordered;
 }
 
-type Keyed<F> = Filter<
+pub(crate) type Keyed<F> = Filter<
     Select<<F as Record>::Table, AsSelect<<F as crate::Factory>::Model, Mysql>>,
     SqlLiteral<Bool>,
 >;
@@ -159,7 +161,7 @@ where
 
 /// `<key column> <condition>`, for a model whose key is one database-assigned integer. The
 /// condition holds only numbers the database reported, never user data.
-fn key_is<F: Record>(condition: &str) -> QueryResult<SqlLiteral<Bool>> {
+pub(crate) fn key_is<F: Record>(condition: &str) -> QueryResult<SqlLiteral<Bool>> {
     Ok(diesel::dsl::sql::<Bool>(&format!(
         "{} {condition}",
         key_column::<F>()?
@@ -167,7 +169,7 @@ fn key_is<F: Record>(condition: &str) -> QueryResult<SqlLiteral<Bool>> {
 }
 
 /// The quoted key column of a model whose key is one database-assigned integer.
-fn key_column<F: Record>() -> QueryResult<String> {
+pub(crate) fn key_column<F: Record>() -> QueryResult<String> {
     match F::KEY_COLUMNS {
         [column] if F::key_from_insert_id(1).is_some() => Ok(format!(
             "`{}`.`{}`",
@@ -185,7 +187,7 @@ fn key_column<F: Record>() -> QueryResult<String> {
     }
 }
 
-fn not_consecutive<F: Record>(count: u64, read: usize) -> Error {
+pub(crate) fn not_consecutive<F: Record>(count: u64, read: usize) -> Error {
     Error::QueryBuilderError(
         format!(
             "{} inserted {count} rows into `{}` but read {read} back: their ids were not \
@@ -208,27 +210,36 @@ fn transaction_open(conn: &mut MysqlConnection) -> bool {
 /// default assigns leaves it at an older row's id, and reading that row back would return the
 /// wrong one. So check, once per table and process, that the key is AUTO_INCREMENT.
 fn ensure_auto_increment<F: Record>(conn: &mut MysqlConnection) -> QueryResult<()> {
-    static CHECKED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
-    let table = F::TABLE_NAME;
-    if CHECKED
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .contains(&table)
-    {
+    if auto_increment_checked::<F>() {
         return Ok(());
     }
-    let extra: Vec<String> = diesel::sql_query(
-        "SELECT EXTRA AS extra FROM information_schema.COLUMNS \
-         WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_KEY = 'PRI'",
-    )
-    .bind::<Text, _>(table)
-    .load::<Extra>(conn)?
-    .into_iter()
-    .map(|row| row.extra)
-    .collect();
+    let extra: Vec<Extra> = diesel::sql_query(AUTO_INCREMENT_QUERY)
+        .bind::<Text, _>(F::TABLE_NAME)
+        .load(conn)?;
+    auto_increment_verdict::<F>(extra)
+}
+
+/// The `EXTRA` of the primary key columns of the table bound as `?`.
+pub(crate) const AUTO_INCREMENT_QUERY: &str =
+    "SELECT EXTRA AS extra FROM information_schema.COLUMNS \
+     WHERE TABLE_SCHEMA = DATABASE() AND TABLE_NAME = ? AND COLUMN_KEY = 'PRI'";
+
+static AUTO_INCREMENT_CHECKED: Mutex<Vec<&'static str>> = Mutex::new(Vec::new());
+
+/// Whether `F`'s table was found to have an AUTO_INCREMENT key already.
+pub(crate) fn auto_increment_checked<F: Record>() -> bool {
+    AUTO_INCREMENT_CHECKED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .contains(&F::TABLE_NAME)
+}
+
+/// Judges [`AUTO_INCREMENT_QUERY`]'s answer for `F`'s table, remembering a good one.
+pub(crate) fn auto_increment_verdict<F: Record>(extra: Vec<Extra>) -> QueryResult<()> {
+    let table = F::TABLE_NAME;
     if !extra
         .iter()
-        .any(|e| e.to_ascii_lowercase().contains("auto_increment"))
+        .any(|e| e.extra.to_ascii_lowercase().contains("auto_increment"))
     {
         return Err(Error::QueryBuilderError(
             format!(
@@ -240,15 +251,16 @@ fn ensure_auto_increment<F: Record>(conn: &mut MysqlConnection) -> QueryResult<(
             .into(),
         ));
     }
-    CHECKED
+    AUTO_INCREMENT_CHECKED
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(table);
     Ok(())
 }
 
+/// One row of [`AUTO_INCREMENT_QUERY`].
 #[derive(diesel::QueryableByName)]
-struct Extra {
+pub(crate) struct Extra {
     #[diesel(sql_type = Text)]
     extra: String,
 }
@@ -258,7 +270,7 @@ fn last_insert_id(conn: &mut MysqlConnection) -> QueryResult<u64> {
 }
 
 /// The key of the row MySQL gave auto-increment id `id`.
-fn generated_key<F: Record>(id: u64) -> QueryResult<F::Key> {
+pub(crate) fn generated_key<F: Record>(id: u64) -> QueryResult<F::Key> {
     F::key_from_insert_id(id).ok_or_else(|| {
         Error::QueryBuilderError(
             format!(
