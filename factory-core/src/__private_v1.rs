@@ -280,3 +280,86 @@ macro_rules! __if_mysql {
 macro_rules! __if_mysql {
     ($($body:tt)*) => {};
 }
+
+/// Implements `Persist` for a factory on each connection type of the listed backends, and
+/// `PersistAsync` on their async connection types (with the `async` feature):
+///
+/// `__persist!(Factory, [Sqlite Pg Mysql], { sync hook }, { async hook })`, where a hook is
+/// `{}` (none), `{ |model, transients, conn| body }`, or, for the async one, `none` (no async
+/// impls: the model has a sync hook only).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __persist {
+    ($factory:ty, [$($backend:ident)*], $sync:tt, $async:tt) => {
+        $( $crate::__persist!(@backend $backend, $factory, $sync, $async); )*
+    };
+    (@backend Sqlite, $f:ty, $sync:tt, $async:tt) => {
+        $crate::__if_sqlite! {
+            $crate::__persist!(@sync $crate::__private_v1::diesel::sqlite::SqliteConnection, $f, $sync);
+            $crate::__if_async! {
+                $crate::__persist!(@async $crate::__private_v1::diesel_async::sync_connection_wrapper::SyncConnectionWrapper<$crate::__private_v1::diesel::sqlite::SqliteConnection>, $f, $async);
+            }
+        }
+    };
+    (@backend Pg, $f:ty, $sync:tt, $async:tt) => {
+        $crate::__if_postgres! {
+            $crate::__persist!(@sync $crate::__private_v1::diesel::pg::PgConnection, $f, $sync);
+            $crate::__if_async! {
+                $crate::__persist!(@async $crate::__private_v1::diesel_async::AsyncPgConnection, $f, $async);
+            }
+        }
+    };
+    (@backend Mysql, $f:ty, $sync:tt, $async:tt) => {
+        $crate::__if_mysql! {
+            $crate::__persist!(@sync $crate::__private_v1::diesel::mysql::MysqlConnection, $f, $sync);
+            $crate::__if_async! {
+                $crate::__persist!(@async $crate::__private_v1::diesel_async::AsyncMysqlConnection, $f, $async);
+            }
+        }
+    };
+    (@backend $other:ident, $f:ty, $sync:tt, $async:tt) => {
+        ::core::compile_error!(::core::concat!(
+            "#[derive(Factory)] creates rows on the backends Sqlite, Pg and Mysql; `",
+            ::core::stringify!($other),
+            "` in `check_for_backend` is not one of them"
+        ));
+    };
+    (@sync $conn:ty, $f:ty, {}) => {
+        #[automatically_derived]
+        impl $crate::__private_v1::Persist<$conn> for $f {}
+    };
+    (@sync $conn:ty, $f:ty, { |$m:ident, $t:ident, $c:ident| $body:expr }) => {
+        #[automatically_derived]
+        impl $crate::__private_v1::Persist<$conn> for $f {
+            #[allow(unused_variables)]
+            fn after_create(
+                $m: &mut <$f as $crate::__private_v1::Factory>::Model,
+                $t: &<$f as $crate::__private_v1::Record>::Transients,
+                $c: &mut $conn,
+            ) -> ::core::result::Result<(), $crate::__private_v1::FactoryError> {
+                $body
+            }
+        }
+    };
+    (@async $conn:ty, $f:ty, none) => {};
+    (@async $conn:ty, $f:ty, {}) => {
+        #[automatically_derived]
+        impl $crate::__private_v1::asynchronous::PersistAsync<$conn> for $f {}
+    };
+    (@async $conn:ty, $f:ty, { |$m:ident, $t:ident, $c:ident| $body:expr }) => {
+        #[automatically_derived]
+        impl $crate::__private_v1::asynchronous::PersistAsync<$conn> for $f {
+            #[allow(unused_variables)]
+            fn after_create_async<'__a>(
+                $m: &'__a mut <$f as $crate::__private_v1::Factory>::Model,
+                $t: &'__a <$f as $crate::__private_v1::Record>::Transients,
+                $c: &'__a mut $conn,
+            ) -> $crate::__private_v1::asynchronous::BoxFuture<
+                '__a,
+                ::core::result::Result<(), $crate::__private_v1::FactoryError>,
+            > {
+                ::std::boxed::Box::pin(async move { $body })
+            }
+        }
+    };
+}

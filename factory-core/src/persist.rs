@@ -31,7 +31,7 @@ pub trait Record: Factory {
     /// The transient parameters, resolved.
     type Transients;
     /// The factories of the rows created after this one (`related(..)`), one `Vec` each.
-    type Related;
+    type Related: Default;
 
     /// How many columns an insert binds (fields that are not `db_generated`).
     const COLUMNS: usize;
@@ -41,23 +41,45 @@ pub trait Record: Factory {
     /// transaction.
     const ATOMIC: bool;
 
+    /// The transient parameters: the values set, else their defaults.
+    fn transients(&self) -> Self::Transients;
+    /// The model, built with these transients (a row's hooks all see the same ones).
+    fn build_with(self, transients: &Self::Transients) -> Self::Model;
+    /// The attributes, built with these transients.
+    fn attributes_with(self, transients: &Self::Transients) -> Self::Attributes;
     /// Turns attributes into the tuple Diesel inserts.
     fn row(attributes: Self::Attributes) -> Self::Row;
     /// The primary key of a model (a stub for a built one).
     fn key_of(model: &Self::Model) -> Self::Key;
-    /// The primary key a row will have, when its attributes hold it (`None` when the database
-    /// assigns it).
-    fn key(attributes: &Self::Attributes) -> Option<Self::Key>;
     /// The primary key of a stored row as SQL text, one string per key column: what tracked
     /// cleanup records to delete the row later.
     fn key_text(model: &Self::Model) -> Vec<String>;
+
+    /// The primary key a row will have, when its attributes hold it (`None` when the database
+    /// assigns it).
+    fn key(attributes: &Self::Attributes) -> Option<Self::Key> {
+        let _ = attributes;
+        None
+    }
+
     /// The primary key of a row whose auto-increment id the database reported (MySQL's
     /// `LAST_INSERT_ID()`); `None` when the key is not one database-assigned integer.
-    fn key_from_insert_id(id: u64) -> Option<Self::Key>;
+    fn key_from_insert_id(id: u64) -> Option<Self::Key> {
+        let _ = id;
+        None
+    }
+
+    /// Takes out the related rows' factories (the declared counts when none were given).
+    fn take_related(&mut self) -> Self::Related {
+        Self::Related::default()
+    }
+
     /// Resolves the transients and takes out the related rows' factories.
-    fn split(self) -> (Self, Self::Transients, Self::Related);
-    /// The attributes, built with these transients (a row's hooks all see the same ones).
-    fn attributes_with(self, transients: &Self::Transients) -> Self::Attributes;
+    fn split(mut self) -> (Self, Self::Transients, Self::Related) {
+        let transients = self.transients();
+        let related = self.take_related();
+        (self, transients, related)
+    }
 }
 
 /// Creating a row's parents and related rows on connection `C`; implemented by the derive.

@@ -20,7 +20,8 @@ struct Names {
     model: Ident,
     factory: Ident,
     attributes: Ident,
-    transients: Ident,
+    /// The transients' type: the generated struct, or `()` when the model declares none.
+    transients: TokenStream,
     table_name: String,
 }
 
@@ -30,7 +31,12 @@ impl Names {
             model: m.ident.clone(),
             factory: format_ident!("{}Factory", m.ident),
             attributes: format_ident!("{}FactoryAttributes", m.ident),
-            transients: format_ident!("{}FactoryTransients", m.ident),
+            transients: if m.transients.is_empty() {
+                quote!(())
+            } else {
+                let name = format_ident!("{}FactoryTransients", m.ident);
+                quote!(#name)
+            },
             table_name: m
                 .table
                 .segments
@@ -49,15 +55,27 @@ fn related_state(name: &Ident) -> Ident {
     format_ident!("__factory_related_{}", name)
 }
 
-fn sequence_static(m: &Model, f: &Field) -> Ident {
-    format_ident!("__FACTORY_SEQ_{}_{}", m.ident, f.ident)
+/// The model's sequence `f` uses: an element of one static array per model.
+fn sequence_static(m: &Model, f: &Field) -> TokenStream {
+    let index = m
+        .fields
+        .iter()
+        .filter(|g| has_sequence(g))
+        .position(|g| g.ident == f.ident)
+        .unwrap_or_default();
+    let name = sequences_static(m);
+    quote!(#name[#index])
+}
+
+/// The model's static array of sequences.
+fn sequences_static(m: &Model) -> Ident {
+    format_ident!("__FACTORY_SEQUENCES_{}", m.ident)
 }
 
 pub fn model(m: &Model) -> TokenStream {
     let names = Names::new(m);
     let declarations = declarations(m, &names);
-    let builder = builder_methods(m, &names);
-    let build = build_methods(m, &names);
+    let builder = builder_methods(m);
     let factory_impl = factory_impl(m, &names);
     let record_impl = record_impl(m, &names);
     let graph_impl = graph_impl(m, &names);
@@ -65,46 +83,47 @@ pub fn model(m: &Model) -> TokenStream {
     let lookup_impls = lookup_impls(m, &names);
     let rt = rt();
     let (model, factory) = (&names.model, &names.factory);
-    let statics = m.fields.iter().filter(|f| has_sequence(f)).map(|f| {
-        let s = sequence_static(m, f);
-        quote!(#[allow(non_upper_case_globals)] static #s: #rt::Sequence = #rt::Sequence::new();)
+    let sequences = m.fields.iter().filter(|f| has_sequence(f)).count();
+    let statics = (sequences > 0).then(|| {
+        let name = sequences_static(m);
+        quote! {
+            #[allow(non_upper_case_globals)]
+            static #name: [#rt::Sequence; #sequences] = [const { #rt::Sequence::new() }; #sequences];
+        }
     });
-    let fn_doc = format!("A [`{factory}`] with every field at its declared source.");
+    let fn_doc = format!("A new [`{factory}`].");
 
+    // Items at the top level, not in a `const _` block: prefixed names keep two models apart,
+    // and shallower code is cheaper to read and to expand.
     quote! {
         #declarations
 
-        #[allow(clippy::all, clippy::pedantic, unused_qualifications)]
-        const _: () = {
-            #(#statics)*
+        #statics
 
-            #[automatically_derived]
-            impl #model {
-                #[doc = #fn_doc]
-                pub fn factory() -> #factory {
-                    #factory::new()
-                }
+        impl #model {
+            #[doc = #fn_doc]
+            pub fn factory() -> #factory {
+                #factory::new()
             }
+        }
 
-            #[automatically_derived]
-            impl #rt::core::default::Default for #factory {
-                fn default() -> Self {
-                    Self::new()
-                }
+        #[automatically_derived]
+        impl ::core::default::Default for #factory {
+            fn default() -> Self {
+                Self::new()
             }
+        }
 
-            #[automatically_derived]
-            impl #factory {
-                #builder
-                #build
-            }
+        #[allow(clippy::all, clippy::pedantic)]
+        impl #factory {
+            #builder
+        }
 
-            #factory_impl
-            #record_impl
-            #graph_impl
-            #persist_impls
-            #lookup_impls
-        };
+        #factory_impl
+        #record_impl
+        #graph_impl
+        #persist_impls
+        #lookup_impls
     }
 }
 
@@ -148,7 +167,6 @@ fn has_sequence(f: &Field) -> bool {
 
 /// The factory, attributes and transients structs.
 fn declarations(m: &Model, n: &Names) -> TokenStream {
-    let rt = rt();
     let vis = &m.vis;
     let Names {
         model,
@@ -162,27 +180,26 @@ fn declarations(m: &Model, n: &Names) -> TokenStream {
     // sub; the children per related.
     let overrides = m.fields.iter().filter(|f| f.is_inserted()).map(|f| {
         let (ident, ty) = (&f.ident, &f.ty);
-        quote_spanned!(ty.span()=> #ident: #rt::core::option::Option<#ty>)
+        quote_spanned!(ty.span()=> #ident: ::core::option::Option<#ty>)
     });
     let transient_overrides = m.transients.iter().map(|t| {
         let (ident, ty) = (&t.name, &t.ty);
-        quote_spanned!(ty.span()=> #ident: #rt::core::option::Option<#ty>)
+        quote_spanned!(ty.span()=> #ident: ::core::option::Option<#ty>)
     });
     let subs = m.fields.iter().filter_map(|f| match &f.source {
         Source::Sub { factory, name, .. } => {
             let state = sub_state(name);
-            Some(quote_spanned!(factory.span()=> #state: #rt::core::option::Option<#factory>))
+            Some(quote_spanned!(factory.span()=> #state: ::core::option::Option<#factory>))
         }
         _ => None,
     });
     let related = m.related.iter().map(|r| {
         let (state, child) = (related_state(&r.name), &r.factory);
-        quote_spanned!(child.span()=> #state: #rt::core::option::Option<::std::vec::Vec<#child>>)
+        quote_spanned!(child.span()=> #state: ::core::option::Option<::std::vec::Vec<#child>>)
     });
     let attr_fields = m.fields.iter().filter(|f| f.is_inserted()).map(|f| {
         let (ident, ty) = (&f.ident, &f.ty);
-        let doc = format!("The value for column `{}`.", f.column);
-        quote_spanned!(ty.span()=> #[doc = #doc] pub #ident: #ty)
+        quote_spanned!(ty.span()=> pub #ident: #ty)
     });
     let transient_fields = m.transients.iter().map(|t| {
         let (ident, ty) = (&t.name, &t.ty);
@@ -191,18 +208,28 @@ fn declarations(m: &Model, n: &Names) -> TokenStream {
 
     let factory_doc = format!(
         "Factory for [`{model}`] rows in `{table_name}`, generated by `#[derive(Factory)]`.\n\n\
-         Start one with [`{model}::factory()`]; every setter and trait returns a new factory."
+         Start one with [`{model}::factory()`]. It has a setter for each field the insert \
+         writes (`.email(\"a@b.c\")`: that value instead of the field's source), a method per \
+         trait, and for each `sub` field `.user(&parent)` and `.user_with(|f| ..)`; each \
+         returns a new factory. Build and create with the [`Factory`](::factory_core::Factory) \
+         trait's methods."
     );
-    let attributes_doc = format!(
-        "The values a [`{factory}`] inserts into `{table_name}`: every field of [`{model}`] but \
-         the `db_generated` ones. Implements Diesel's `Insertable`."
-    );
+    let attributes_doc = format!("What a [`{factory}`] inserts: `Insertable` into `{table_name}`.");
     let transients_doc = format!(
         "Transient parameters of [`{factory}`]: inputs to lazy fields and hooks, not columns."
     );
+    let transients_struct = (!m.transients.is_empty()).then(|| {
+        quote! {
+            #[doc = #transients_doc]
+            #[derive(Clone, Debug)]
+            #vis struct #transients {
+                #(#transient_fields,)*
+            }
+        }
+    });
     quote! {
         #[doc = #factory_doc]
-        #[derive(Clone, Debug)]
+        #[derive(Clone)]
         #[must_use]
         #vis struct #factory {
             #(#overrides,)*
@@ -217,11 +244,7 @@ fn declarations(m: &Model, n: &Names) -> TokenStream {
             #(#attr_fields,)*
         }
 
-        #[doc = #transients_doc]
-        #[derive(Clone, Debug)]
-        #vis struct #transients {
-            #(#transient_fields,)*
-        }
+        #transients_struct
     }
 }
 
@@ -243,35 +266,20 @@ fn state_idents(m: &Model) -> Vec<Ident> {
 }
 
 /// `new`, setters, trait methods, sub and related methods.
-fn builder_methods(m: &Model, n: &Names) -> TokenStream {
+fn builder_methods(m: &Model) -> TokenStream {
     let rt = rt();
     let state = state_idents(m);
+    // One setter per field and transient; the factory's own doc says what they do.
     let setters = m
         .fields
         .iter()
         .filter(|f| f.is_inserted())
-        .map(|f| {
-            (
-                &f.ident,
-                &f.ty,
-                format!(
-                    "Sets `{}`, replacing the value the factory would give it.",
-                    f.ident
-                ),
-            )
-        })
-        .chain(m.transients.iter().map(|t| {
-            (
-                &t.name,
-                &t.ty,
-                format!("Sets the transient parameter `{}` (not a column).", t.name),
-            )
-        }))
-        .map(|(ident, ty, doc)| {
+        .map(|f| (&f.ident, &f.ty))
+        .chain(m.transients.iter().map(|t| (&t.name, &t.ty)))
+        .map(|(ident, ty)| {
             quote! {
-                #[doc = #doc]
-                pub fn #ident(mut self, value: impl #rt::core::convert::Into<#ty>) -> Self {
-                    self.#ident = #rt::core::option::Option::Some(value.into());
+                pub fn #ident(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
+                    self.#ident = ::core::option::Option::Some(value.into());
                     self
                 }
             }
@@ -305,9 +313,9 @@ fn builder_methods(m: &Model, n: &Names) -> TokenStream {
             }
 
             #[doc = #with_doc]
-            pub fn #with(mut self, customise: impl #rt::core::ops::FnOnce(#factory) -> #factory) -> Self {
+            pub fn #with(mut self, customise: impl ::core::ops::FnOnce(#factory) -> #factory) -> Self {
                 let parent = self.#state.take().unwrap_or_default();
-                self.#state = #rt::core::option::Option::Some(customise(parent));
+                self.#state = ::core::option::Option::Some(customise(parent));
                 self
             }
         })
@@ -321,43 +329,27 @@ fn builder_methods(m: &Model, n: &Names) -> TokenStream {
         quote_spanned! {child.span()=>
             #[doc = #doc]
             pub fn #with(mut self, n: usize) -> Self {
-                self.#state = #rt::core::option::Option::Some(
-                    (0..n).map(|_| <#child as #rt::core::default::Default>::default()).collect(),
+                self.#state = ::core::option::Option::Some(
+                    (0..n).map(|_| <#child as ::core::default::Default>::default()).collect(),
                 );
                 self
             }
 
             #[doc = #from_doc]
-            pub fn #with_from(mut self, children: impl #rt::core::iter::IntoIterator<Item = #child>) -> Self {
-                self.#state = #rt::core::option::Option::Some(children.into_iter().collect());
+            pub fn #with_from(mut self, children: impl ::core::iter::IntoIterator<Item = #child>) -> Self {
+                self.#state = ::core::option::Option::Some(children.into_iter().collect());
                 self
             }
         }
     });
-    let seq_resets = m.fields.iter().filter(|f| has_sequence(f)).map(|f| {
-        let s = sequence_static(m, f);
-        quote!(#s.reset();)
-    });
-    let transients = &n.transients;
-    let transient_values = m.transients.iter().map(|t| {
-        let (ident, ty) = (&t.name, &t.ty);
-        let fallback = match &t.default {
-            Some(expr) => {
-                quote_spanned!(expr.span()=> #rt::core::convert::Into::<#ty>::into(#expr))
-            }
-            None => quote_spanned!(ty.span()=> <#ty as #rt::core::default::Default>::default()),
-        };
-        quote! {
-            #ident: match &self.#ident {
-                #rt::core::option::Option::Some(value) => #rt::core::clone::Clone::clone(value),
-                #rt::core::option::Option::None => #fallback,
-            }
-        }
+    let seq_resets = m.fields.iter().any(has_sequence).then(|| {
+        let name = sequences_static(m);
+        quote!(for sequence in &#name { sequence.reset(); })
     });
     quote! {
-        /// A factory with no overrides: every field comes from its declared source.
+        /// A factory with no overrides.
         pub fn new() -> Self {
-            Self { #(#state: #rt::core::option::Option::None,)* }
+            Self { #(#state: ::core::option::Option::None,)* }
         }
 
         #(#setters)*
@@ -365,14 +357,45 @@ fn builder_methods(m: &Model, n: &Names) -> TokenStream {
         #(#subs)*
         #(#related)*
 
-        /// Starts every sequence of this factory again at 1.
+        /// Restarts this factory's sequences at 1.
         pub fn reset_sequences() {
-            #(#seq_resets)*
+            #seq_resets
         }
 
-        /// The transient parameters: the values set, else their defaults.
-        fn __factory_transients(&self) -> #transients {
-            #transients { #(#transient_values,)* }
+    }
+}
+
+/// `Record::transients`: the transient parameters, the values set, else their defaults.
+fn transients_fn(m: &Model, n: &Names) -> TokenStream {
+    let transients = &n.transients;
+    let transient_values: Vec<TokenStream> = m
+        .transients
+        .iter()
+        .map(|t| {
+            let (ident, ty) = (&t.name, &t.ty);
+            let fallback = match &t.default {
+                Some(expr) => {
+                    quote_spanned!(expr.span()=> ::core::convert::Into::<#ty>::into(#expr))
+                }
+                None => quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default()),
+            };
+            quote! {
+                #ident: match &self.#ident {
+                    ::core::option::Option::Some(value) => ::core::clone::Clone::clone(value),
+                    ::core::option::Option::None => #fallback,
+                }
+            }
+        })
+        .collect();
+    let transients_value = if m.transients.is_empty() {
+        quote!(())
+    } else {
+        quote!(#transients { #(#transient_values,)* })
+    };
+    let transients = &n.transients;
+    quote! {
+        fn transients(&self) -> #transients {
+            #transients_value
         }
     }
 }
@@ -380,9 +403,7 @@ fn builder_methods(m: &Model, n: &Names) -> TokenStream {
 /// `build`, `build_list`, `build_list_with`, `attributes`.
 fn build_methods(m: &Model, n: &Names) -> TokenStream {
     let rt = rt();
-    let Names {
-        model, attributes, ..
-    } = n;
+    let model = &n.model;
     let lazy_flag = |f: &Field| format_ident!("__factory_lazy_{}", f.ident);
 
     // Every field but the lazy ones, in declaration order; lazy fields hold a placeholder.
@@ -394,10 +415,10 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                 return quote_spanned!(ty.span()=> #ident: <#ty as #rt::Stub>::stub(#s.next()));
             }
             Source::TypeDefault | Source::Lazy(_) => {
-                quote_spanned!(ty.span()=> <#ty as #rt::core::default::Default>::default())
+                quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
             }
             Source::Default(expr) => {
-                quote_spanned!(expr.span()=> #rt::core::convert::Into::<#ty>::into(#expr))
+                quote_spanned!(expr.span()=> ::core::convert::Into::<#ty>::into(#expr))
             }
             Source::Template(lit) => {
                 let s = sequence_static(m, f);
@@ -410,7 +431,7 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                 );
                 // `<n>` is the number and the process token (or the plain number, by the
                 // runtime's scope setting), formatted by the runtime.
-                quote_spanned!(lit.span()=> #rt::core::convert::Into::<#ty>::into(::std::format!(#fmt, #rt::sequence_value(#s.next()))))
+                quote_spanned!(lit.span()=> ::core::convert::Into::<#ty>::into(::std::format!(#fmt, #rt::sequence_value(#s.next()))))
             }
             Source::SequenceFn(func) => {
                 let s = sequence_static(m, f);
@@ -425,11 +446,11 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                 let ty_at = respan(ty, at);
                 // Bare faker names resolve in the runtime's list of the `fake` crate's fakers,
                 // so the user's file need not import them.
-                quote_spanned!(at=> #rt::fake_value::<#ty_at, _>(&{
-                    #[allow(unused_imports)]
-                    use #rt::fakers::*;
-                    #expr
-                }))
+                if names_a_faker(expr) {
+                    quote_spanned!(at=> #rt::fake_value::<#ty_at, _>(&{ use #rt::fakers::*; #expr }))
+                } else {
+                    quote_spanned!(at=> #rt::fake_value::<#ty_at, _>(&(#expr)))
+                }
             }
             Source::Sub {
                 factory,
@@ -439,12 +460,12 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                 // In memory the parent is built, never inserted; its key is a stub.
                 let state = sub_state(name);
                 let parent = quote_spanned! {factory.span()=>
-                    #rt::core::convert::Into::into(<#factory as #rt::Record>::key_of(
+                    ::core::convert::Into::into(<#factory as #rt::Record>::key_of(
                         &<#factory as #rt::Factory>::build(#state.unwrap_or_default()),
                     ))
                 };
                 if *nullable {
-                    quote!(if #state.is_some() { #parent } else { #rt::core::option::Option::None })
+                    quote!(if #state.is_some() { #parent } else { ::core::option::Option::None })
                 } else {
                     parent
                 }
@@ -454,23 +475,20 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
             let flag = lazy_flag(f);
             quote! {
                 #ident: match self.#ident {
-                    #rt::core::option::Option::Some(value) => value,
-                    #rt::core::option::Option::None => { #flag = true; #generated }
+                    ::core::option::Option::Some(value) => value,
+                    ::core::option::Option::None => { #flag = true; #generated }
                 }
             }
+        } else if matches!(f.source, Source::TypeDefault) {
+            quote_spanned!(ty.span()=> #ident: self.#ident.unwrap_or_default())
         } else {
-            quote! {
-                #ident: match self.#ident {
-                    #rt::core::option::Option::Some(value) => value,
-                    #rt::core::option::Option::None => #generated,
-                }
-            }
+            quote!(#ident: self.#ident.unwrap_or_else(|| #generated))
         }
     });
     let sub_bindings = m.fields.iter().filter_map(|f| match &f.source {
         Source::Sub { name, .. } => {
             let state = sub_state(name);
-            Some(quote!(#[allow(unused_variables)] let #state = self.#state;))
+            Some(quote!(let #state = self.#state;))
         }
         _ => None,
     });
@@ -504,31 +522,18 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
             quote_spanned!(expr.span()=> #rt::after_build::<#model>(#expr, &mut __factory_model);)
         }
     });
-    let inserted: Vec<&Ident> = m
-        .fields
-        .iter()
-        .filter(|f| f.is_inserted())
-        .map(|f| &f.ident)
-        .collect();
 
     quote! {
-        /// The model, with the transients already resolved: a row's hooks all see the same
-        /// ones.
-        #[allow(unused_variables)]
-        fn __factory_build_with(self, __factory_transients: &#transients) -> #model {
+        #[inline]
+        fn build_with(self, __factory_transients: &#transients) -> #model {
             #(#sub_bindings)*
             #(#lazy_flags)*
-            #[allow(unused_mut)]
             let mut __factory_model = #model { #(#values,)* };
             #(#lazy_evals)*
             #after_build
             __factory_model
         }
 
-        fn __factory_attributes_with(self, transients: &#transients) -> #attributes {
-            let #model { #(#inserted,)* .. } = self.__factory_build_with(transients);
-            #attributes { #(#inserted,)* }
-        }
     }
 }
 /// `impl Factory`, and Diesel's `Insertable` for the attributes.
@@ -553,13 +558,13 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
             const TABLE_NAME: &'static str = #table_name;
 
             fn build(self) -> #model {
-                let transients = self.__factory_transients();
-                self.__factory_build_with(&transients)
+                let transients = #rt::Record::transients(&self);
+                #rt::Record::build_with(self, &transients)
             }
 
             fn attributes(self) -> #attributes {
-                let transients = self.__factory_transients();
-                self.__factory_attributes_with(&transients)
+                let transients = #rt::Record::transients(&self);
+                #rt::Record::attributes_with(self, &transients)
             }
         }
 
@@ -586,6 +591,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         ..
     } = n;
     let inserted: Vec<&Field> = m.fields.iter().filter(|f| f.is_inserted()).collect();
+    let inserted_idents: Vec<&Ident> = inserted.iter().map(|f| &f.ident).collect();
     let columns = inserted.len();
     let row_types = inserted.iter().map(|f| {
         let (column, ty) = (&f.column, &f.ty);
@@ -605,7 +611,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             .iter()
             .map(|f| {
                 let ident = &f.ident;
-                quote!(#rt::core::clone::Clone::clone(&#from.#ident))
+                quote!(::core::clone::Clone::clone(&#from.#ident))
             })
             .collect();
         match parts.as_slice() {
@@ -631,19 +637,26 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         let ident = &f.ident;
         quote_spanned!(f.ty.span()=> #rt::key_text(&model.#ident))
     });
-    let key_of_attributes = if key_fields.iter().all(|f| f.is_inserted()) && !key_fields.is_empty()
-    {
-        let key = clone_from(quote!(attributes));
-        quote!(#rt::core::option::Option::Some(#key))
-    } else {
-        quote!({ let _ = attributes; #rt::core::option::Option::None })
-    };
+    // The defaults say "not known before the insert" and "not one database-assigned integer".
+    let key_fn =
+        (key_fields.iter().all(|f| f.is_inserted()) && !key_fields.is_empty()).then(|| {
+            let key = clone_from(quote!(attributes));
+            quote! {
+                fn key(attributes: &#attributes) -> ::core::option::Option<Self::Key> {
+                    ::core::option::Option::Some(#key)
+                }
+            }
+        });
     let key_from_insert_id = match key_fields.as_slice() {
         [one] if !one.is_inserted() && is_integer(&one.ty) => {
             let ty = &one.ty;
-            quote!(<#ty as #rt::core::convert::TryFrom<u64>>::try_from(id).ok())
+            Some(quote! {
+                fn key_from_insert_id(id: u64) -> ::core::option::Option<Self::Key> {
+                    <#ty as ::core::convert::TryFrom<u64>>::try_from(id).ok()
+                }
+            })
         }
-        _ => quote!({ let _ = id; #rt::core::option::Option::None }),
+        _ => None,
     };
     let related_types = m.related.iter().map(|r| {
         let child = &r.factory;
@@ -657,8 +670,15 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         };
         quote_spanned! {child.span()=>
             self.#state.take().unwrap_or_else(|| {
-                (0..#count).map(|_| <#child as #rt::core::default::Default>::default()).collect()
+                (0..#count).map(|_| <#child as ::core::default::Default>::default()).collect()
             })
+        }
+    });
+    let take_related = (!m.related.is_empty()).then(|| {
+        quote! {
+            fn take_related(&mut self) -> Self::Related {
+                (#(#related_take,)*)
+            }
         }
     });
     // Several statements make one row: they succeed or fail together.
@@ -669,8 +689,11 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         || !m.related.is_empty()
         || m.after_create.is_some();
 
+    let build_with = build_methods(m, n);
+    let transients_fn = transients_fn(m, n);
     quote! {
         #[automatically_derived]
+        #[allow(unused_variables, unused_mut, unused_imports, clippy::all, clippy::pedantic)]
         impl #rt::Record for #factory {
             type Table = #table::table;
             type Row = (#(#row_types,)*);
@@ -682,36 +705,30 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             const KEY_COLUMNS: &'static [&'static str] = &[#(#key_columns,)*];
             const ATOMIC: bool = #atomic;
 
+            #[inline]
             fn row(attributes: #attributes) -> Self::Row {
                 (#(#row_values,)*)
             }
 
             fn key_of(model: &#model) -> Self::Key {
-                let _ = model;
                 #key_of_model
             }
 
-            fn key(attributes: &#attributes) -> #rt::core::option::Option<Self::Key> {
-                #key_of_attributes
-            }
+            #key_fn
 
             fn key_text(model: &#model) -> ::std::vec::Vec<::std::string::String> {
-                ::std::vec![#(#key_text,)*]
+                ::std::vec::Vec::from([#(#key_text,)*])
             }
 
-            fn key_from_insert_id(id: u64) -> #rt::core::option::Option<Self::Key> {
-                #key_from_insert_id
-            }
+            #key_from_insert_id
+            #take_related
+            #transients_fn
+            #build_with
 
-            #[allow(unused_mut)]
-            fn split(mut self) -> (Self, #transients, Self::Related) {
-                let transients = self.__factory_transients();
-                let related = (#(#related_take,)*);
-                (self, transients, related)
-            }
-
+            #[inline]
             fn attributes_with(self, transients: &#transients) -> #attributes {
-                self.__factory_attributes_with(transients)
+                let #model { #(#inserted_idents,)* .. } = #rt::Record::build_with(self, transients);
+                #attributes { #(#inserted_idents,)* }
             }
         }
     }
@@ -776,7 +793,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
             let child = &r.factory;
             quote_spanned!(child.span()=> #child: #create<__C>)
         }))
-        .chain(asynchronous.then(|| quote!(__C: #rt::core::marker::Send)));
+        .chain(asynchronous.then(|| quote!(__C: ::core::marker::Send)));
     // Parents first: a sub-factory runs only when its key was not given.
     let parents = subs.iter().map(|(f, parent, name, nullable)| {
         let (key, state) = (&f.ident, sub_state(name));
@@ -790,7 +807,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
         quote_spanned! {parent.span()=>
             if self.#key.is_none() #needed {
                 let key = #module::parent_key::<#parent, __C>(self.#state.take(), conn) #awaited ?;
-                self.#key = #rt::core::option::Option::Some(#rt::core::convert::Into::into(key));
+                self.#key = ::core::option::Option::Some(::core::convert::Into::into(key));
             }
         }
     });
@@ -803,7 +820,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
             #module::create_children::<Self, #child, __C>(#local, model, |child, key| child.#key(key), conn) #awaited ?;
         }
     });
-    let result = quote!(#rt::core::result::Result<(), #rt::FactoryError>);
+    let result = quote!(::core::result::Result<(), #rt::FactoryError>);
     let (parents_sig, related_sig) = if asynchronous {
         (
             quote!(fn #parents_fn<'__a>(&'__a mut self, conn: &'__a mut __C) -> #rt::asynchronous::BoxFuture<'__a, #result>),
@@ -819,7 +836,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
         asynchronous,
         quote! {
             #(#parents)*
-            #rt::core::result::Result::Ok(())
+            ::core::result::Result::Ok(())
         },
     );
     let related_body = wrap(
@@ -827,21 +844,20 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
         quote! {
             let (#(#locals,)*) = related;
             #(#children)*
-            #rt::core::result::Result::Ok(())
+            ::core::result::Result::Ok(())
         },
     );
     quote! {
         #[automatically_derived]
+        #[allow(unused_variables, clippy::all)]
         impl<__C> #trait_<__C> for #factory
         where
             #(#bounds,)*
         {
-            #[allow(unused_variables)]
             #parents_sig {
                 #parents_body
             }
 
-            #[allow(unused_variables)]
             #related_sig {
                 #related_body
             }
@@ -859,106 +875,41 @@ fn wrap(asynchronous: bool, body: TokenStream) -> TokenStream {
 }
 
 /// `impl Persist<Conn>` for each connection type `factory-core` was built with (or the
-/// backends `check_for_backend(..)` names): empty but for the `after_create` hook, which is
-/// typed against the concrete connection.
+/// backends `check_for_backend(..)` names), and `impl PersistAsync<Conn>` for their async
+/// connection types: empty but for the `after_create` hooks, typed against the concrete
+/// connection. A model with a sync `after_create` hook and no `after_create_async` gets no
+/// async impls: creating it asynchronously without its hook would be wrong, so it does not
+/// compile (the error says why).
 fn persist_impls(m: &Model, n: &Names) -> TokenStream {
     let rt = rt();
-    let Names {
-        model,
-        factory,
-        transients,
-        ..
-    } = n;
-    let callback = format_ident!("__factory_persist_{}", factory);
-    let hook = m.after_create.as_ref().map(|cb| {
+    let factory = &n.factory;
+    let backends: Vec<Ident> = if m.backends.is_empty() {
+        ["Sqlite", "Pg", "Mysql"]
+            .iter()
+            .map(|b| Ident::new(b, proc_macro2::Span::call_site()))
+            .collect()
+    } else {
+        m.backends.clone()
+    };
+    let hook = |cb: &Callback, module: TokenStream, awaited: Option<TokenStream>| {
         let expr = &cb.expr;
         let call = if cb.with_transients {
-            quote_spanned!(expr.span()=> #rt::after_create_with::<#model, #transients, $conn>(#expr, model, transients, conn))
+            quote_spanned!(expr.span()=> #module::after_create_with(#expr, model, transients, conn))
         } else {
-            quote_spanned!(expr.span()=> #rt::after_create::<#model, $conn>(#expr, model, conn))
+            quote_spanned!(expr.span()=> #module::after_create(#expr, model, conn))
         };
-        quote! {
-            #[allow(unused_variables)]
-            fn after_create(
-                model: &mut #model,
-                transients: &#transients,
-                conn: &mut $conn,
-            ) -> #rt::core::result::Result<(), #rt::FactoryError> {
-                #call
-            }
-        }
-    });
-    let each = for_connections(
-        m,
-        quote!(::factory_core::__for_each_connection),
-        quote!(::factory_core::__for_backend),
-        &callback,
-    );
-    let asynchronous = persist_async_impls(m, n);
-    quote! {
-        macro_rules! #callback {
-            ($conn:ty) => {
-                #[automatically_derived]
-                impl #rt::Persist<$conn> for #factory {
-                    #hook
-                }
-            };
-        }
-        #each
-        #asynchronous
-    }
-}
-
-/// `impl PersistAsync<Conn>` for each async connection type, with the `after_create_async`
-/// hook. A model with only a sync `after_create` hook gets none: creating it asynchronously
-/// without its hook would be wrong, so it does not compile (the error says why).
-fn persist_async_impls(m: &Model, n: &Names) -> TokenStream {
-    if m.after_create.is_some() && m.after_create_async.is_none() {
-        return TokenStream::new();
-    }
-    let rt = rt();
-    let Names {
-        model,
-        factory,
-        transients,
-        ..
-    } = n;
-    let callback = format_ident!("__factory_persist_async_{}", factory);
-    let hook = m.after_create_async.as_ref().map(|cb| {
-        let expr = &cb.expr;
-        let call = if cb.with_transients {
-            quote_spanned!(expr.span()=> #rt::asynchronous::after_create_with::<#model, #transients, $conn>(#expr, model, transients, conn))
-        } else {
-            quote_spanned!(expr.span()=> #rt::asynchronous::after_create::<#model, $conn>(#expr, model, conn))
-        };
-        quote! {
-            #[allow(unused_variables)]
-            fn after_create_async<'__a>(
-                model: &'__a mut #model,
-                transients: &'__a #transients,
-                conn: &'__a mut $conn,
-            ) -> #rt::asynchronous::BoxFuture<'__a, #rt::core::result::Result<(), #rt::FactoryError>> {
-                ::std::boxed::Box::pin(async move { #call.await })
-            }
-        }
-    });
-    let each = for_connections(
-        m,
-        quote!(::factory_core::__for_each_async_connection),
-        quote!(::factory_core::__for_async_backend),
-        &callback,
-    );
-    quote! {
-        macro_rules! #callback {
-            ($conn:ty) => {
-                #[automatically_derived]
-                impl #rt::asynchronous::PersistAsync<$conn> for #factory {
-                    #hook
-                }
-            };
-        }
-        #each
-    }
+        quote!({ |model, transients, conn| #call #awaited })
+    };
+    let sync = m
+        .after_create
+        .as_ref()
+        .map_or_else(|| quote!({}), |cb| hook(cb, rt.clone(), None));
+    let asynchronous = match (&m.after_create, &m.after_create_async) {
+        (Some(_), None) => quote!(none),
+        (_, None) => quote!({}),
+        (_, Some(cb)) => hook(cb, quote!(#rt::asynchronous), Some(quote!(.await))),
+    };
+    quote!(::factory_core::__persist!(#factory, [#(#backends)*], #sync, #asynchronous);)
 }
 
 /// `$each!(callback)`, or `$one!(callback, Backend)` for each backend `check_for_backend(..)`
@@ -994,7 +945,7 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
     let fields: Vec<&Field> = m.get_or_create.iter().map(|&i| &m.fields[i]).collect();
     let pins = fields.iter().map(|f| {
         let ident = &f.ident;
-        quote!(.#ident(#rt::core::clone::Clone::clone(&probe.#ident)))
+        quote!(.#ident(::core::clone::Clone::clone(&probe.#ident)))
     });
     // `col = NULL` matches nothing: a `None` is looked up with `IS NULL`. Each condition is
     // boxed as a non-null boolean, so they combine with `AND` whatever the columns' types.
@@ -1003,12 +954,12 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
         if is_option(&f.ty) {
             quote! {
                 match &probe.#ident {
-                    #rt::core::option::Option::Some(value) => ::std::boxed::Box::new(
+                    ::core::option::Option::Some(value) => ::std::boxed::Box::new(
                         #rt::diesel::NullableExpressionMethods::assume_not_null(
-                            #rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(value)),
+                            #rt::diesel::ExpressionMethods::eq(#table::#column, ::core::clone::Clone::clone(value)),
                         ),
                     ),
-                    #rt::core::option::Option::None => ::std::boxed::Box::new(
+                    ::core::option::Option::None => ::std::boxed::Box::new(
                         #rt::diesel::ExpressionMethods::is_null(#table::#column),
                     ),
                 }
@@ -1016,7 +967,7 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
         } else {
             quote! {
                 ::std::boxed::Box::new(
-                    #rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(&probe.#ident)),
+                    #rt::diesel::ExpressionMethods::eq(#table::#column, ::core::clone::Clone::clone(&probe.#ident)),
                 )
             }
         }
@@ -1060,6 +1011,17 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
     }
 }
 
+/// Whether a `faker = ..` expression names something (`FirstName()`, `raw::Name(EN)`) that
+/// may be one of the `fake` crate's fakers the runtime lets it name bare; a literal or range
+/// (`18..65`) needs no such scope.
+fn names_a_faker(expr: &syn::Expr) -> bool {
+    match expr {
+        syn::Expr::Call(_) | syn::Expr::Path(_) => true,
+        syn::Expr::Paren(inner) => names_a_faker(&inner.expr),
+        _ => false,
+    }
+}
+
 /// Integer key types, whose values MySQL's `LAST_INSERT_ID()` reports.
 fn is_integer(ty: &syn::Type) -> bool {
     const INTEGERS: &[&str] = &["i16", "i32", "i64", "u16", "u32", "u64"];
@@ -1099,7 +1061,7 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 type Attributes = ();
                 const NAME: &'static str = #name;
                 const TABLE_NAME: &'static str = "";
-                fn build(self) -> #model { #rt::core::unreachable!() }
+                fn build(self) -> #model { ::core::unreachable!() }
                 fn attributes(self) {}
             }
 
@@ -1112,28 +1074,27 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 const COLUMNS: usize = 0;
                 const KEY_COLUMNS: &'static [&'static str] = &[];
                 const ATOMIC: bool = false;
-                fn row(_: ()) {}
-                fn key_of(_: &#model) -> i32 { #rt::core::unreachable!() }
-                fn key(_: &()) -> #rt::core::option::Option<i32> { #rt::core::option::Option::None }
-                fn key_text(_: &#model) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
-                fn key_from_insert_id(_: u64) -> #rt::core::option::Option<i32> { #rt::core::option::Option::None }
-                fn split(self) -> (Self, (), ()) { (self, (), ()) }
+                fn transients(&self) {}
+                fn build_with(self, _: &()) -> #model { ::core::unreachable!() }
                 fn attributes_with(self, _: &()) {}
+                fn row(_: ()) {}
+                fn key_of(_: &#model) -> i32 { ::core::unreachable!() }
+                fn key_text(_: &#model) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
             }
 
             macro_rules! #callback {
                 ($conn:ty) => {
                     impl #rt::Create<$conn> for #factory {
-                        fn create_in(self, _: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
-                            #rt::core::unreachable!()
+                        fn create_in(self, _: &mut $conn) -> ::core::result::Result<#model, #rt::FactoryError> {
+                            ::core::unreachable!()
                         }
                         fn create_batch_in(
                             self,
                             _: usize,
-                            _: impl #rt::core::ops::FnMut(usize, Self) -> Self,
+                            _: impl ::core::ops::FnMut(usize, Self) -> Self,
                             _: &mut $conn,
-                        ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError> {
-                            #rt::core::unreachable!()
+                        ) -> ::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError> {
+                            ::core::unreachable!()
                         }
                     }
                 };
