@@ -153,7 +153,8 @@ pub use factory_derive::Factory;
 ///     factory_core::embed_migrations!("../migrations/postgres");
 /// ```
 pub use factory_derive::embed_migrations;
-/// `#[factory_core::test(..)]`: a test that takes `&mut TestDb<C>`, run on a test database cleaned up after it; options and examples in [`cleanup::run_test`].
+/// `#[factory_core::test(..)]`: a test taking `&mut TestDb<C>`, run on a test database that is
+/// cleaned up after it. Options, URL variables and examples: [`cleanup::run_test`].
 pub use factory_derive::test;
 pub use insert::InsertRows;
 pub use sequence::Sequence;

@@ -22,7 +22,7 @@ impl FromMeta for MigrationsArg {
         let hint = "`migrations` takes the path of a `static` made with \
                     `factory_core::embed_migrations!(\"migrations\")`";
         match item {
-            Meta::NameValue(nv) => match &nv.value {
+            Meta::NameValue(nv) => match ungroup(&nv.value) {
                 Expr::Path(path) if path.qself.is_none() => Ok(Self(path.path.clone())),
                 Expr::Lit(syn::ExprLit {
                     lit: syn::Lit::Str(dir),
@@ -42,6 +42,14 @@ impl FromMeta for MigrationsArg {
     }
 }
 
+/// An expression a `macro_rules!` macro passed in: the expression itself.
+fn ungroup(expr: &Expr) -> &Expr {
+    match expr {
+        Expr::Group(group) => ungroup(&group.expr),
+        other => other,
+    }
+}
+
 /// `cleanup = Tracked` (or `Cleanup::Tracked`, or a longer path ending so).
 struct CleanupArg {
     variant: syn::Ident,
@@ -57,7 +65,7 @@ impl FromMeta for CleanupArg {
 
     fn from_expr(expr: &Expr) -> darling::Result<Self> {
         let list = STRATEGIES.join(", ");
-        let Expr::Path(path) = expr else {
+        let Expr::Path(path) = ungroup(expr) else {
             return Err(darling::Error::custom(format!(
                 "`cleanup` takes a strategy: one of {list}"
             ))

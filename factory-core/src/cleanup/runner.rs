@@ -1,85 +1,6 @@
 //! The runner behind `#[factory_core::test]`: opens the test's [`TestDb`], runs the test,
-//! cleans up whatever way it ended, and fails the test with what went wrong.
-//!
-//! The attribute turns
-//!
-//! ```ignore
-//! #[factory_core::test(migrations = MIGRATIONS, cleanup = Tracked)]
-//! fn pays_an_invoice(db: &mut TestDb<PgConnection>) { .. }
-//! ```
-//!
-//! into a plain `#[test] fn pays_an_invoice()` that calls one function,
-//! [`run_test`] (or [`run_async_test`] for an `async fn`), with the test's options as
-//! [`TestArgs`] and the test's body as a function. The type the body takes picks the backend
-//! (through [`TestHandle`], or [`AsyncTestHandle`] for `async fn`); everything else happens
-//! here, written once.
-//!
-//! # Options
-//!
-//! | option | meaning |
-//! |---|---|
-//! | `migrations = MIGRATIONS` | a `static` [`Migrations`](super::Migrations) (or Diesel's `EmbeddedMigrations`), applied before the test; [`Cleanup::DatabasePerTest`] builds its databases from them |
-//! | `cleanup = Transaction` \| `Tracked` \| `Truncate` \| `DatabasePerTest` | the [`Cleanup`] strategy; default `Transaction` |
-//! | `check_residue` | count every table before and after ([`TestDbBuilder::check_residue`]) |
-//! | `keep_failed` | keep a failed test's per-test database ([`TestDbBuilder::keep_failed`]); with `DatabasePerTest` |
-//! | `database_prefix = "app"` | the per-test database name prefix ([`TestDbBuilder::database_prefix`]); with `DatabasePerTest` |
-//! | `keep_tables = ["countries"]` | tables truncation leaves alone ([`TestDbBuilder::keep_tables`]); with `Truncate` |
-//! | `allow_remote` | let a destructive strategy run on a remote host ([`TestDbBuilder::allow_remote`]) |
-//! | `url_var = "BILLING_DATABASE_URL"` | read the URL from this variable only |
-//! | `url = expr` | the URL from an expression (a helper, a container's address) |
-//! | `flavor = "multi_thread"`, `worker_threads = 4` | for an `async fn`: the tokio runtime (default: current thread) |
-//!
-//! The test function takes one argument, `&mut TestDb<C>`, and returns `()` or
-//! `Result<(), E>` with `E: Debug` (an `Err` fails the test after cleanup, as a panic does).
-//! Other attributes stay on the test: `#[should_panic]`, `#[ignore]`, `#[cfg(..)]`.
-//!
-//! # Where the URL comes from
-//!
-//! Unless `url` or `url_var` says otherwise: the backend's own variable if it is set
-//! ([`POSTGRES_URL_VAR`], [`MYSQL_URL_VAR`], [`SQLITE_URL_VAR`]), else [`DATABASE_URL_VAR`]
-//! if it names a database of the same backend, else, for SQLite only, a private in-memory
-//! database (`:memory:`). A backend with neither fails the test, naming the variables.
-//! `url_var = "NAME"` reads `NAME` and nothing else.
-//!
-//! # Async tests
-//!
-//! An `async fn` test runs on a tokio runtime the runner creates for it (feature `async`),
-//! current-thread unless `flavor = "multi_thread"`. Today its handle is a synchronous
-//! `TestDb<C>`, opened and cleaned up around the test; connection types whose handle opens and
-//! cleans up asynchronously plug in through [`AsyncTestHandle`].
-//!
-//! # Example
-//!
-//! The attribute on a test, and what it runs, by hand:
-//!
-//! ```
-//! # #[cfg(feature = "sqlite")] {
-//! use diesel::prelude::*;
-//! use factory_core::cleanup::{run_test, Cleanup, Migrations, TestArgs, TestDb};
-//!
-//! static MIGRATIONS: Migrations = factory_core::embed_migrations!("../migrations/sqlite");
-//!
-//! #[factory_core::test(migrations = MIGRATIONS, cleanup = Tracked, check_residue)]
-//! fn creates_a_row(db: &mut TestDb<SqliteConnection>) {
-//!     diesel::sql_query("INSERT INTO tags (name, label) VALUES ('a', 'b')")
-//!         .execute(&mut **db)
-//!         .unwrap();
-//! }
-//!
-//! // What `creates_a_row` runs (the URL: SQLite in memory, unless a variable names one).
-//! run_test(
-//!     TestArgs::new("creates_a_row").migrations(&MIGRATIONS).cleanup(Cleanup::Tracked),
-//!     |db: &mut TestDb<SqliteConnection>| {
-//!         let n: i64 = diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
-//!             "(SELECT COUNT(*) FROM users)",
-//!         ))
-//!         .get_result(&mut **db)
-//!         .unwrap();
-//!         assert_eq!(n, 0);
-//!     },
-//! );
-//! # }
-//! ```
+//! cleans up whatever way it ended, and fails the test with what went wrong. Documented on
+//! [`run_test`], where users of the attribute look.
 
 use super::local::Driver;
 use super::{Cleanup, CleanupError, Migrations, Options, TestBackend, TestDb, TestDbBuilder};
@@ -455,20 +376,89 @@ enum Failure {
 /// per-test database is kept if `args` says so), and fails the test if it failed or if
 /// cleanup did.
 ///
-/// # Panics
-/// When the handle cannot be opened, the test fails, or cleanup fails: that is how a test
-/// fails.
+/// The attribute turns
+///
+/// ```ignore
+/// #[factory_core::test(migrations = MIGRATIONS, cleanup = Tracked)]
+/// fn pays_an_invoice(db: &mut TestDb<PgConnection>) { .. }
+/// ```
+///
+/// into a plain `#[test] fn pays_an_invoice()` that calls one function,
+/// [`run_test`] (or [`run_async_test`] for an `async fn`), with the test's options as
+/// [`TestArgs`] and the test's body as a function. The type the body takes picks the backend
+/// (through [`TestHandle`], or `AsyncTestHandle` for `async fn`); everything else happens
+/// here, written once.
+///
+/// # Options
+///
+/// | option | meaning |
+/// |---|---|
+/// | `migrations = MIGRATIONS` | a `static` [`Migrations`] (or Diesel's `EmbeddedMigrations`), applied before the test; [`Cleanup::DatabasePerTest`] builds its databases from them |
+/// | `cleanup = Transaction` \| `Tracked` \| `Truncate` \| `DatabasePerTest` | the [`Cleanup`] strategy; default `Transaction` |
+/// | `check_residue` | count every table before and after ([`TestDbBuilder::check_residue`]) |
+/// | `keep_failed` | keep a failed test's per-test database ([`TestDbBuilder::keep_failed`]); with `DatabasePerTest` |
+/// | `database_prefix = "app"` | the per-test database name prefix ([`TestDbBuilder::database_prefix`]); with `DatabasePerTest` |
+/// | `keep_tables = ["countries"]` | tables truncation leaves alone ([`TestDbBuilder::keep_tables`]); with `Truncate` |
+/// | `allow_remote` | let a destructive strategy run on a remote host ([`TestDbBuilder::allow_remote`]) |
+/// | `url_var = "BILLING_DATABASE_URL"` | read the URL from this variable only |
+/// | `url = expr` | the URL from an expression (a helper, a container's address) |
+/// | `flavor = "multi_thread"`, `worker_threads = 4` | for an `async fn`: the tokio runtime (default: current thread) |
+///
+/// The test function takes one argument, `&mut TestDb<C>`, and returns `()` or
+/// `Result<(), E>` with `E: Debug` (an `Err` fails the test after cleanup, as a panic does).
+/// Other attributes stay on the test: `#[should_panic]`, `#[ignore]`, `#[cfg(..)]`.
+///
+/// # Where the URL comes from
+///
+/// Unless `url` or `url_var` says otherwise: the backend's own variable if it is set
+/// ([`POSTGRES_URL_VAR`], [`MYSQL_URL_VAR`], [`SQLITE_URL_VAR`]), else [`DATABASE_URL_VAR`]
+/// if it names a database of the same backend, else, for SQLite only, a private in-memory
+/// database (`:memory:`). A backend with neither fails the test, naming the variables.
+/// `url_var = "NAME"` reads `NAME` and nothing else.
+///
+/// # Async tests
+///
+/// An `async fn` test runs on a tokio runtime the runner creates for it (feature `async`),
+/// current-thread unless `flavor = "multi_thread"`. Today its handle is a synchronous
+/// `TestDb<C>`, opened and cleaned up around the test; connection types whose handle opens and
+/// cleans up asynchronously plug in through [`AsyncTestHandle`].
+///
+/// # Example
+///
+/// The attribute on a test, and what it runs, by hand:
 ///
 /// ```
 /// # #[cfg(feature = "sqlite")] {
-/// use factory_core::cleanup::{run_test, Cleanup, TestArgs, TestDb};
+/// use diesel::prelude::*;
+/// use factory_core::cleanup::{run_test, Cleanup, Migrations, TestArgs, TestDb};
 ///
+/// static MIGRATIONS: Migrations = factory_core::embed_migrations!("../migrations/sqlite");
+///
+/// #[factory_core::test(migrations = MIGRATIONS, cleanup = Tracked, check_residue)]
+/// fn creates_a_row(db: &mut TestDb<SqliteConnection>) {
+///     diesel::sql_query("INSERT INTO tags (name, label) VALUES ('a', 'b')")
+///         .execute(&mut **db)
+///         .unwrap();
+/// }
+///
+/// // What `creates_a_row` runs (the URL: SQLite in memory, unless a variable names one).
 /// run_test(
-///     TestArgs::new("by_hand").url(":memory:").cleanup(Cleanup::Truncate),
-///     |db: &mut TestDb<diesel::SqliteConnection>| assert_eq!(db.url(), ":memory:"),
+///     TestArgs::new("creates_a_row").migrations(&MIGRATIONS).cleanup(Cleanup::Tracked),
+///     |db: &mut TestDb<SqliteConnection>| {
+///         let n: i64 = diesel::dsl::select(diesel::dsl::sql::<diesel::sql_types::BigInt>(
+///             "(SELECT COUNT(*) FROM users)",
+///         ))
+///         .get_result(&mut **db)
+///         .unwrap();
+///         assert_eq!(n, 0);
+///     },
 /// );
 /// # }
 /// ```
+///
+/// # Panics
+/// When the handle cannot be opened, the test fails, or cleanup fails: that is how a test
+/// fails.
 pub fn run_test<D, F, R>(args: TestArgs, test: F)
 where
     D: TestHandle,

@@ -4,8 +4,8 @@
 //! Per-test databases live in `$TMPDIR/factory-core-sqlite/` (or `FACTORY_SQLITE_DIR`), named
 //! after the prefix (`factory` unless the builder says): a template `<prefix>_tpl_<hash>.sqlite`
 //! built once under a file lock, and one copy per test, `<prefix>_t_<pid>_<n>.sqlite`, next to
-//! a lock file the test holds while it runs. A failed test's kept copy is renamed
-//! `<prefix>_kept_<pid>_<n>.sqlite`.
+//! a lock file the test holds while it runs. A failed test's kept copy stays where it is, its
+//! lock file replaced by a `.kept` file (holding the test's name).
 //!
 //! Every lease sweeps under its prefix: copies whose lock file no live process holds (their
 //! process was killed) are deleted, kept copies last written longer ago than the builder allows
@@ -32,8 +32,6 @@ use std::time::Duration;
 pub struct SqliteLease {
     path: PathBuf,
     lock_path: PathBuf,
-    /// `<prefix>_kept_<pid>_<n>.sqlite`: where the copy goes if its failed test keeps it.
-    kept_path: PathBuf,
     _lock: File,
 }
 
@@ -86,7 +84,7 @@ fn remove_database(path: &Path) {
 enum Entry {
     /// `<prefix>_t_<..>.lock`: the lock of a test's copy.
     CopyLock,
-    /// `<prefix>_kept_<..>.sqlite`: a failed test's kept copy.
+    /// `<prefix>_t_<..>.kept`: the copy beside it is a failed test's, kept.
     Kept,
     /// `<prefix>_tpl_<hash>.sqlite` (or its build lock, or its scratch file).
     Template(String),
@@ -97,7 +95,7 @@ fn classify(prefix: &str, name: &str) -> Option<Entry> {
     if rest.starts_with("t_") && rest.ends_with(".lock") {
         return Some(Entry::CopyLock);
     }
-    if rest.starts_with("kept_") && rest.ends_with(".sqlite") {
+    if rest.starts_with("t_") && rest.ends_with(".kept") {
         return Some(Entry::Kept);
     }
     let stem = [".sqlite", ".lock", ".building"]
@@ -139,14 +137,17 @@ fn sweep(dir: &Path, prefix: &str, hash: &str, kept_for: Duration, dir_lock: Opt
                 let Ok(file) = OpenOptions::new().write(true).open(&path) else {
                     continue;
                 };
-                if file.try_lock().is_ok() {
+                // A copy kept just now: its test made the `.kept` file before it let go of
+                // the lock file, which this sweep may have opened before it was removed.
+                if file.try_lock().is_ok() && !path.with_extension("kept").exists() {
                     remove_database(&path.with_extension("sqlite"));
                     let _ = fs::remove_file(&path);
                 }
             }
             Entry::Kept => {
                 if kept_long_enough(written_at(&path), kept_for) {
-                    remove_database(&path);
+                    remove_database(&path.with_extension("sqlite"));
+                    let _ = fs::remove_file(&path);
                 }
             }
             Entry::Template(other) if other != hash && dir_lock.is_some() => {
@@ -362,14 +363,9 @@ impl TestBackend for SqliteConnection {
         let path = dir.join(format!("{stem}.sqlite"));
         fs::copy(&template, &path).map_err(file_error("copy the template to", &path))?;
         drop(dir_lock);
-        let kept_path = dir.join(format!(
-            "{prefix}_kept_{}",
-            stem.strip_prefix(&format!("{prefix}_t_")).unwrap_or(&stem)
-        ));
         Ok(SqliteLease {
             path,
             lock_path,
-            kept_path: kept_path.with_extension("sqlite"),
             _lock: lock,
         })
     }
@@ -393,36 +389,23 @@ impl TestBackend for SqliteConnection {
     fn keep_database(
         lease: SqliteLease,
         conn: Option<Self>,
-        _test: &str,
+        test: &str,
     ) -> Result<KeptDatabase, CleanupError> {
-        // The file's name and time say enough: a SQLite file has no place for a comment.
         drop(conn);
-        for (from, to) in database_files(&lease.path)
-            .into_iter()
-            .zip(database_files(&lease.kept_path))
-        {
-            match fs::rename(&from, &to) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                    return Err(file_error("keep the failed test's database as", &to)(e))
-                }
-                _ => {}
-            }
-        }
-        // The rename keeps the copy's time of last write, from which the sweep counts; the
-        // kept copy gets a fresh one, so that it stays its full time.
-        if let Ok(file) = OpenOptions::new().write(true).open(&lease.kept_path) {
-            let _ = file.set_modified(std::time::SystemTime::now());
-        }
+        // The `.kept` file first: the sweep never finds the copy with neither.
+        let marker = lease.path.with_extension("kept");
+        fs::write(&marker, test).map_err(file_error("mark the database kept", &marker))?;
         let _ = fs::remove_file(&lease.lock_path);
         let name = lease
-            .kept_path
+            .path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
         Ok(KeptDatabase {
             name,
-            url: lease.kept_path.to_string_lossy().into_owned(),
+            url: lease.path.to_string_lossy().into_owned(),
         })
+        // The lock goes with the lease.
     }
 
     fn sweep_kept(
@@ -443,8 +426,12 @@ impl TestBackend for SqliteConnection {
             if matches!(classify(prefix, &name), Some(Entry::Kept))
                 && kept_long_enough(written_at(&path), older_than)
             {
-                remove_database(&path);
-                dropped.push(name);
+                let database = path.with_extension("sqlite");
+                remove_database(&database);
+                let _ = fs::remove_file(&path);
+                if let Some(name) = database.file_name() {
+                    dropped.push(name.to_string_lossy().into_owned());
+                }
             }
         }
         dropped.sort();
