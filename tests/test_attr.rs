@@ -181,7 +181,13 @@ fn panic_message(panic: Box<dyn std::any::Any + Send>) -> String {
 fn test_process(test: &str) -> Command {
     let mut command = Command::new(std::env::current_exe().expect("the test binary"));
     command
-        .args(["--exact", test, "--include-ignored", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            test,
+            "--include-ignored",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env_remove(factory_core::cleanup::KEEP_FAILED_VAR)
         .env_remove(factory_core::cleanup::KEEP_FAILED_HOURS_VAR);
     command
@@ -256,7 +262,10 @@ fn lease_and_say<C: TestBackend>(url: String, migrations: Migrations, prefix: &s
 
 /// A child process holding a lease; killed on drop. (Its stdout stays open: a child writing
 /// to a closed pipe fails.)
-struct Holder(Child, #[allow(dead_code)] std::io::BufReader<std::process::ChildStdout>);
+struct Holder(
+    Child,
+    #[allow(dead_code)] std::io::BufReader<std::process::ChildStdout>,
+);
 
 impl Drop for Holder {
     fn drop(&mut self) {
@@ -300,7 +309,10 @@ fn lease_in_a_child(
         (url, Some(Holder(child, stdout)))
     } else {
         std::io::copy(&mut stdout, &mut std::io::sink()).expect("read the child's output");
-        assert!(child.wait().expect("reap the child").success(), "the child failed");
+        assert!(
+            child.wait().expect("reap the child").success(),
+            "the child failed"
+        );
         (url, None)
     }
 }
@@ -772,7 +784,11 @@ mod sqlite {
             child.output().expect("run the test")
         };
         let set = run(Some(&sqlite_url("url_var")));
-        assert!(set.status.success(), "{}", String::from_utf8_lossy(&set.stderr));
+        assert!(
+            set.status.success(),
+            "{}",
+            String::from_utf8_lossy(&set.stderr)
+        );
         let unset = run(None);
         let stderr = String::from_utf8_lossy(&unset.stderr);
         assert!(!unset.status.success());

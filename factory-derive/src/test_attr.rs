@@ -36,8 +36,10 @@ impl FromMeta for MigrationsArg {
                 .with_span(dir)),
                 other => Err(darling::Error::custom(hint).with_span(other)),
             },
-            _ => Err(darling::Error::custom(format!("{hint}: `migrations = MIGRATIONS`"))
-                .with_span(item)),
+            _ => Err(
+                darling::Error::custom(format!("{hint}: `migrations = MIGRATIONS`"))
+                    .with_span(item),
+            ),
         }
     }
 }
@@ -165,7 +167,7 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     };
     let handle = match check_function(&function) {
         Ok(handle) => handle,
-        Err(errors) => return errors.write_errors(),
+        Err(errors) => return errors.to_compile_error(),
     };
     let args = NestedMeta::parse_meta_list(args)
         .map_err(darling::Error::from)
@@ -184,96 +186,111 @@ pub fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
     }
 }
 
+/// Every mistake found so far, each spanned over its whole node (`syn::Error::new_spanned`
+/// spans the first to the last token; a darling error keeps only the first).
+#[derive(Default)]
+struct Mistakes(Option<syn::Error>);
+
+impl Mistakes {
+    fn push(&mut self, node: impl quote::ToTokens, message: impl std::fmt::Display) {
+        self.add(syn::Error::new_spanned(node, message));
+    }
+
+    fn add(&mut self, error: syn::Error) {
+        match &mut self.0 {
+            Some(all) => all.combine(error),
+            None => self.0 = Some(error),
+        }
+    }
+}
+
 /// The handle's type, `T` of the one argument `&mut T`; or every mistake of the signature.
-fn check_function(function: &ItemFn) -> darling::Result<&Type> {
-    let mut errors = darling::Error::accumulator();
+fn check_function(function: &ItemFn) -> Result<&Type, syn::Error> {
+    let mut mistakes = Mistakes::default();
     let sig = &function.sig;
     let shape = "a #[factory_core::test] function is `fn name(db: &mut TestDb<Connection>)`";
     if let Some(token) = &sig.constness {
-        errors.push(darling::Error::custom(format!("{shape}, not `const`")).with_span(token));
+        mistakes.push(token, format!("{shape}, not `const`"));
     }
     if let Some(token) = &sig.unsafety {
-        errors.push(darling::Error::custom(format!("{shape}, not `unsafe`")).with_span(token));
+        mistakes.push(token, format!("{shape}, not `unsafe`"));
     }
     if let Some(abi) = &sig.abi {
-        errors.push(darling::Error::custom(format!("{shape}, not `extern`")).with_span(abi));
+        mistakes.push(abi, format!("{shape}, not `extern`"));
     }
     if !sig.generics.params.is_empty() || sig.generics.where_clause.is_some() {
-        errors.push(
-            darling::Error::custom(format!(
-                "{shape}: a test cannot be generic; name the connection type"
-            ))
-            .with_span(&sig.generics),
+        mistakes.push(
+            &sig.generics,
+            format!("{shape}: a test cannot be generic; name the connection type"),
         );
     }
     if let Some(variadic) = &sig.variadic {
-        errors.push(darling::Error::custom(shape).with_span(variadic));
+        mistakes.push(variadic, shape);
     }
     for attr in &function.attrs {
-        let path = attr.path();
-        if path.segments.last().is_some_and(|s| s.ident == "test") {
-            errors.push(
-                darling::Error::custom(
-                    "#[factory_core::test] makes the function a test already: remove this \
-                     attribute (an `async fn` gets its tokio runtime from the runner)",
-                )
-                .with_span(attr),
+        if attr
+            .path()
+            .segments
+            .last()
+            .is_some_and(|s| s.ident == "test")
+        {
+            mistakes.push(
+                attr,
+                "#[factory_core::test] makes the function a test already: remove this \
+                 attribute (an `async fn` gets its tokio runtime from the runner)",
             );
         }
     }
-    let handle = match sig.inputs.iter().collect::<Vec<_>>().as_slice() {
-        [] => {
-            errors.push(
-                darling::Error::custom(format!(
-                    "{shape}: it takes the test database as its argument"
-                ))
-                .with_span(&sig.paren_token.span.join()),
+    let mut inputs = sig.inputs.iter();
+    let handle = match inputs.next() {
+        None => {
+            mistakes.add(syn::Error::new(
+                sig.paren_token.span.join(),
+                format!("{shape}: it takes the test database as its argument"),
+            ));
+            None
+        }
+        Some(FnArg::Receiver(receiver)) => {
+            mistakes.push(
+                receiver,
+                format!("{shape}: a free function, without `self`"),
             );
             None
         }
-        [FnArg::Typed(arg), rest @ ..] => {
-            if let Some(extra) = rest.first() {
-                errors.push(
-                    darling::Error::custom(format!(
-                        "{shape}: the test database is its only argument"
-                    ))
-                    .with_span(extra),
-                );
+        Some(FnArg::Typed(arg)) => match check_argument(&arg.ty) {
+            Ok(handle) => Some(handle),
+            Err(why) => {
+                mistakes.push(&arg.ty, format!("{shape}: {why}"));
+                None
             }
-            check_argument(&arg.ty, shape).map_or_else(
-                |e| {
-                    errors.push(e);
-                    None
-                },
-                Some,
-            )
-        }
-        [FnArg::Receiver(receiver), ..] => {
-            errors.push(
-                darling::Error::custom(format!("{shape}: a free function, without `self`"))
-                    .with_span(receiver),
-            );
-            None
-        }
+        },
     };
-    errors.finish()?;
-    handle.ok_or_else(|| darling::Error::custom(shape).with_span(&sig.ident))
+    let extra: Vec<&FnArg> = inputs.collect();
+    if !extra.is_empty() {
+        mistakes.push(
+            quote!(#(#extra),*),
+            format!("{shape}: the test database is its only argument"),
+        );
+    }
+    match (mistakes.0, handle) {
+        (Some(errors), _) => Err(errors),
+        (None, Some(handle)) => Ok(handle),
+        (None, None) => Err(syn::Error::new_spanned(&sig.ident, shape)),
+    }
 }
 
-/// `&mut T` gives `T`; anything else is the mistake, said at the type.
-fn check_argument<'a>(ty: &'a Type, shape: &str) -> darling::Result<&'a Type> {
+/// `&mut T` gives `T`; anything else is the mistake, said as the rest of the message.
+fn check_argument(ty: &Type) -> Result<&Type, &'static str> {
     match ty {
         Type::Reference(r) if r.mutability.is_some() => Ok(&r.elem),
-        Type::Reference(r) => Err(darling::Error::custom(format!(
-            "{shape}: take the test database as `&mut`, since factories write through it"
-        ))
-        .with_span(r)),
-        Type::Group(group) => check_argument(&group.elem, shape),
-        other => Err(darling::Error::custom(format!(
-            "{shape}: take the test database by `&mut` (the runner owns it, and cleans up \
-             after the test)"
-        ))
-        .with_span(other)),
+        Type::Reference(_) => {
+            Err("take the test database as `&mut`, since factories write through it")
+        }
+        Type::Group(group) => check_argument(&group.elem),
+        _ => Err(
+            "take the test database by `&mut` (the runner owns it, and cleans up after the \
+             test)",
+        ),
     }
 }
 
@@ -360,7 +377,10 @@ fn check_runtime(args: &Args, function: &ItemFn) -> darling::Result<()> {
     let is_async = function.sig.asyncness.is_some();
     for (option, span) in [
         ("flavor", args.flavor.as_ref().map(|f| f.span())),
-        ("worker_threads", args.worker_threads.as_ref().map(|w| w.span())),
+        (
+            "worker_threads",
+            args.worker_threads.as_ref().map(|w| w.span()),
+        ),
     ] {
         if let (Some(span), false) = (span, is_async) {
             errors.push(
@@ -391,10 +411,8 @@ fn check_runtime(args: &Args, function: &ItemFn) -> darling::Result<()> {
     if let Some(threads) = &args.worker_threads {
         if !multi {
             errors.push(
-                darling::Error::custom(
-                    "`worker_threads` goes with `flavor = \"multi_thread\"`",
-                )
-                .with_span(threads),
+                darling::Error::custom("`worker_threads` goes with `flavor = \"multi_thread\"`")
+                    .with_span(threads),
             );
         }
         if threads.base10_parse::<usize>().map_or(true, |n| n == 0) {
@@ -423,8 +441,14 @@ fn emit(function: &ItemFn, handle: &Type, args: &Args) -> TokenStream {
         format_ident!("run_test")
     };
     let name_text = name.to_string();
-    // Spanned at the handle's type: a type that is no test database is reported there.
-    let run = quote_spanned!(handle.span()=> ::factory_core::cleanup::#runner::<#handle, _, _>);
+    // Spanned at the handle's type and the return type: a type that is no test database, or
+    // that a test cannot return, is reported where it is written.
+    let output = match &function.sig.output {
+        syn::ReturnType::Default => quote!(()),
+        syn::ReturnType::Type(_, ty) => quote!(#ty),
+    };
+    let run =
+        quote_spanned!(handle.span()=> ::factory_core::cleanup::#runner::<#handle, _, #output>);
     quote! {
         #(#attrs)*
         #[::core::prelude::v1::test]
@@ -475,7 +499,11 @@ fn option_calls(args: &Args, should_panic: bool) -> Vec<TokenStream> {
         let url = &url.0;
         calls.push(quote_spanned!(url.span()=> .url(#url)));
     }
-    if args.flavor.as_ref().is_some_and(|f| f.value() == "multi_thread") {
+    if args
+        .flavor
+        .as_ref()
+        .is_some_and(|f| f.value() == "multi_thread")
+    {
         let threads = match &args.worker_threads {
             Some(n) => quote!(::core::option::Option::Some(#n)),
             None => quote!(::core::option::Option::None),
@@ -506,18 +534,36 @@ mod tests {
     #[test]
     fn a_sync_test_calls_run_test_with_its_options() {
         let out = expanded(
-            quote!(migrations = crate::MIGRATIONS, cleanup = Tracked, check_residue),
+            quote!(
+                migrations = crate::MIGRATIONS,
+                cleanup = Tracked,
+                check_residue
+            ),
             quote!(
                 #[ignore]
                 fn t(db: &mut TestDb<PgConnection>) {}
             ),
         );
-        assert!(out.contains(":: factory_core :: cleanup :: run_test :: < TestDb < PgConnection > , _ , _ >"), "{out}");
-        assert!(out.contains(". migrations (& crate :: MIGRATIONS)"), "{out}");
-        assert!(out.contains(". cleanup (:: factory_core :: cleanup :: Cleanup :: Tracked)"), "{out}");
+        assert!(
+            out.contains(
+                ":: factory_core :: cleanup :: run_test :: < TestDb < PgConnection > , _ , () >"
+            ),
+            "{out}"
+        );
+        assert!(
+            out.contains(". migrations (& crate :: MIGRATIONS)"),
+            "{out}"
+        );
+        assert!(
+            out.contains(". cleanup (:: factory_core :: cleanup :: Cleanup :: Tracked)"),
+            "{out}"
+        );
         assert!(out.contains(". check_residue ()"), "{out}");
         assert!(out.contains("# [ignore]"), "{out}");
-        assert!(out.contains("# [:: core :: prelude :: v1 :: test]"), "{out}");
+        assert!(
+            out.contains("# [:: core :: prelude :: v1 :: test]"),
+            "{out}"
+        );
         assert!(!out.contains("keep_failed"), "{out}");
     }
 
@@ -530,7 +576,10 @@ mod tests {
             ),
         );
         assert!(out.contains("run_async_test"), "{out}");
-        assert!(out.contains(". multi_thread (:: core :: option :: Option :: Some (2))"), "{out}");
+        assert!(
+            out.contains(". multi_thread (:: core :: option :: Option :: Some (2))"),
+            "{out}"
+        );
     }
 
     #[test]
@@ -549,7 +598,9 @@ mod tests {
     fn cleanup_accepts_the_enum_path_too() {
         let out = expanded(
             quote!(cleanup = Cleanup::Truncate, keep_tables = ["countries"]),
-            quote!(fn t(db: &mut TestDb<SqliteConnection>) {}),
+            quote!(
+                fn t(db: &mut TestDb<SqliteConnection>) {}
+            ),
         );
         assert!(out.contains("Cleanup :: Truncate"), "{out}");
         assert!(out.contains(". keep_tables (& [\"countries\"])"), "{out}");
@@ -557,7 +608,9 @@ mod tests {
 
     #[test]
     fn mistakes_are_errors_not_panics() {
-        let item = quote!(fn t(db: &mut TestDb<SqliteConnection>) {});
+        let item = quote!(
+            fn t(db: &mut TestDb<SqliteConnection>) {}
+        );
         let cases = [
             (quote!(cleanp = Tracked), "cleanup"),
             (quote!(cleanup = Trcked), "did you mean `Tracked`"),
@@ -566,13 +619,23 @@ mod tests {
             (quote!(migrations = "migrations"), "not a directory"),
             (quote!(check_residue = true), "takes no value"),
             (quote!(keep_failed), "DatabasePerTest"),
-            (quote!(cleanup = DatabasePerTest), "add `migrations = MIGRATIONS`"),
+            (
+                quote!(cleanup = DatabasePerTest),
+                "add `migrations = MIGRATIONS`",
+            ),
             (quote!(keep_tables = ["a"]), "Truncate"),
             (quote!(database_prefix = "x"), "DatabasePerTest"),
             (quote!(url = a(), url_var = "B"), "one way"),
             (quote!(flavor = "multi_thread"), "not `async`"),
             (quote!(=), ""),
-            (quote!(cleanup = DatabasePerTest, migrations = M, database_prefix = "My-App"), "lowercase"),
+            (
+                quote!(
+                    cleanup = DatabasePerTest,
+                    migrations = M,
+                    database_prefix = "My-App"
+                ),
+                "lowercase",
+            ),
         ];
         for (args, message) in cases {
             let out = error_of(args, item.clone());
@@ -583,15 +646,62 @@ mod tests {
     #[test]
     fn a_wrong_signature_is_an_error_at_its_token() {
         let cases = [
-            (quote!(fn t() {}), "takes the test database"),
-            (quote!(fn t(db: &mut TestDb<C>, n: i32) {}), "only argument"),
-            (quote!(fn t(db: TestDb<C>) {}), "by `&mut`"),
-            (quote!(fn t(db: &TestDb<C>) {}), "as `&mut`"),
-            (quote!(fn t<C>(db: &mut TestDb<C>) {}), "generic"),
-            (quote!(const fn t(db: &mut TestDb<C>) {}), "not `const`"),
-            (quote!(#[test] fn t(db: &mut TestDb<C>) {}), "remove this"),
-            (quote!(#[tokio::test] async fn t(db: &mut TestDb<C>) {}), "remove this"),
-            (quote!(struct S;), "goes on a function"),
+            (
+                quote!(
+                    fn t() {}
+                ),
+                "takes the test database",
+            ),
+            (
+                quote!(
+                    fn t(db: &mut TestDb<C>, n: i32) {}
+                ),
+                "only argument",
+            ),
+            (
+                quote!(
+                    fn t(db: TestDb<C>) {}
+                ),
+                "by `&mut`",
+            ),
+            (
+                quote!(
+                    fn t(db: &TestDb<C>) {}
+                ),
+                "as `&mut`",
+            ),
+            (
+                quote!(
+                    fn t<C>(db: &mut TestDb<C>) {}
+                ),
+                "generic",
+            ),
+            (
+                quote!(
+                    const fn t(db: &mut TestDb<C>) {}
+                ),
+                "not `const`",
+            ),
+            (
+                quote!(
+                    #[test]
+                    fn t(db: &mut TestDb<C>) {}
+                ),
+                "remove this",
+            ),
+            (
+                quote!(
+                    #[tokio::test]
+                    async fn t(db: &mut TestDb<C>) {}
+                ),
+                "remove this",
+            ),
+            (
+                quote!(
+                    struct S;
+                ),
+                "goes on a function",
+            ),
         ];
         for (item, message) in cases {
             let out = error_of(quote!(), item);

@@ -198,8 +198,15 @@ impl PerTestName {
                 Some(hash) => (hash, true),
                 None => (template, false),
             };
+            if !is_hash(hash) {
+                return None;
+            }
             let hash = hash.to_owned();
-            return is_hash(&hash).then(|| if build { Self::Build { hash } } else { Self::Template { hash } });
+            return Some(if build {
+                Self::Build { hash }
+            } else {
+                Self::Template { hash }
+            });
         }
         let (hash, slot) = rest.split_once('_')?;
         let slot_ok = !slot.is_empty() && slot.bytes().all(|b| b.is_ascii_digit());
@@ -420,7 +427,15 @@ mod tests {
         for good in ["factory", "a", "my_app_2", &"a".repeat(30)] {
             assert!(check_prefix(good).is_ok(), "{good}");
         }
-        for bad in ["", "1app", "App", "my-app", "app;drop", &"a".repeat(31), "_x"] {
+        for bad in [
+            "",
+            "1app",
+            "App",
+            "my-app",
+            "app;drop",
+            &"a".repeat(31),
+            "_x",
+        ] {
             assert!(check_prefix(bad).is_err(), "{bad}");
         }
     }

@@ -56,15 +56,15 @@ pub use backend::{KeptDatabase, TestBackend};
 pub use local::{is_local, Driver};
 pub use migrations::Migrations;
 pub use residue::Residue;
-pub use runner::{
-    run_async_test, run_test, TestArgs, TestHandle, TestOutcome, DATABASE_URL_VAR,
-    MYSQL_URL_VAR, POSTGRES_URL_VAR, SQLITE_URL_VAR,
-};
-#[cfg(feature = "async")]
-pub use runner::AsyncTestHandle;
 #[cfg(not(feature = "async"))]
 #[doc(hidden)]
 pub use runner::AsyncFeature;
+#[cfg(feature = "async")]
+pub use runner::AsyncTestHandle;
+pub use runner::{
+    run_async_test, run_test, TestArgs, TestHandle, TestOutcome, DATABASE_URL_VAR, MYSQL_URL_VAR,
+    POSTGRES_URL_VAR, SQLITE_URL_VAR,
+};
 
 pub(crate) use track::record;
 
@@ -577,9 +577,14 @@ impl<C: TestBackend> TestDbBuilder<C> {
     ///     diesel::sql_query("INSERT INTO notes VALUES ('x')").execute(&mut *db).unwrap();
     /// } // `notes` is emptied, `countries` left alone
     /// #[derive(QueryableByName)]
-    /// struct N { #[diesel(sql_type = diesel::sql_types::BigInt)] n: i64 }
-    /// let count = |table: &str| diesel::sql_query(format!("SELECT COUNT(*) AS n FROM {table}"))
-    ///     .get_result::<N>(&mut setup).unwrap().n;
+    /// struct N {
+    ///     #[diesel(sql_type = diesel::sql_types::BigInt)]
+    ///     n: i64,
+    /// }
+    /// let mut count = |table: &str| {
+    ///     let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    ///     diesel::sql_query(sql).get_result::<N>(&mut setup).unwrap().n
+    /// };
     /// assert_eq!((count("countries"), count("notes")), (2, 0));
     /// # std::fs::remove_dir_all(&dir).ok();
     /// # }
@@ -668,12 +673,8 @@ impl<C: TestBackend> TestDbBuilder<C> {
                             .to_owned(),
                     )
                 })?;
-                let mut lease = C::lease_database(
-                    &self.url,
-                    migrations,
-                    &options.database_prefix,
-                    kept_for(),
-                )?;
+                let mut lease =
+                    C::lease_database(&self.url, migrations, &options.database_prefix, kept_for())?;
                 let url = C::lease_url(&lease);
                 let conn = C::lease_connection(&mut lease)?;
                 (conn, url, Some(lease))
@@ -696,14 +697,13 @@ impl<C: TestBackend> TestDbBuilder<C> {
             }
         };
         // A per-test database is the test's own and ends empty or dropped: nothing to count.
-        let baseline = if options.check_residue
-            && cleanup != Cleanup::DatabasePerTest
-            && !C::is_private(&url)
-        {
-            Some(residue::count(&mut conn, cleanup)?)
-        } else {
-            None
-        };
+        let baseline =
+            if options.check_residue && cleanup != Cleanup::DatabasePerTest && !C::is_private(&url)
+            {
+                Some(residue::count(&mut conn, cleanup)?)
+            } else {
+                None
+            };
         if cleanup == Cleanup::Transaction {
             // A plain transaction rather than Diesel's test transaction, so that the
             // connection can be rolled back and kept for the next test.

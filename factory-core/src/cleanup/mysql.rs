@@ -554,10 +554,11 @@ impl TestBackend for MysqlConnection {
         ))?;
         let mut dropped = Vec::new();
         for Database { name, kept } in databases {
-            let due = kept
-                .as_deref()
-                .is_some_and(|note| kept_at(note).is_none_or(|at| kept_long_enough(at, older_than)));
-            if !due || PerTestName::parse(prefix, &name).is_none() || !try_lock(&mut locker, &name)? {
+            let due = kept.as_deref().is_some_and(|note| {
+                kept_at(note).is_none_or(|at| kept_long_enough(at, older_than))
+            });
+            if !due || PerTestName::parse(prefix, &name).is_none() || !try_lock(&mut locker, &name)?
+            {
                 continue;
             }
             let result = drop_database(&mut locker, &name);

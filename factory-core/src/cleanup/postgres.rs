@@ -75,7 +75,11 @@ fn lock_key(prefix: &str, hash: &str) -> i32 {
 
 /// When a database was kept (Unix seconds), if its comment says it was.
 fn kept_at(note: &str) -> Option<u64> {
-    note.strip_prefix(KEPT)?.split_whitespace().next()?.parse().ok()
+    note.strip_prefix(KEPT)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// A database and its comment.
@@ -577,7 +581,7 @@ impl TestBackend for PgConnection {
                 let name = format!("{prefix}_{hash}_{slot}");
                 let state =
                     describe(&mut admin, &name).map_err(err("look up a per-test database"))?;
-                if !state.as_deref().is_some_and(|note| kept_at(note).is_some()) {
+                if state.as_deref().is_none_or(|note| kept_at(note).is_none()) {
                     break (name, state);
                 }
                 // A failed test's kept database: its slot stays taken until a sweep drops it.

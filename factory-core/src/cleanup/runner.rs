@@ -192,8 +192,8 @@ impl TestArgs {
         TestDbBuilder::with_options(url, self.options.clone())
     }
 
-    /// The URL of the test's database for the backend `driver` reads, as the [module
-    /// documentation](self) says; the error says which variables to set.
+    /// The URL of the test's database for the backend `driver` reads, as [`run_test`] says
+    /// ("Where the URL comes from"); the error says which variables to set.
     pub fn url_for(&self, driver: Driver) -> Result<String, String> {
         resolve_url(driver, &self.url, &|var| std::env::var(var).ok())
     }
@@ -421,7 +421,7 @@ enum Failure {
 /// An `async fn` test runs on a tokio runtime the runner creates for it (feature `async`),
 /// current-thread unless `flavor = "multi_thread"`. Today its handle is a synchronous
 /// `TestDb<C>`, opened and cleaned up around the test; connection types whose handle opens and
-/// cleans up asynchronously plug in through [`AsyncTestHandle`].
+/// cleans up asynchronously plug in through `AsyncTestHandle`.
 ///
 /// # Example
 ///
@@ -466,7 +466,10 @@ where
     R: TestOutcome,
 {
     let url = args.url_for(D::DRIVER);
-    let mut db = opened(&args, url.and_then(|url| D::open(&args, url).map_err(|e| e.to_string())));
+    let mut db = opened(
+        &args,
+        url.and_then(|url| D::open(&args, url).map_err(|e| e.to_string())),
+    );
     let outcome = catch_unwind(AssertUnwindSafe(|| test(&mut db)));
     let (failed, failure) = judge(&args, outcome);
     let ended = db.end(failed);
@@ -520,7 +523,9 @@ where
         let outcome = {
             let mut future = std::pin::pin!(test(&mut db));
             std::future::poll_fn(|cx| {
-                match catch_unwind(AssertUnwindSafe(|| std::future::Future::poll(future.as_mut(), cx))) {
+                match catch_unwind(AssertUnwindSafe(|| {
+                    std::future::Future::poll(future.as_mut(), cx)
+                })) {
                     Ok(std::task::Poll::Pending) => std::task::Poll::Pending,
                     Ok(std::task::Poll::Ready(r)) => std::task::Poll::Ready(Ok(r)),
                     Err(panic) => std::task::Poll::Ready(Err(panic)),
@@ -598,7 +603,7 @@ fn conclude(args: &TestArgs, failure: Option<Failure>, ended: Result<(), Cleanup
 mod tests {
     use super::*;
 
-    fn env(vars: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + '_ {
+    fn env<'a>(vars: &'a [(&'a str, &'a str)]) -> impl Fn(&str) -> Option<String> + 'a {
         move |var| {
             vars.iter()
                 .find(|(name, _)| *name == var)
@@ -612,7 +617,10 @@ mod tests {
     #[test]
     fn the_backend_variable_comes_first_then_database_url() {
         let d = &UrlSource::Default;
-        let both = [(POSTGRES_URL_VAR, "postgres://own/x"), (DATABASE_URL_VAR, PG)];
+        let both = [
+            (POSTGRES_URL_VAR, "postgres://own/x"),
+            (DATABASE_URL_VAR, PG),
+        ];
         assert_eq!(
             resolve_url(Driver::Libpq, d, &env(&both)).unwrap(),
             "postgres://own/x"
@@ -620,7 +628,10 @@ mod tests {
         let shared = [(DATABASE_URL_VAR, PG)];
         assert_eq!(resolve_url(Driver::Libpq, d, &env(&shared)).unwrap(), PG);
         let mysql = [(DATABASE_URL_VAR, MY)];
-        assert_eq!(resolve_url(Driver::MysqlClient, d, &env(&mysql)).unwrap(), MY);
+        assert_eq!(
+            resolve_url(Driver::MysqlClient, d, &env(&mysql)).unwrap(),
+            MY
+        );
     }
 
     #[test]
@@ -660,7 +671,10 @@ mod tests {
     #[test]
     fn url_var_reads_that_variable_only() {
         let var = &UrlSource::Var("BILLING_URL");
-        let set = [("BILLING_URL", PG), (POSTGRES_URL_VAR, "postgres://other/x")];
+        let set = [
+            ("BILLING_URL", PG),
+            (POSTGRES_URL_VAR, "postgres://other/x"),
+        ];
         assert_eq!(resolve_url(Driver::Libpq, var, &env(&set)).unwrap(), PG);
         let unset = [(POSTGRES_URL_VAR, PG), (DATABASE_URL_VAR, PG)];
         let error = resolve_url(Driver::Libpq, var, &env(&unset)).unwrap_err();

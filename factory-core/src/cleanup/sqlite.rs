@@ -342,7 +342,13 @@ impl TestBackend for SqliteConnection {
         // Exclusive only if no other process is building or copying a template right now;
         // else the templates of other migrations wait for a later sweep.
         let exclusive = dir_lock.try_lock().is_ok();
-        sweep(&dir, prefix, &hash, kept_for, exclusive.then_some(&dir_lock));
+        sweep(
+            &dir,
+            prefix,
+            &hash,
+            kept_for,
+            exclusive.then_some(&dir_lock),
+        );
         if !exclusive {
             dir_lock
                 .lock_shared()
