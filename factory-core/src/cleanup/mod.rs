@@ -5,8 +5,8 @@
 //! |---|---|---|
 //! | [`Cleanup::Transaction`] (default) | a test transaction, rolled back on drop | fastest; everything goes through the handle's one connection |
 //! | [`Cleanup::Tracked`] | every factory insert through the handle is recorded; on drop the rows, and rows that reference them, are deleted in reverse order on a connection of their own | the code under test commits, opens other connections or writes from background tasks |
-//! | [`Cleanup::Truncate`] | every table of the schema but Diesel's migrations bookkeeping is emptied on drop | a database the test suite owns |
-//! | [`Cleanup::DatabasePerTest`] | the test gets a database of its own: PostgreSQL clones a migrated template, SQLite copies a migrated file, MySQL leases a database per worker | full isolation, tests in parallel |
+//! | [`Cleanup::Truncate`] | every table of the schema but Diesel's migrations bookkeeping (and those [`keep_tables`](TestDbBuilder::keep_tables) names) is emptied on drop | a database the test suite owns |
+//! | [`Cleanup::DatabasePerTest`] | the test gets a database of its own: PostgreSQL clones a migrated template, SQLite copies a migrated file, MySQL leases a database per worker; a failed test's can be [kept](TestDbBuilder::keep_failed) | full isolation, tests in parallel |
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
@@ -36,6 +36,9 @@
 //!
 //! The handle dereferences to its connection (`&mut *db` for Diesel queries), and factories
 //! accept it wherever they accept a connection: `User::factory().create(&mut db)`.
+//!
+//! `#[factory_core::test(..)]` opens the handle for a test and cleans up after it, for plain and
+//! `async fn` tests: see [`run_test`].
 
 mod backend;
 mod local;
@@ -89,12 +92,15 @@ pub enum Cleanup {
     /// their own; retried on deadlock.
     Tracked,
     /// Writes commit. On drop every table of the schema, but Diesel's
-    /// `__diesel_schema_migrations`, is emptied: in one `TRUNCATE` on PostgreSQL.
+    /// `__diesel_schema_migrations` and the tables [`TestDbBuilder::keep_tables`] names, is
+    /// emptied: in one `TRUNCATE` on PostgreSQL.
     Truncate,
     /// The test gets a database of its own, migrated with [`TestDbBuilder::migrations`]:
     /// PostgreSQL clones a template database (built once per set of migrations), SQLite copies
     /// a migrated file, MySQL leases a database per worker. The database is emptied or
-    /// removed on drop; ones left by killed processes are swept at the next start.
+    /// removed on drop, or [kept](TestDbBuilder::keep_failed) if the test failed and the
+    /// builder says so. Ones left by killed processes, and those of other migrations under the
+    /// same [prefix](TestDbBuilder::database_prefix), are swept at the next start.
     DatabasePerTest,
 }
 
