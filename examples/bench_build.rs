@@ -29,6 +29,7 @@
 //!   workspace root).
 
 use bench::{NewUser, RUNS};
+use factory_core::Factory;
 use shop::User;
 use std::time::Duration;
 

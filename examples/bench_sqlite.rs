@@ -34,6 +34,7 @@
 use bench::{NewUser, RUNS};
 use diesel::prelude::*;
 use diesel::sqlite::Sqlite;
+use factory_core::Factory;
 use shop::schema::users;
 use shop::User;
 use std::path::PathBuf;

@@ -9,6 +9,7 @@
 //! The models and their `#[factory(..)]` attributes are in `src/lib.rs`.
 
 use diesel::prelude::*;
+use factory_core::Factory;
 use shop::schema::order_items;
 use shop::schema::{orders, users};
 use shop::{Order, OrderItem, Product, User};

@@ -177,9 +177,34 @@ pub struct Product {
 
 /// An order: the seed's `OrderFactory`, which creates its user and two order lines (each with
 /// a new product) unless told otherwise. Once its lines exist, an after-create hook makes the
-/// total their sum, the invariant the seed's synthetic orders broke.
+/// total their sum, the invariant the seed's synthetic orders broke (on async connections, the
+/// same hook written with `diesel_async`).
 #[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Associations, Factory)]
 #[diesel(table_name = orders, belongs_to(User))]
+#[cfg_attr(
+    feature = "async",
+    factory(after_create_async = async |order, conn| {
+        let lines: Vec<(i32, i32)> = diesel_async::RunQueryDsl::load(
+            order_items::table
+                .inner_join(products::table)
+                .filter(order_items::order_id.eq(order.id))
+                .select((order_items::quantity, products::price_cents)),
+            conn,
+        )
+        .await
+        .expect("read the order's lines");
+        if !lines.is_empty() {
+            order.total_cents = lines.iter().map(|(quantity, price)| quantity * price).sum();
+            diesel_async::RunQueryDsl::execute(
+                diesel::update(orders::table.find(order.id))
+                    .set(orders::total_cents.eq(order.total_cents)),
+                conn,
+            )
+            .await
+            .expect("store the order's total");
+        }
+    })
+)]
 #[factory(
     traits(completed(status = "completed")),
     related(items(factory = OrderItemFactory, key = order_id, count = 2)),

@@ -25,7 +25,7 @@
 use crate::schema::{order_items, orders, products, users};
 use crate::{Order, OrderFactory, OrderItem, Product, ProductFactory, User, UserFactory};
 use diesel::prelude::*;
-use factory_core::{Create, FactoryError};
+use factory_core::{Create, Factory, FactoryError, GetOrCreate};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt;
 
@@ -347,8 +347,8 @@ mod backend {
 fn seed<C>(conn: &mut C) -> Result<SeedReport, SeedError>
 where
     C: backend::Lookup,
-    UserFactory: Create<C>,
-    ProductFactory: Create<C>,
+    UserFactory: GetOrCreate<C>,
+    ProductFactory: GetOrCreate<C>,
     OrderFactory: Create<C>,
 {
     let mut report = SeedReport::default();

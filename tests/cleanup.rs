@@ -7,6 +7,7 @@ mod common;
 
 use diesel::prelude::*;
 use factory_core::cleanup::{Cleanup, CleanupError, TestDb};
+use factory_core::Factory;
 use shop::schema::{ledger_entries, order_items, orders, products, reviews, tags, users};
 use shop::{Order, Product, Review, Tag, User};
 

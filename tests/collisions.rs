@@ -14,6 +14,7 @@
 #![cfg(feature = "postgres")]
 
 use diesel::prelude::*;
+use factory_core::Factory;
 use shop::{Product, User};
 use std::collections::HashSet;
 use std::process::{Command, Output};

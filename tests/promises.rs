@@ -292,7 +292,7 @@ mod returning_sqlite {
 macro_rules! suite {
     ($connect:path, $committing:path, statements = $statements:expr) => {
         use diesel::prelude::*;
-        use factory_core::ConstraintKind;
+        use factory_core::{ConstraintKind, Factory};
         use shop::schema::users;
         use shop::User;
         use std::sync::{Arc, Mutex};
@@ -400,6 +400,7 @@ macro_rules! rounding {
         fn create_returns_the_value_the_database_stored() {
             use bigdecimal::BigDecimal;
             use diesel::prelude::*;
+            use factory_core::Factory;
             use shop::schema::ledger_entries;
             use shop::LedgerEntry;
             let mut conn = $connect();

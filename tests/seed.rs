@@ -7,6 +7,7 @@
 //! at the start. A server that cannot be reached fails the test: nothing is skipped.
 
 use diesel::prelude::*;
+use factory_core::Factory;
 use shop::schema::{ledger_entries, order_items, orders, products, reviews, tags, users};
 use shop::seed::{self, SeedCounts, SeedReport};
 use shop::{Order, OrderItem, Product, User};

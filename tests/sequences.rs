@@ -5,6 +5,7 @@
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 mod common;
 
+use factory_core::Factory;
 use shop::User;
 use std::collections::HashSet;
 use std::process::{Command, Output};

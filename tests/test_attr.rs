@@ -11,6 +11,7 @@ mod common;
 
 use diesel::prelude::*;
 use factory_core::cleanup::{Cleanup, Migrations, TestBackend, TestDb};
+use factory_core::Factory;
 use shop::schema::orders;
 use shop::Order;
 use std::io::BufRead;

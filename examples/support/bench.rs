@@ -6,7 +6,8 @@
 #![allow(dead_code)]
 
 use diesel::prelude::*;
-use factory_core::prelude::*;
+use fake::faker::name::en::{FirstName, LastName};
+use fake::Fake;
 use shop::User;
 use std::fmt;
 use std::hint::black_box;

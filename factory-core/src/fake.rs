@@ -21,6 +21,10 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::sync::{Mutex, OnceLock};
 
+/// The `fake` crate's fakers, locales and traits, for code that draws fake values itself (and
+/// the paths the compiler prints for a faker).
+pub use ::fake::{faker, locales, Dummy, Fake, Faker};
+
 /// The random number generator of a thread's stream.
 pub type FakeRng = ChaCha8Rng;
 

@@ -134,11 +134,15 @@ pub mod create;
 pub mod error;
 pub mod factory;
 pub mod fake;
-pub mod insert;
+mod insert;
+mod observe;
+mod persist;
 pub mod sequence;
 pub mod stub;
 
-pub use create::Create;
+#[cfg(feature = "async")]
+pub use create::asynchronous::{BoxFuture, CreateAsync, GetOrCreateAsync};
+pub use create::{Create, GetOrCreate};
 pub use error::{ConstraintKind, FactoryError};
 pub use factory::Factory;
 pub use factory_derive::Factory;
@@ -156,28 +160,22 @@ pub use factory_derive::embed_migrations;
 /// `#[factory_core::test(..)]`: a test taking `&mut TestDb<C>`, run on a test database that is
 /// cleaned up after it. Options, URL variables and examples: [`cleanup::run_test`].
 pub use factory_derive::test;
-pub use insert::InsertRows;
 pub use sequence::Sequence;
 pub use stub::Stub;
 
-/// Everything a test file needs: `use factory_core::prelude::*;`.
+/// What a test file needs: `use factory_core::prelude::*;`.
 ///
-/// Brings the derive, the [`Factory`] trait, [`FactoryError`], and the `fake` crate's fakers in
-/// English (`FirstName()`, `SafeEmail()`, ...) plus their locale-taking forms under `raw` and the
-/// locales (`fake::locales::FR_FR`).
+/// Brings the derive and the [`Factory`] trait (whose methods build and create), [`Create`]
+/// for code generic over connections, [`FactoryError`], and the test database handle. The
+/// fakers `faker = ..` names (`FirstName()`, `SafeEmail()`, ...) need no import: the derive
+/// resolves the `fake` crate's English fakers itself.
 pub mod prelude {
     pub use crate::cleanup::{Cleanup, Migrations, TestDb};
-    pub use crate::{Create, Factory, FactoryError, InsertRows, Sequence};
-    pub use ::fake::faker::address::en::*;
-    pub use ::fake::faker::boolean::en::*;
-    pub use ::fake::faker::company::en::*;
-    pub use ::fake::faker::internet::en::*;
-    pub use ::fake::faker::lorem::en::*;
-    pub use ::fake::faker::name::en::*;
-    pub use ::fake::faker::phone_number::en::*;
-    pub use ::fake::{self, locales, Dummy, Fake, Faker};
+    pub use crate::{Create, Factory, FactoryError, GetOrCreate};
+    #[cfg(feature = "async")]
+    pub use crate::{CreateAsync, GetOrCreateAsync};
 }
 
 /// Support for the derive's generated code. Not a public API: it changes without notice.
 #[doc(hidden)]
-pub mod __private;
+pub mod __private_v1;

@@ -89,6 +89,7 @@ pub struct ModelInput {
     pub transient: Option<TransientList>,
     pub after_build: Option<Verbatim>,
     pub after_create: Option<Verbatim>,
+    pub after_create_async: Option<Verbatim>,
     pub related: Option<RelatedList>,
     pub get_or_create: Option<ColumnList>,
 }

@@ -1,6 +1,6 @@
 //! Expansion: generated code for a validated [`Model`].
 //!
-//! Everything the generated code names goes through `::factory_core::__private`, so it works
+//! Everything the generated code names goes through `::factory_core::__private_v1`, so it works
 //! whatever the user imported. Code that involves a user's tokens carries their span, so a
 //! type error lands on the attribute that caused it.
 
@@ -12,7 +12,7 @@ use syn::Ident;
 
 /// Paths into the runtime crate.
 fn rt() -> TokenStream {
-    quote!(::factory_core::__private)
+    quote!(::factory_core::__private_v1)
 }
 
 /// The names of the generated items for a model.
@@ -58,10 +58,11 @@ pub fn model(m: &Model) -> TokenStream {
     let declarations = declarations(m, &names);
     let builder = builder_methods(m, &names);
     let build = build_methods(m, &names);
-    let create = create_methods(m, &names);
     let factory_impl = factory_impl(m, &names);
-    let read_back = read_back_impl(m, &names);
-    let create_impls = create_impls(m, &names);
+    let record_impl = record_impl(m, &names);
+    let graph_impl = graph_impl(m, &names);
+    let persist_impls = persist_impls(m, &names);
+    let lookup_impls = lookup_impls(m, &names);
     let rt = rt();
     let (model, factory) = (&names.model, &names.factory);
     let statics = m.fields.iter().filter(|f| has_sequence(f)).map(|f| {
@@ -96,12 +97,13 @@ pub fn model(m: &Model) -> TokenStream {
             impl #factory {
                 #builder
                 #build
-                #create
             }
 
             #factory_impl
-            #create_impls
-            #read_back
+            #record_impl
+            #graph_impl
+            #persist_impls
+            #lookup_impls
         };
     }
 }
@@ -299,7 +301,7 @@ fn builder_methods(m: &Model, n: &Names) -> TokenStream {
         Some(quote_spanned! {factory.span()=>
             #[doc = #doc]
             pub fn #name(self, parent: &<#factory as #rt::Factory>::Model) -> Self {
-                self.#key(<#factory as #rt::Factory>::key_of(parent))
+                self.#key(<#factory as #rt::Record>::key_of(parent))
             }
 
             #[doc = #with_doc]
@@ -421,7 +423,13 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                 // satisfied" then points at the faker.
                 let at = first_span(expr);
                 let ty_at = respan(ty, at);
-                quote_spanned!(at=> #rt::fake_value::<#ty_at, _>(&(#expr)))
+                // Bare faker names resolve in the runtime's list of the `fake` crate's fakers,
+                // so the user's file need not import them.
+                quote_spanned!(at=> #rt::fake_value::<#ty_at, _>(&{
+                    #[allow(unused_imports)]
+                    use #rt::fakers::*;
+                    #expr
+                }))
             }
             Source::Sub {
                 factory,
@@ -431,7 +439,7 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                 // In memory the parent is built, never inserted; its key is a stub.
                 let state = sub_state(name);
                 let parent = quote_spanned! {factory.span()=>
-                    #rt::core::convert::Into::into(<#factory as #rt::Factory>::key_of(
+                    #rt::core::convert::Into::into(<#factory as #rt::Record>::key_of(
                         &<#factory as #rt::Factory>::build(#state.unwrap_or_default()),
                     ))
                 };
@@ -504,14 +512,8 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
         .collect();
 
     quote! {
-        /// Builds the model in memory. Never touches a database: `db_generated` fields get
-        /// distinct stub values, and parents are built, not inserted.
-        pub fn build(self) -> #model {
-            let transients = self.__factory_transients();
-            self.__factory_build_with(&transients)
-        }
-
-        /// `build` with the transients already resolved: a row's hooks all see the same ones.
+        /// The model, with the transients already resolved: a row's hooks all see the same
+        /// ones.
         #[allow(unused_variables)]
         fn __factory_build_with(self, __factory_transients: &#transients) -> #model {
             #(#sub_bindings)*
@@ -523,166 +525,12 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
             __factory_model
         }
 
-        /// Builds `n` models in memory, each with its own sequence numbers and fake data.
-        pub fn build_list(self, n: usize) -> ::std::vec::Vec<#model> {
-            (0..n).map(|_| self.clone().build()).collect()
-        }
-
-        /// Builds `n` models, the `i`th from `customise(i, factory)`.
-        pub fn build_list_with(
-            self,
-            n: usize,
-            mut customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
-        ) -> ::std::vec::Vec<#model> {
-            (0..n).map(|i| customise(i, self.clone()).build()).collect()
-        }
-
-        /// The values an insert would write: the built model without its `db_generated`
-        /// fields, foreign keys included (a parent that is not given is built, not created).
-        pub fn attributes(self) -> #attributes {
-            let transients = self.__factory_transients();
-            self.__factory_attributes_with(&transients)
-        }
-
         fn __factory_attributes_with(self, transients: &#transients) -> #attributes {
             let #model { #(#inserted,)* .. } = self.__factory_build_with(transients);
             #attributes { #(#inserted,)* }
         }
     }
 }
-
-/// `create` and friends: thin wrappers over `Create<C>`, so the caller needs no import.
-fn create_methods(m: &Model, n: &Names) -> TokenStream {
-    let rt = rt();
-    let model = &n.model;
-    let get_or_create = (!m.get_or_create.is_empty()).then(|| {
-        let columns = m
-            .get_or_create
-            .iter()
-            .map(|&i| format!("`{}`", m.fields[i].ident))
-            .collect::<Vec<_>>()
-            .join(", ");
-        let doc = format!(
-            "Returns the row with the same {columns} as this factory would build, creating it if \
-             there is none: running a seed twice changes nothing.\n\n# Panics\nIf the insert fails."
-        );
-        let try_doc = format!(
-            "Returns the row with the same {columns}, creating it if there is none, or the error."
-        );
-        quote! {
-            #[doc = #doc]
-            #[track_caller]
-            pub fn get_or_create<C>(self, conn: &mut C) -> #model
-            where
-                Self: #rt::Create<C>,
-            {
-                match <Self as #rt::Create<C>>::try_get_or_create(self, conn) {
-                    #rt::core::result::Result::Ok(model) => model,
-                    #rt::core::result::Result::Err(error) => #rt::create_failed(error),
-                }
-            }
-
-            #[doc = #try_doc]
-            pub fn try_get_or_create<C>(
-                self,
-                conn: &mut C,
-            ) -> #rt::core::result::Result<#model, #rt::FactoryError>
-            where
-                Self: #rt::Create<C>,
-            {
-                <Self as #rt::Create<C>>::try_get_or_create(self, conn)
-            }
-        }
-    });
-    quote! {
-        /// Inserts the row (after any parent it needs) and returns it as stored.
-        ///
-        /// # Panics
-        /// If the insert fails; the message names the factory, the table and the constraint.
-        /// `try_create` returns the error instead.
-        #[track_caller]
-        pub fn create<C>(self, conn: &mut C) -> #model
-        where
-            Self: #rt::Create<C>,
-        {
-            match <Self as #rt::Create<C>>::try_create(self, conn) {
-                #rt::core::result::Result::Ok(model) => model,
-                #rt::core::result::Result::Err(error) => #rt::create_failed(error),
-            }
-        }
-
-        /// Inserts the row and returns it as stored, or why the database refused it.
-        pub fn try_create<C>(
-            self,
-            conn: &mut C,
-        ) -> #rt::core::result::Result<#model, #rt::FactoryError>
-        where
-            Self: #rt::Create<C>,
-        {
-            <Self as #rt::Create<C>>::try_create(self, conn)
-        }
-
-        /// Inserts `n` rows in one transaction, as multi-row `INSERT`s.
-        ///
-        /// # Panics
-        /// If the insert fails (no row of the batch remains).
-        #[track_caller]
-        pub fn create_batch<C>(self, n: usize, conn: &mut C) -> ::std::vec::Vec<#model>
-        where
-            Self: #rt::Create<C>,
-        {
-            self.create_batch_with(n, |_, f| f, conn)
-        }
-
-        /// Inserts `n` rows, the `i`th from `customise(i, factory)`, in one transaction.
-        ///
-        /// # Panics
-        /// If the insert fails (no row of the batch remains).
-        #[track_caller]
-        pub fn create_batch_with<C>(
-            self,
-            n: usize,
-            customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
-            conn: &mut C,
-        ) -> ::std::vec::Vec<#model>
-        where
-            Self: #rt::Create<C>,
-        {
-            match <Self as #rt::Create<C>>::try_create_batch_with(self, n, customise, conn) {
-                #rt::core::result::Result::Ok(models) => models,
-                #rt::core::result::Result::Err(error) => #rt::create_failed(error),
-            }
-        }
-
-        /// Inserts `n` rows in one transaction, or says why none were kept.
-        pub fn try_create_batch<C>(
-            self,
-            n: usize,
-            conn: &mut C,
-        ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError>
-        where
-            Self: #rt::Create<C>,
-        {
-            <Self as #rt::Create<C>>::try_create_batch_with(self, n, |_, f| f, conn)
-        }
-
-        /// Inserts `n` rows, the `i`th from `customise(i, factory)`, or says why none were kept.
-        pub fn try_create_batch_with<C>(
-            self,
-            n: usize,
-            customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
-            conn: &mut C,
-        ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError>
-        where
-            Self: #rt::Create<C>,
-        {
-            <Self as #rt::Create<C>>::try_create_batch_with(self, n, customise, conn)
-        }
-
-        #get_or_create
-    }
-}
-
 /// `impl Factory`, and Diesel's `Insertable` for the attributes.
 fn factory_impl(m: &Model, n: &Names) -> TokenStream {
     let rt = rt();
@@ -695,6 +543,48 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
         ..
     } = n;
     let factory_name = factory.to_string();
+    quote! {
+        #[automatically_derived]
+        impl #rt::Factory for #factory {
+            type Model = #model;
+            type Attributes = #attributes;
+
+            const NAME: &'static str = #factory_name;
+            const TABLE_NAME: &'static str = #table_name;
+
+            fn build(self) -> #model {
+                let transients = self.__factory_transients();
+                self.__factory_build_with(&transients)
+            }
+
+            fn attributes(self) -> #attributes {
+                let transients = self.__factory_transients();
+                self.__factory_attributes_with(&transients)
+            }
+        }
+
+        #[automatically_derived]
+        impl #rt::diesel::Insertable<#table::table> for #attributes {
+            type Values = <<#factory as #rt::Record>::Row as #rt::diesel::Insertable<#table::table>>::Values;
+
+            fn values(self) -> Self::Values {
+                #rt::diesel::Insertable::values(<#factory as #rt::Record>::row(self))
+            }
+        }
+    }
+}
+
+/// `impl Record`: the table, the row tuple, the key, the transients and related rows.
+fn record_impl(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
+    let table = &m.table;
+    let Names {
+        model,
+        factory,
+        attributes,
+        transients,
+        ..
+    } = n;
     let inserted: Vec<&Field> = m.fields.iter().filter(|f| f.is_inserted()).collect();
     let columns = inserted.len();
     let row_types = inserted.iter().map(|f| {
@@ -706,8 +596,8 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
         quote_spanned!(f.ty.span()=> #rt::diesel::ExpressionMethods::eq(#table::#column, attributes.#ident))
     });
 
-    // The primary key, for foreign keys pointing here and for backends that read a row back
-    // by key (MySQL).
+    // The primary key, for foreign keys pointing here, for tracked cleanup and for backends
+    // that read a row back by key (MySQL).
     let key_fields: Vec<&Field> = m.primary_key.iter().map(|&i| &m.fields[i]).collect();
     let key_types = key_fields.iter().map(|f| &f.ty);
     let clone_from = |from: TokenStream| {
@@ -755,32 +645,42 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
         }
         _ => quote!({ let _ = id; #rt::core::option::Option::None }),
     };
+    let related_types = m.related.iter().map(|r| {
+        let child = &r.factory;
+        quote!(::std::vec::Vec<#child>)
+    });
+    let related_take = m.related.iter().map(|r| {
+        let (state, child) = (related_state(&r.name), &r.factory);
+        let count = match &r.count {
+            Some(count) => quote_spanned!(count.span()=> #count),
+            None => quote!(0),
+        };
+        quote_spanned! {child.span()=>
+            self.#state.take().unwrap_or_else(|| {
+                (0..#count).map(|_| <#child as #rt::core::default::Default>::default()).collect()
+            })
+        }
+    });
+    // Several statements make one row: they succeed or fail together.
+    let atomic = m
+        .fields
+        .iter()
+        .any(|f| matches!(f.source, Source::Sub { .. }))
+        || !m.related.is_empty()
+        || m.after_create.is_some();
 
     quote! {
         #[automatically_derived]
-        impl #rt::Factory for #factory {
-            type Model = #model;
-            type Attributes = #attributes;
+        impl #rt::Record for #factory {
             type Table = #table::table;
             type Row = (#(#row_types,)*);
             type Key = #key_type;
+            type Transients = #transients;
+            type Related = (#(#related_types,)*);
 
-            const NAME: &'static str = #factory_name;
-            const TABLE_NAME: &'static str = #table_name;
             const COLUMNS: usize = #columns;
             const KEY_COLUMNS: &'static [&'static str] = &[#(#key_columns,)*];
-
-            fn table() -> Self::Table {
-                #table::table
-            }
-
-            fn build(self) -> #model {
-                #factory::build(self)
-            }
-
-            fn attributes(self) -> #attributes {
-                #factory::attributes(self)
-            }
+            const ATOMIC: bool = #atomic;
 
             fn row(attributes: #attributes) -> Self::Row {
                 (#(#row_values,)*)
@@ -802,26 +702,166 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
             fn key_from_insert_id(id: u64) -> #rt::core::option::Option<Self::Key> {
                 #key_from_insert_id
             }
-        }
 
-        #[automatically_derived]
-        impl #rt::diesel::Insertable<#table::table> for #attributes {
-            type Values = <<#factory as #rt::Factory>::Row as #rt::diesel::Insertable<#table::table>>::Values;
+            #[allow(unused_mut)]
+            fn split(mut self) -> (Self, #transients, Self::Related) {
+                let transients = self.__factory_transients();
+                let related = (#(#related_take,)*);
+                (self, transients, related)
+            }
 
-            fn values(self) -> Self::Values {
-                #rt::diesel::Insertable::values(<#factory as #rt::Factory>::row(self))
+            fn attributes_with(self, transients: &#transients) -> #attributes {
+                self.__factory_attributes_with(transients)
             }
         }
     }
 }
 
-/// `Create<Conn>` for each connection type `factory-core` was built with.
-///
-/// The impls are per concrete connection, generated through the runtime's
-/// `__for_each_connection!`: an order that creates its items while an item creates its order
-/// then never asks the compiler to prove `Create<C>` for a generic `C` in a cycle, and hooks
-/// type-check against a real connection.
-fn create_impls(m: &Model, n: &Names) -> TokenStream {
+/// `impl Graph<C>` (and, with the runtime's `async` feature, `impl GraphAsync<C>`): which
+/// factories create the parents and related rows, and how their keys are set. Generic over the
+/// connection; the bounds name the factories that must create on it.
+fn graph_impl(m: &Model, n: &Names) -> TokenStream {
+    let sync = graph(m, n, false);
+    let asynchronous = graph(m, n, true);
+    quote! {
+        #sync
+        ::factory_core::__if_async! { #asynchronous }
+    }
+}
+
+/// The sync or the async `Graph` impl: the same steps, awaited in the async one.
+fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
+    let rt = rt();
+    let Names { model, factory, .. } = n;
+    let (trait_, create, module, parents_fn, related_fn) = if asynchronous {
+        (
+            quote!(#rt::asynchronous::GraphAsync),
+            quote!(#rt::asynchronous::CreateAsync),
+            quote!(#rt::asynchronous),
+            format_ident!("create_parents_async"),
+            format_ident!("create_related_async"),
+        )
+    } else {
+        (
+            quote!(#rt::Graph),
+            quote!(#rt::Create),
+            quote!(#rt),
+            format_ident!("create_parents"),
+            format_ident!("create_related"),
+        )
+    };
+    let subs: Vec<(&Field, &syn::Path, &Ident, bool)> = m
+        .fields
+        .iter()
+        .filter_map(|f| match &f.source {
+            Source::Sub {
+                factory,
+                name,
+                nullable,
+            } => Some((f, factory, name, *nullable)),
+            _ => None,
+        })
+        .collect();
+    if subs.is_empty() && m.related.is_empty() {
+        return quote! {
+            #[automatically_derived]
+            impl<__C> #trait_<__C> for #factory {}
+        };
+    }
+    let awaited = asynchronous.then(|| quote!(.await));
+    let bounds = subs
+        .iter()
+        .map(|(_, parent, _, _)| quote_spanned!(parent.span()=> #parent: #create<__C>))
+        .chain(m.related.iter().map(|r| {
+            let child = &r.factory;
+            quote_spanned!(child.span()=> #child: #create<__C>)
+        }))
+        .chain(asynchronous.then(|| quote!(__C: #rt::core::marker::Send)));
+    // Parents first: a sub-factory runs only when its key was not given.
+    let parents = subs.iter().map(|(f, parent, name, nullable)| {
+        let (key, state) = (&f.ident, sub_state(name));
+        let needed = if *nullable {
+            quote!(&& self.#state.is_some())
+        } else {
+            quote!()
+        };
+        // `key` carries the `sub` path's span, as in `build`: a key type that does not convert
+        // is one error there, not a second one at the derive.
+        quote_spanned! {parent.span()=>
+            if self.#key.is_none() #needed {
+                let key = #module::parent_key::<#parent, __C>(self.#state.take(), conn) #awaited ?;
+                self.#key = #rt::core::option::Option::Some(#rt::core::convert::Into::into(key));
+            }
+        }
+    });
+    let locals: Vec<Ident> = (0..m.related.len())
+        .map(|i| format_ident!("__factory_related_{}", i))
+        .collect();
+    let children = m.related.iter().zip(&locals).map(|(r, local)| {
+        let (child, key) = (&r.factory, &r.key);
+        quote_spanned! {child.span()=>
+            #module::create_children::<Self, #child, __C>(#local, model, |child, key| child.#key(key), conn) #awaited ?;
+        }
+    });
+    let result = quote!(#rt::core::result::Result<(), #rt::FactoryError>);
+    let (parents_sig, related_sig) = if asynchronous {
+        (
+            quote!(fn #parents_fn<'__a>(&'__a mut self, conn: &'__a mut __C) -> #rt::asynchronous::BoxFuture<'__a, #result>),
+            quote!(fn #related_fn<'__a>(model: &'__a #model, related: <Self as #rt::Record>::Related, conn: &'__a mut __C) -> #rt::asynchronous::BoxFuture<'__a, #result>),
+        )
+    } else {
+        (
+            quote!(fn #parents_fn(&mut self, conn: &mut __C) -> #result),
+            quote!(fn #related_fn(model: &#model, related: <Self as #rt::Record>::Related, conn: &mut __C) -> #result),
+        )
+    };
+    let parents_body = wrap(
+        asynchronous,
+        quote! {
+            #(#parents)*
+            #rt::core::result::Result::Ok(())
+        },
+    );
+    let related_body = wrap(
+        asynchronous,
+        quote! {
+            let (#(#locals,)*) = related;
+            #(#children)*
+            #rt::core::result::Result::Ok(())
+        },
+    );
+    quote! {
+        #[automatically_derived]
+        impl<__C> #trait_<__C> for #factory
+        where
+            #(#bounds,)*
+        {
+            #[allow(unused_variables)]
+            #parents_sig {
+                #parents_body
+            }
+
+            #[allow(unused_variables)]
+            #related_sig {
+                #related_body
+            }
+        }
+    }
+}
+
+/// `body` as a function body: itself, or a boxed `async move` block of it.
+fn wrap(asynchronous: bool, body: TokenStream) -> TokenStream {
+    if asynchronous {
+        quote!(::std::boxed::Box::pin(async move { #body }))
+    } else {
+        body
+    }
+}
+
+/// `impl Persist<Conn>` for each connection type `factory-core` was built with (or the
+/// backends `check_for_backend(..)` names): empty but for the `after_create` hook, which is
+/// typed against the concrete connection.
+fn persist_impls(m: &Model, n: &Names) -> TokenStream {
     let rt = rt();
     let Names {
         model,
@@ -829,336 +869,194 @@ fn create_impls(m: &Model, n: &Names) -> TokenStream {
         transients,
         ..
     } = n;
-    let callback = format_ident!("__factory_create_impl_{}", factory);
-
-    // Parents first: a sub-factory runs only when its key was not given.
-    let parents = m.fields.iter().filter_map(|f| {
-        let Source::Sub {
-            factory: parent,
-            name,
-            nullable,
-        } = &f.source
-        else {
-            return None;
-        };
-        let (key, state) = (&f.ident, sub_state(name));
-        let needed = if *nullable {
-            quote!(factory.#state.is_some())
-        } else {
-            quote!(true)
-        };
-        Some(quote_spanned! {parent.span()=>
-            if factory.#key.is_none() && #needed {
-                let parent = <#parent as #rt::Create<__C>>::try_create(
-                    factory.#state.take().unwrap_or_default(),
-                    conn,
-                )?;
-                factory.#key = #rt::core::option::Option::Some(
-                    #rt::core::convert::Into::into(<#parent as #rt::Factory>::key_of(&parent)),
-                );
-            }
-        })
-    });
-    let related_take = m.related.iter().map(|r| {
-        let (state, child) = (related_state(&r.name), &r.factory);
-        let count = match &r.count {
-            Some(count) => quote_spanned!(count.span()=> #count),
-            None => quote!(0),
-        };
-        quote_spanned! {child.span()=>
-            factory.#state.take().unwrap_or_else(|| {
-                (0..#count).map(|_| <#child as #rt::core::default::Default>::default()).collect()
-            })
-        }
-    });
-    let related_types: Vec<TokenStream> = m
-        .related
-        .iter()
-        .map(|r| {
-            let child = &r.factory;
-            quote!(::std::vec::Vec<#child>)
-        })
-        .collect();
-    let related_idents: Vec<Ident> = (0..m.related.len())
-        .map(|i| format_ident!("__factory_related_{}", i))
-        .collect();
-    let related_create = m.related.iter().zip(&related_idents).map(|(r, local)| {
-        let (child, key) = (&r.factory, &r.key);
-        quote_spanned! {child.span()=>
-            for child in #local {
-                <#child as #rt::Create<__C>>::try_create(
-                    child.#key(<Self as #rt::Factory>::key_of(model)),
-                    conn,
-                )?;
-            }
-        }
-    });
-    let after_create = m.after_create.as_ref().map(|cb| {
+    let callback = format_ident!("__factory_persist_{}", factory);
+    let hook = m.after_create.as_ref().map(|cb| {
         let expr = &cb.expr;
-        if cb.with_transients {
-            quote_spanned!(expr.span()=> #rt::after_create_with::<#model, #transients, $conn>(#expr, __factory_model_ref, transients, conn);)
+        let call = if cb.with_transients {
+            quote_spanned!(expr.span()=> #rt::after_create_with::<#model, #transients, $conn>(#expr, model, transients, conn))
         } else {
-            quote_spanned!(expr.span()=> #rt::after_create::<#model, $conn>(#expr, __factory_model_ref, conn);)
-        }
-    });
-    let lookup = get_or_create_lookup(m, n);
-    // A model restricted with Diesel's `check_for_backend(..)` gets `Create` for those backends'
-    // connections only (a UUID column does not exist on SQLite).
-    let for_connections = if m.backends.is_empty() {
-        quote!(::factory_core::__for_each_connection!(#callback);)
-    } else {
-        let backends = &m.backends;
-        quote!(#(::factory_core::__for_backend!(#callback, #backends);)*)
-    };
-    let parent_bounds = m.fields.iter().filter_map(|f| match &f.source {
-        Source::Sub { factory, .. } => {
-            Some(quote_spanned!(factory.span()=> #factory: #rt::Create<__C>))
-        }
-        _ => None,
-    });
-    let child_bounds = m.related.iter().map(|r| {
-        let child = &r.factory;
-        quote_spanned!(child.span()=> #child: #rt::Create<__C>)
-    });
-    // Several statements make one row: they succeed or fail together.
-    let atomic = m
-        .fields
-        .iter()
-        .any(|f| matches!(f.source, Source::Sub { .. }))
-        || !m.related.is_empty()
-        || m.after_create.is_some();
-
-    quote! {
-        /// The parts of a factory a row's creation needs beyond its attributes.
-        #[allow(non_camel_case_types)]
-        type __FactoryPrepared = (#factory, #transients, (#(#related_types,)*));
-
-        #[automatically_derived]
-        impl #factory {
-            /// Creates the parents whose keys were not given, then splits off what is created
-            /// after the row.
-            #[allow(unused_mut, unused_variables)]
-            fn __factory_prepare<__C>(
-                mut factory: Self,
-                conn: &mut __C,
-            ) -> #rt::core::result::Result<__FactoryPrepared, #rt::FactoryError>
-            where
-                #(#parent_bounds,)*
-            {
-                #(#parents)*
-                let transients = factory.__factory_transients();
-                let related = (#(#related_take,)*);
-                #rt::core::result::Result::Ok((factory, transients, related))
-            }
-
-            /// Creates the related rows of one created row.
+            quote_spanned!(expr.span()=> #rt::after_create::<#model, $conn>(#expr, model, conn))
+        };
+        quote! {
             #[allow(unused_variables)]
-            fn __factory_related<__C>(
-                model: &#model,
-                related: (#(#related_types,)*),
-                conn: &mut __C,
-            ) -> #rt::core::result::Result<(), #rt::FactoryError>
-            where
-                #(#child_bounds,)*
-            {
-                let (#(#related_idents,)*) = related;
-                #(#related_create)*
-                #rt::core::result::Result::Ok(())
+            fn after_create(
+                model: &mut #model,
+                transients: &#transients,
+                conn: &mut $conn,
+            ) -> #rt::core::result::Result<(), #rt::FactoryError> {
+                #call
             }
         }
-
+    });
+    let each = for_connections(
+        m,
+        quote!(::factory_core::__for_each_connection),
+        quote!(::factory_core::__for_backend),
+        &callback,
+    );
+    let asynchronous = persist_async_impls(m, n);
+    quote! {
         macro_rules! #callback {
             ($conn:ty) => {
                 #[automatically_derived]
-                impl #rt::Create<$conn> for #factory {
-                    fn try_create(self, conn: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
-                        #rt::in_transaction::<Self, $conn, _>(#atomic, conn, |conn| {
-                            let (factory, transients, related) = Self::__factory_prepare(self, conn)?;
-                            #[allow(unused_mut)]
-                            let mut model = #rt::insert_one::<Self, $conn>(conn, factory.__factory_attributes_with(&transients))?;
-                            Self::__factory_related(&model, related, conn)?;
-                            let (__factory_model_ref, transients) = (&mut model, &transients);
-                            #after_create
-                            #rt::core::result::Result::Ok(model)
-                        })
-                    }
-
-                    fn try_create_batch_with(
-                        self,
-                        n: usize,
-                        mut customise: impl #rt::core::ops::FnMut(usize, Self) -> Self,
-                        conn: &mut $conn,
-                    ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError> {
-                        #rt::in_transaction::<Self, $conn, _>(#atomic, conn, |conn| {
-                            let mut rows = ::std::vec::Vec::with_capacity(n);
-                            let mut after = ::std::vec::Vec::with_capacity(n);
-                            for i in 0..n {
-                                let (factory, transients, related) =
-                                    Self::__factory_prepare(customise(i, self.clone()), conn)?;
-                                rows.push(factory.__factory_attributes_with(&transients));
-                                after.push((transients, related));
-                            }
-                            #[allow(unused_mut)]
-                            let mut models = #rt::insert_batch::<Self, $conn>(conn, rows)?;
-                            for (model, (transients, related)) in models.iter_mut().zip(after) {
-                                Self::__factory_related(model, related, conn)?;
-                                let (__factory_model_ref, transients) = (model, &transients);
-                                #after_create
-                            }
-                            #rt::core::result::Result::Ok(models)
-                        })
-                    }
-
-                    fn try_get_or_create(self, conn: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
-                        #lookup
-                    }
+                impl #rt::Persist<$conn> for #factory {
+                    #hook
                 }
             };
         }
-
-        #for_connections
+        #each
+        #asynchronous
     }
 }
 
-/// `ReadBack` for MySQL, which has no `RETURNING`: queries on the model's table and key.
-fn read_back_impl(m: &Model, n: &Names) -> TokenStream {
-    let rt = rt();
-    let Names { model, factory, .. } = n;
-    let table = &m.table;
-    if !(m.backends.is_empty() || m.backends.iter().any(|b| b == "Mysql")) {
+/// `impl PersistAsync<Conn>` for each async connection type, with the `after_create_async`
+/// hook. A model with only a sync `after_create` hook gets none: creating it asynchronously
+/// without its hook would be wrong, so it does not compile (the error says why).
+fn persist_async_impls(m: &Model, n: &Names) -> TokenStream {
+    if m.after_create.is_some() && m.after_create_async.is_none() {
         return TokenStream::new();
     }
-    let callback = format_ident!("__factory_read_back_impl_{}", factory);
-    let select = quote!(.select(<#model as #rt::diesel::SelectableHelper<<$conn as #rt::diesel::Connection>::Backend>>::as_select()));
-    let key = match m.primary_key.as_slice() {
-        [one] if !m.fields[*one].is_inserted() && is_integer(&m.fields[*one].ty) => {
-            Some(&m.fields[*one].column)
+    let rt = rt();
+    let Names {
+        model,
+        factory,
+        transients,
+        ..
+    } = n;
+    let callback = format_ident!("__factory_persist_async_{}", factory);
+    let hook = m.after_create_async.as_ref().map(|cb| {
+        let expr = &cb.expr;
+        let call = if cb.with_transients {
+            quote_spanned!(expr.span()=> #rt::asynchronous::after_create_with::<#model, #transients, $conn>(#expr, model, transients, conn))
+        } else {
+            quote_spanned!(expr.span()=> #rt::asynchronous::after_create::<#model, $conn>(#expr, model, conn))
+        };
+        quote! {
+            #[allow(unused_variables)]
+            fn after_create_async<'__a>(
+                model: &'__a mut #model,
+                transients: &'__a #transients,
+                conn: &'__a mut $conn,
+            ) -> #rt::asynchronous::BoxFuture<'__a, #rt::core::result::Result<(), #rt::FactoryError>> {
+                ::std::boxed::Box::pin(async move { #call.await })
+            }
         }
-        _ => None,
-    };
-    let (last, range) = match key {
-        Some(column) => (
-            quote! {
-                #table::table
-                    .filter(#rt::diesel::ExpressionMethods::eq(
-                        #table::#column,
-                        #rt::diesel::dsl::sql::<<#table::#column as #rt::diesel::Expression>::SqlType>("LAST_INSERT_ID()"),
-                    ))
-                    #select
-                    .first(conn)
-            },
-            quote! {
-                #table::table
-                    .filter(#rt::diesel::ExpressionMethods::between(#table::#column, first, last))
-                    .order(#rt::diesel::ExpressionMethods::asc(#table::#column))
-                    #select
-                    .load(conn)
-            },
-        ),
-        None => {
-            let message = format!(
-                "{factory} cannot read a row back by LAST_INSERT_ID(): its primary key is not one database-assigned integer"
-            );
-            let error = quote!(#rt::core::result::Result::Err(
-                #rt::diesel::result::Error::QueryBuilderError(#message.into())
-            ));
-            (
-                quote!({ let _ = conn; #error }),
-                quote!({ let _ = (conn, first, last); #error }),
-            )
-        }
-    };
+    });
+    let each = for_connections(
+        m,
+        quote!(::factory_core::__for_each_async_connection),
+        quote!(::factory_core::__for_async_backend),
+        &callback,
+    );
     quote! {
         macro_rules! #callback {
             ($conn:ty) => {
                 #[automatically_derived]
-                impl #rt::ReadBack<$conn> for #factory {
-                    fn read_last_inserted(conn: &mut $conn) -> #rt::diesel::QueryResult<#model> {
-                        #[allow(unused_imports)]
-                        use #rt::diesel::{QueryDsl, RunQueryDsl};
-                        #last
-                    }
-
-                    fn read_range(
-                        conn: &mut $conn,
-                        first: <Self as #rt::Factory>::Key,
-                        last: <Self as #rt::Factory>::Key,
-                    ) -> #rt::diesel::QueryResult<::std::vec::Vec<#model>> {
-                        #[allow(unused_imports)]
-                        use #rt::diesel::{QueryDsl, RunQueryDsl};
-                        #range
-                    }
+                impl #rt::asynchronous::PersistAsync<$conn> for #factory {
+                    #hook
                 }
             };
         }
-        ::factory_core::__for_backend!(#callback, Mysql);
+        #each
     }
 }
 
-/// The body of `try_get_or_create`: look the row up by the `get_or_create` columns, else
-/// create it with exactly the values looked up (a concurrent insert of the same row is found on
-/// the retry).
-fn get_or_create_lookup(m: &Model, n: &Names) -> TokenStream {
+/// `$each!(callback)`, or `$one!(callback, Backend)` for each backend `check_for_backend(..)`
+/// names (a UUID column does not exist on SQLite).
+fn for_connections(
+    m: &Model,
+    each: TokenStream,
+    one: TokenStream,
+    callback: &Ident,
+) -> TokenStream {
+    if m.backends.is_empty() {
+        quote!(#each!(#callback);)
+    } else {
+        let backends = &m.backends;
+        quote!(#(#one!(#callback, #backends);)*)
+    }
+}
+
+/// `impl Pin` and `impl Lookup<Backend>` per backend, for a model with
+/// `get_or_create(..)` columns: the values to pin and the condition to look a row up by.
+fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
     let rt = rt();
-    let (model, factory_name) = (&n.model, n.factory.to_string());
+    let Names {
+        factory,
+        attributes,
+        ..
+    } = n;
     if m.get_or_create.is_empty() {
-        let msg = format!(
-            "{factory_name} has no `get_or_create(..)` columns to look a row up by; add \
-             `#[factory(get_or_create(<unique column>, ...))]`"
-        );
-        return quote!({
-            let _ = (self, conn);
-            #rt::core::result::Result::Err(#rt::FactoryError::Usage(#msg))
-        });
+        return TokenStream::new();
     }
     let table = &m.table;
+    let callback = format_ident!("__factory_lookup_{}", factory);
     let fields: Vec<&Field> = m.get_or_create.iter().map(|&i| &m.fields[i]).collect();
-    // `col = NULL` matches nothing: a `None` is looked up with `IS NULL`.
-    let filters = fields.iter().map(|f| {
-        let (ident, column) = (&f.ident, &f.column);
-        if is_option(&f.ty) {
-            quote! {
-                let query = match &probe.#ident {
-                    #rt::core::option::Option::Some(value) => query.filter(#rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(value))),
-                    #rt::core::option::Option::None => query.filter(#rt::diesel::ExpressionMethods::is_null(#table::#column)),
-                };
-            }
-        } else {
-            quote!(let query = query.filter(#rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(&probe.#ident)));)
-        }
-    });
     let pins = fields.iter().map(|f| {
         let ident = &f.ident;
         quote!(.#ident(#rt::core::clone::Clone::clone(&probe.#ident)))
     });
-    quote! {
-        use #rt::diesel::{OptionalExtension, QueryDsl, RunQueryDsl, SelectableHelper};
-        #rt::claim_sequence_token(conn);
-        let probe = self.clone().attributes();
-        let find = |conn: &mut $conn| {
-            let query = #table::table
-                .select(<#model as SelectableHelper<<$conn as #rt::diesel::Connection>::Backend>>::as_select())
-                .into_boxed::<<$conn as #rt::diesel::Connection>::Backend>();
-            #(#filters)*
-            query
-                .first::<#model>(conn)
-                .optional()
-                .map_err(|e| #rt::FactoryError::from_diesel(#factory_name, <Self as #rt::Factory>::TABLE_NAME, e))
-        };
-        if let #rt::core::option::Option::Some(found) = find(conn)? {
-            return #rt::core::result::Result::Ok(found);
-        }
-        let pinned = self #(#pins)*;
-        // A savepoint, so that on PostgreSQL the failed insert does not abort the surrounding
-        // transaction before the retry can look again.
-        match #rt::in_transaction::<Self, $conn, _>(true, conn, |conn| <Self as #rt::Create<$conn>>::try_create(pinned, conn)) {
-            #rt::core::result::Result::Err(error)
-                if error.constraint_kind() == #rt::core::option::Option::Some(#rt::ConstraintKind::Unique) =>
-            {
-                find(conn)?.ok_or(error)
+    // `col = NULL` matches nothing: a `None` is looked up with `IS NULL`. Each condition is
+    // boxed as a non-null boolean, so they combine with `AND` whatever the columns' types.
+    let conditions = fields.iter().map(|f| {
+        let (ident, column) = (&f.ident, &f.column);
+        if is_option(&f.ty) {
+            quote! {
+                match &probe.#ident {
+                    #rt::core::option::Option::Some(value) => ::std::boxed::Box::new(
+                        #rt::diesel::NullableExpressionMethods::assume_not_null(
+                            #rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(value)),
+                        ),
+                    ),
+                    #rt::core::option::Option::None => ::std::boxed::Box::new(
+                        #rt::diesel::ExpressionMethods::is_null(#table::#column),
+                    ),
+                }
             }
-            other => other,
+        } else {
+            quote! {
+                ::std::boxed::Box::new(
+                    #rt::diesel::ExpressionMethods::eq(#table::#column, #rt::core::clone::Clone::clone(&probe.#ident)),
+                )
+            }
         }
+    });
+    let mut conditions = conditions.collect::<Vec<_>>().into_iter();
+    let first = conditions.next();
+    let rest = conditions.map(|c| {
+        quote! {
+            let next: #rt::Condition<Self, $backend> = #c;
+            condition = ::std::boxed::Box::new(#rt::diesel::BoolExpressionMethods::and(condition, next));
+        }
+    });
+    let each = for_connections(
+        m,
+        quote!(::factory_core::__for_each_backend),
+        quote!(::factory_core::__for_backend_type),
+        &callback,
+    );
+    quote! {
+        #[automatically_derived]
+        impl #rt::Pin for #factory {
+            fn pin(self, probe: &#attributes) -> Self {
+                self #(#pins)*
+            }
+        }
+
+        macro_rules! #callback {
+            ($backend:ty) => {
+                #[automatically_derived]
+                impl #rt::Lookup<$backend> for #factory {
+                    fn condition(probe: &#attributes) -> #rt::Condition<Self, $backend> {
+                        #[allow(unused_mut)]
+                        let mut condition: #rt::Condition<Self, $backend> = #first;
+                        #(#rest)*
+                        condition
+                    }
+                }
+            };
+        }
+        #each
     }
 }
 
@@ -1169,6 +1067,7 @@ fn is_integer(ty: &syn::Type) -> bool {
         && p.path.segments.last().is_some_and(|s| INTEGERS.contains(&s.ident.to_string().as_str())))
 }
 
+/// After a compile error: the factory's name still resolves and implements the traits other
 /// After a compile error: the factory's name still resolves and implements the traits other
 /// models' `sub` and `related` need, so the user sees the real error rather than a screen of
 /// follow-on ones. Nothing here runs: the crate does not compile.
@@ -1198,38 +1097,42 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
             impl #rt::Factory for #factory {
                 type Model = #model;
                 type Attributes = ();
+                const NAME: &'static str = #name;
+                const TABLE_NAME: &'static str = "";
+                fn build(self) -> #model { #rt::core::unreachable!() }
+                fn attributes(self) {}
+            }
+
+            impl #rt::Record for #factory {
                 type Table = #rt::fallback::unused::table;
                 type Row = ();
                 type Key = i32;
-                const NAME: &'static str = #name;
-                const TABLE_NAME: &'static str = "";
+                type Transients = ();
+                type Related = ();
                 const COLUMNS: usize = 0;
                 const KEY_COLUMNS: &'static [&'static str] = &[];
-                fn table() -> Self::Table { #rt::fallback::unused::table }
-                fn build(self) -> #model { #rt::core::unreachable!() }
-                fn attributes(self) {}
+                const ATOMIC: bool = false;
                 fn row(_: ()) {}
                 fn key_of(_: &#model) -> i32 { #rt::core::unreachable!() }
                 fn key(_: &()) -> #rt::core::option::Option<i32> { #rt::core::option::Option::None }
                 fn key_text(_: &#model) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
                 fn key_from_insert_id(_: u64) -> #rt::core::option::Option<i32> { #rt::core::option::Option::None }
+                fn split(self) -> (Self, (), ()) { (self, (), ()) }
+                fn attributes_with(self, _: &()) {}
             }
 
             macro_rules! #callback {
                 ($conn:ty) => {
                     impl #rt::Create<$conn> for #factory {
-                        fn try_create(self, _: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
+                        fn create_in(self, _: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
                             #rt::core::unreachable!()
                         }
-                        fn try_create_batch_with(
+                        fn create_batch_in(
                             self,
                             _: usize,
                             _: impl #rt::core::ops::FnMut(usize, Self) -> Self,
                             _: &mut $conn,
                         ) -> #rt::core::result::Result<::std::vec::Vec<#model>, #rt::FactoryError> {
-                            #rt::core::unreachable!()
-                        }
-                        fn try_get_or_create(self, _: &mut $conn) -> #rt::core::result::Result<#model, #rt::FactoryError> {
                             #rt::core::unreachable!()
                         }
                     }

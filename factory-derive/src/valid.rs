@@ -42,6 +42,8 @@ pub struct Model {
     pub transients: Vec<TransientDef>,
     pub after_build: Option<Callback>,
     pub after_create: Option<Callback>,
+    /// The hook async connections run instead of `after_create`.
+    pub after_create_async: Option<Callback>,
     pub related: Vec<Related>,
     /// Indexes into `fields` of the columns `get_or_create` looks a row up by.
     pub get_or_create: Vec<usize>,
@@ -177,6 +179,26 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
             &["model", "transients", "conn"],
         ))
     });
+    let after_create_async = input.after_create_async.and_then(|hook| {
+        if let Expr::Closure(closure) = &hook.expr {
+            if closure.asyncness.is_none() {
+                errors.push(
+                    darling::Error::custom(
+                        "`after_create_async` takes an async closure: `async |model, conn| ...` \
+                         (or the path of an `async fn`)",
+                    )
+                    .with_span(&closure.or1_token),
+                );
+                return None;
+            }
+        }
+        errors.handle(callback(
+            hook,
+            "after_create_async",
+            &["model", "conn"],
+            &["model", "transients", "conn"],
+        ))
+    });
     let related: Vec<Related> = input
         .related
         .map(|r| r.0)
@@ -267,6 +289,7 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         transients,
         after_build,
         after_create,
+        after_create_async,
         related,
         get_or_create,
     })

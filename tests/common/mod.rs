@@ -6,6 +6,8 @@
 
 #![allow(dead_code)] // each test file uses the backends it needs
 
+pub mod drive;
+
 use diesel::prelude::*;
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 use std::sync::OnceLock;
@@ -75,6 +77,69 @@ pub fn mysql_committing() -> MysqlConnection {
         url
     });
     MysqlConnection::establish(url)
+        .unwrap_or_else(|e| panic!("cannot connect to MySQL at {url}: {e}"))
+}
+
+/// [`sqlite`] behind diesel-async's `SyncConnectionWrapper`.
+#[cfg(feature = "async")]
+pub async fn sqlite_async() -> SqliteWrapper {
+    diesel_async::sync_connection_wrapper::SyncConnectionWrapper::new(sqlite())
+}
+
+/// [`sqlite_committing`] behind diesel-async's `SyncConnectionWrapper`.
+#[cfg(feature = "async")]
+pub async fn sqlite_async_committing() -> SqliteWrapper {
+    diesel_async::sync_connection_wrapper::SyncConnectionWrapper::new(sqlite_committing())
+}
+
+/// The async SQLite connection type.
+#[cfg(feature = "async")]
+pub type SqliteWrapper =
+    diesel_async::sync_connection_wrapper::SyncConnectionWrapper<SqliteConnection>;
+
+/// [`postgres`] on an `AsyncPgConnection`: in a test transaction.
+#[cfg(all(feature = "async", feature = "postgres"))]
+pub async fn postgres_async() -> diesel_async::AsyncPgConnection {
+    let mut conn = postgres_async_committing().await;
+    diesel_async::AsyncConnection::begin_test_transaction(&mut conn)
+        .await
+        .expect("begin a test transaction");
+    conn
+}
+
+/// [`postgres_committing`] on an `AsyncPgConnection`.
+#[cfg(all(feature = "async", feature = "postgres"))]
+pub async fn postgres_async_committing() -> diesel_async::AsyncPgConnection {
+    drop(postgres_committing()); // the database exists and is migrated
+    let url = url(
+        "FACTORY_TEST_POSTGRES_URL",
+        "postgres://postgres@127.0.0.1:5432/factory_test",
+    );
+    <diesel_async::AsyncPgConnection as diesel_async::AsyncConnection>::establish(&url)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to PostgreSQL at {url}: {e}"))
+}
+
+/// [`mysql`] on an `AsyncMysqlConnection`: in a test transaction.
+#[cfg(all(feature = "async", feature = "mysql"))]
+pub async fn mysql_async() -> diesel_async::AsyncMysqlConnection {
+    let mut conn = mysql_async_committing().await;
+    diesel_async::AsyncConnection::begin_test_transaction(&mut conn)
+        .await
+        .expect("begin a test transaction");
+    conn
+}
+
+/// [`mysql_committing`] on an `AsyncMysqlConnection`.
+#[cfg(all(feature = "async", feature = "mysql"))]
+pub async fn mysql_async_committing() -> diesel_async::AsyncMysqlConnection {
+    drop(mysql_committing()); // the database exists and is migrated
+    let url = url(
+        "FACTORY_TEST_MYSQL_URL",
+        "mysql://root@127.0.0.1:3306/factory_test",
+    );
+    <diesel_async::AsyncMysqlConnection as diesel_async::AsyncConnection>::establish(&url)
+        .await
         .unwrap_or_else(|e| panic!("cannot connect to MySQL at {url}: {e}"))
 }
 

@@ -69,10 +69,9 @@ pub use runner::{
     POSTGRES_URL_VAR, SQLITE_URL_VAR,
 };
 
-pub(crate) use track::record;
-
-use crate::create::Create;
+use crate::create::{Create, GetOrCreate};
 use crate::error::FactoryError;
+use crate::persist::HasBackend;
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use std::fmt;
 use std::ops::{Deref, DerefMut};
@@ -1059,25 +1058,31 @@ macro_rules! create_through_test_db {
         where
             F: Create<$conn>,
         {
-            fn try_create(self, db: &mut TestDb<$conn>) -> Result<Self::Model, FactoryError> {
-                db.with_tracking(|conn| F::try_create(self, conn))
+            fn create_in(self, db: &mut TestDb<$conn>) -> Result<Self::Model, FactoryError> {
+                db.with_tracking(|conn| F::create_in(self, conn))
             }
 
-            fn try_create_batch_with(
+            fn create_batch_in(
                 self,
                 n: usize,
                 customise: impl FnMut(usize, Self) -> Self,
                 db: &mut TestDb<$conn>,
             ) -> Result<Vec<Self::Model>, FactoryError> {
-                db.with_tracking(|conn| F::try_create_batch_with(self, n, customise, conn))
+                db.with_tracking(|conn| F::create_batch_in(self, n, customise, conn))
             }
+        }
 
-            fn try_get_or_create(
-                self,
-                db: &mut TestDb<$conn>,
-            ) -> Result<Self::Model, FactoryError> {
-                db.with_tracking(|conn| F::try_get_or_create(self, conn))
+        impl<F> GetOrCreate<TestDb<$conn>> for F
+        where
+            F: GetOrCreate<$conn>,
+        {
+            fn get_or_create_in(self, db: &mut TestDb<$conn>) -> Result<Self::Model, FactoryError> {
+                db.with_tracking(|conn| F::get_or_create_in(self, conn))
             }
+        }
+
+        impl HasBackend for TestDb<$conn> {
+            type Backend = <$conn as HasBackend>::Backend;
         }
     };
 }

@@ -3,9 +3,8 @@
 
 use super::backend::{is_lock_timeout, is_retryable, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError};
-use crate::factory::Factory;
-use std::cell::RefCell;
-use std::sync::Mutex;
+use crate::observe::{self, Inserted};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// One inserted row: its table and primary key.
@@ -25,29 +24,21 @@ struct Recording {
     keyless: Vec<(&'static str, &'static str)>,
 }
 
-thread_local! {
-    /// The recorders of the handles whose factories are running on this thread, innermost last.
-    static RECORDING: RefCell<Vec<Recording>> = const { RefCell::new(Vec::new()) };
-}
-
-/// Records `models`, just inserted by factory `F`, with the innermost handle recording on this
-/// thread; nothing when none is.
-pub(crate) fn record<F: Factory>(models: &[F::Model]) {
-    let _ = RECORDING.try_with(|recording| {
-        if let Some(top) = recording.borrow_mut().last_mut() {
-            if F::KEY_COLUMNS.is_empty() {
-                if !models.is_empty() && !top.keyless.contains(&(F::NAME, F::TABLE_NAME)) {
-                    top.keyless.push((F::NAME, F::TABLE_NAME));
-                }
-                return;
+impl Recording {
+    fn hear(&mut self, inserted: &Inserted<'_>) {
+        if inserted.key_columns.is_empty() {
+            let entry = (inserted.factory, inserted.table);
+            if !self.keyless.contains(&entry) {
+                self.keyless.push(entry);
             }
-            top.rows.extend(models.iter().map(|model| Row {
-                table: F::TABLE_NAME,
-                columns: F::KEY_COLUMNS,
-                key: F::key_text(model),
-            }));
+            return;
         }
-    });
+        self.rows.extend(inserted.keys.iter().map(|key| Row {
+            table: inserted.table,
+            columns: inserted.key_columns,
+            key: key.clone(),
+        }));
+    }
 }
 
 /// The rows a handle has recorded, in insertion order.
@@ -71,27 +62,31 @@ impl Tracked {
         &self.keyless
     }
 
-    /// Runs `f` with a recorder the innermost on the thread, and keeps what it recorded when
-    /// `f` succeeds. A factory that fails or panics rolled its rows back (every factory call
-    /// with more than one insert is a transaction): keeping their keys could later delete a
-    /// row someone else inserted under a reused key.
+    /// Runs `f` observing the rows it inserts, and keeps them when `f` succeeds. A factory
+    /// that fails or panics rolled its rows back (every factory call with more than one insert
+    /// is a transaction): keeping their keys could later delete a row someone else inserted
+    /// under a reused key.
     pub(crate) fn recording<T, E>(&mut self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        struct Pop;
-        impl Drop for Pop {
-            fn drop(&mut self) {
-                // On unwind: forget what the panicking call recorded.
-                let _ = RECORDING.try_with(|r| r.borrow_mut().pop());
-            }
-        }
-        RECORDING.with(|r| r.borrow_mut().push(Recording::default()));
-        let pop = Pop;
-        let result = f();
-        std::mem::forget(pop);
-        let recorded = RECORDING
-            .try_with(|r| r.borrow_mut().pop())
-            .ok()
-            .flatten()
-            .unwrap_or_default();
+        let (observer, recording) = recorder();
+        let (result, _) = observe::observing(observer, f);
+        self.keep(&result, &recording);
+        result
+    }
+
+    /// [`recording`](Self::recording) for a future: rows inserted on whatever thread polls it.
+    #[cfg(feature = "async")]
+    pub(crate) async fn recording_async<T, E>(
+        &mut self,
+        f: impl std::future::Future<Output = Result<T, E>>,
+    ) -> Result<T, E> {
+        let (observer, recording) = recorder();
+        let (result, _) = observe::Observed::new(f, observer).await;
+        self.keep(&result, &recording);
+        result
+    }
+
+    fn keep<T, E>(&mut self, result: &Result<T, E>, recording: &Arc<Mutex<Recording>>) {
+        let recorded = std::mem::take(&mut *recording.lock().unwrap_or_else(|e| e.into_inner()));
         if result.is_ok() {
             self.rows.extend(recorded.rows);
             for entry in recorded.keyless {
@@ -100,8 +95,19 @@ impl Tracked {
                 }
             }
         }
-        result
     }
+}
+
+/// An observer that records into the returned recording.
+fn recorder() -> (observe::Observer, Arc<Mutex<Recording>>) {
+    let recording = Arc::new(Mutex::new(Recording::default()));
+    let sink = Arc::clone(&recording);
+    let observer: observe::Observer = Box::new(move |inserted: &Inserted<'_>| {
+        sink.lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .hear(inserted);
+    });
+    (observer, recording)
 }
 
 /// How many levels of referencing rows are followed (a self-referencing table would go on

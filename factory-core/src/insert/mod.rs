@@ -1,8 +1,15 @@
-//! Inserting factory rows, one backend per file.
+//! Inserting factory rows and reading them back, one backend per file: the runtime's
+//! [`Insert`](crate::persist::Insert) implementations.
 
-use crate::factory::Factory;
-use diesel::QueryResult;
+use crate::persist::{Condition, Record};
+use diesel::backend::Backend;
+use diesel::dsl::{AsSelect, Filter, Limit, Select};
+use diesel::query_builder::QueryId;
+use diesel::query_dsl::methods::{FilterDsl, LimitDsl, SelectDsl};
+use diesel::{Selectable, SelectableHelper};
 
+#[cfg(feature = "async")]
+mod asynchronous;
 #[cfg(feature = "mysql")]
 mod mysql;
 #[cfg(feature = "postgres")]
@@ -12,33 +19,33 @@ mod returning;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-/// A connection a factory can insert into and read its rows back from.
-///
-/// Implemented for each enabled backend's connection; the derive's `create` methods accept any
-/// `C: InsertRows<Self>`. A compile error mentioning this trait means the model cannot be read
-/// back as inserted: check that it derives `Queryable` and `Selectable` for the same table.
-pub trait InsertRows<F: Factory> {
-    /// Inserts one row and returns it as stored (generated keys and defaults filled in).
-    fn insert_one(&mut self, row: F::Attributes) -> QueryResult<F::Model>;
-
-    /// Inserts `rows` inside one transaction, in chunks that stay under the backend's bind
-    /// parameter limit (`columns` binds per row), and returns them as stored, in order.
-    fn insert_batch(
-        &mut self,
-        rows: Vec<F::Attributes>,
-        columns: usize,
-    ) -> QueryResult<Vec<F::Model>>;
+/// `SELECT <model's columns> FROM <table> WHERE <condition> LIMIT 1` on backend `DB`: what
+/// `get_or_create` looks a row up with.
+pub trait Find<DB: Backend>: Record {
+    /// The query's type.
+    type Query;
+    /// The query.
+    fn query(condition: Condition<Self, DB>) -> Self::Query;
 }
 
-/// Reading inserted rows back, for backends without `RETURNING` (MySQL). The derive
-/// implements it with queries on the model's own table and primary key.
-pub trait ReadBack<C>: Factory {
-    /// The row the connection's last `INSERT` created, by its auto-increment key.
-    fn read_last_inserted(conn: &mut C) -> QueryResult<Self::Model>;
+impl<F, DB> Find<DB> for F
+where
+    F: Record,
+    DB: Backend,
+    F::Model: Selectable<DB>,
+    <F::Model as Selectable<DB>>::SelectExpression: QueryId,
+    F::Table: SelectDsl<AsSelect<F::Model, DB>>,
+    Select<F::Table, AsSelect<F::Model, DB>>: FilterDsl<Condition<F, DB>>,
+    Filter<Select<F::Table, AsSelect<F::Model, DB>>, Condition<F, DB>>: LimitDsl,
+{
+    type Query = Limit<Filter<Select<F::Table, AsSelect<F::Model, DB>>, Condition<F, DB>>>;
 
-    /// The rows whose database-assigned integer keys run from `first` to `last`, in key order.
-    fn read_range(conn: &mut C, first: Self::Key, last: Self::Key)
-        -> QueryResult<Vec<Self::Model>>;
+    fn query(condition: Condition<Self, DB>) -> Self::Query {
+        F::Table::default()
+            .select(F::Model::as_select())
+            .filter(condition)
+            .limit(1)
+    }
 }
 
 /// How many rows fit in one statement with `columns` binds each under `limit` binds.

@@ -1,12 +1,12 @@
 //! Backends with `INSERT .. RETURNING` (SQLite 3.35+, PostgreSQL): one statement per chunk
 //! inserts the rows and reads them back.
 
-/// Implements [`InsertRows`](super::InsertRows) for a connection whose backend has RETURNING.
+/// Implements [`Insert`](crate::persist::Insert) on a connection whose backend has RETURNING.
 macro_rules! returning_backend {
     ($conn:ty, $backend:ty, $bind_limit:expr) => {
-        impl<F> $crate::insert::InsertRows<F> for $conn
+        impl<F> $crate::persist::Insert<$conn> for F
         where
-            F: $crate::factory::Factory,
+            F: $crate::persist::Record,
             F::Model: ::diesel::Selectable<$backend>,
             F::Row: ::diesel::Insertable<F::Table>,
             ::std::vec::Vec<F::Row>: ::diesel::Insertable<F::Table>,
@@ -30,26 +30,25 @@ macro_rules! returning_backend {
                 ::diesel::dsl::AsSelect<F::Model, $backend>,
             >: ::diesel::query_dsl::LoadQuery<'q, $conn, F::Model>,
         {
-            fn insert_one(&mut self, row: F::Attributes) -> ::diesel::QueryResult<F::Model> {
+            fn insert_one(conn: &mut $conn, row: F::Attributes) -> ::diesel::QueryResult<F::Model> {
                 use ::diesel::{RunQueryDsl, SelectableHelper};
-                ::diesel::insert_into(F::table())
+                ::diesel::insert_into(F::Table::default())
                     .values(F::row(row))
                     .returning(F::Model::as_select())
-                    .get_result(self)
+                    .get_result(conn)
             }
 
             fn insert_batch(
-                &mut self,
+                conn: &mut $conn,
                 rows: ::std::vec::Vec<F::Attributes>,
-                columns: usize,
             ) -> ::diesel::QueryResult<::std::vec::Vec<F::Model>> {
                 use ::diesel::{Connection, RunQueryDsl, SelectableHelper};
-                let size = $crate::insert::rows_per_statement($bind_limit, columns);
-                self.transaction(|conn| {
+                let size = $crate::insert::rows_per_statement($bind_limit, F::COLUMNS);
+                conn.transaction(|conn| {
                     let mut stored = ::std::vec::Vec::with_capacity(rows.len());
                     for chunk in $crate::insert::chunks(rows.into_iter().map(F::row), size) {
                         stored.extend(
-                            ::diesel::insert_into(F::table())
+                            ::diesel::insert_into(F::Table::default())
                                 .values(chunk)
                                 .returning(F::Model::as_select())
                                 .get_results(conn)?,

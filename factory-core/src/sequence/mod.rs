@@ -292,14 +292,26 @@ static CLAIMED: AtomicBool = AtomicBool::new(false);
 /// # }
 /// ```
 pub fn claim<C: ClaimToken>(conn: &mut C) {
+    if must_claim() {
+        settle_claim(C::server_number(conn));
+    }
+}
+
+/// Whether this process still has to ask a server for its token.
+pub(crate) fn must_claim() -> bool {
     if CLAIMED.load(Ordering::Acquire) {
-        return;
+        return false;
     }
     if scope() == Scope::Process {
         CLAIMED.store(true, Ordering::Release);
-        return;
+        return false;
     }
-    match C::server_number(conn) {
+    true
+}
+
+/// Takes what a server answered when asked for the process's token.
+pub(crate) fn settle_claim(answer: Result<Option<u64>, diesel::result::Error>) {
+    match answer {
         Ok(Some(number)) => {
             SERVER_TOKEN.get_or_init(|| server_token(number));
             CLAIMED.store(true, Ordering::Release);

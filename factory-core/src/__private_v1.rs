@@ -1,0 +1,282 @@
+//! Paths the derive's generated code uses, so it never depends on what the user imported.
+//! Versioned: a derive of another version of this crate fails to compile instead of calling
+//! functions whose meaning changed.
+
+pub use ::core;
+pub use ::diesel;
+#[cfg(feature = "async")]
+pub use ::diesel_async;
+pub use ::fake;
+
+/// The async create path's parts (`async` feature).
+#[cfg(feature = "async")]
+pub mod asynchronous {
+    pub use crate::create::asynchronous::{
+        after_create, after_create_with, create_children, parent_key, BoxFuture, CreateAsync,
+        GraphAsync, PersistAsync,
+    };
+}
+
+pub use crate::create::{parent_key, Create};
+pub use crate::factory::Factory;
+pub use crate::fake::value as fake_value;
+pub use crate::persist::{Condition, Graph, HasBackend, Lookup, Persist, Pin, Record};
+pub use crate::sequence::Sequence;
+pub use crate::stub::Stub;
+pub use crate::FactoryError;
+
+/// What a `faker = ..` expression sees: the `fake` crate's English fakers by their bare names
+/// (`FirstName()`), `fake` itself and its locales, without the user importing them.
+pub mod fakers {
+    pub use ::fake::faker::address::en::*;
+    pub use ::fake::faker::boolean::en::*;
+    pub use ::fake::faker::company::en::*;
+    pub use ::fake::faker::internet::en::*;
+    pub use ::fake::faker::lorem::en::*;
+    pub use ::fake::faker::name::en::*;
+    pub use ::fake::faker::phone_number::en::*;
+    pub use ::fake::{self, locales, Faker};
+}
+
+/// Calls a `lazy = |model| ..` closure; taking it as an argument gives the closure its
+/// parameter type, so `|u| u.email.len()` needs no annotation.
+#[inline(always)]
+pub fn lazy<M, T>(f: impl FnOnce(&M) -> T, model: &M) -> T {
+    f(model)
+}
+
+/// Calls a `lazy = |model, transients| ..` closure.
+#[inline(always)]
+pub fn lazy_with<M, P, T>(f: impl FnOnce(&M, &P) -> T, model: &M, transients: &P) -> T {
+    f(model, transients)
+}
+
+/// Calls an `after_create = |model, conn| ..` hook.
+#[inline(always)]
+pub fn after_create<M, C>(
+    f: impl FnOnce(&mut M, &mut C),
+    model: &mut M,
+    conn: &mut C,
+) -> Result<(), FactoryError> {
+    f(model, conn);
+    Ok(())
+}
+
+/// Calls an `after_create = |model, transients, conn| ..` hook.
+#[inline(always)]
+pub fn after_create_with<M, P, C>(
+    f: impl FnOnce(&mut M, &P, &mut C),
+    model: &mut M,
+    transients: &P,
+    conn: &mut C,
+) -> Result<(), FactoryError> {
+    f(model, transients, conn);
+    Ok(())
+}
+
+/// One primary key column's value as text, for tracked cleanup.
+#[inline]
+pub fn key_text<T: ::core::fmt::Display + ?Sized>(value: &T) -> String {
+    value.to_string()
+}
+
+/// Calls a `sequence = |n| ..` closure.
+#[inline(always)]
+pub fn sequence<T>(f: impl FnOnce(u64) -> T, n: u64) -> T {
+    f(n)
+}
+
+/// A template's `<n>` for `n`, formatted in place: [`crate::sequence::unique`]'s text.
+#[inline]
+pub fn sequence_value(n: u64) -> impl ::core::fmt::Display {
+    crate::sequence::Numbered::new(n)
+}
+
+/// Calls an `after_build = |model| ..` hook.
+#[inline(always)]
+pub fn after_build<M>(f: impl FnOnce(&mut M), model: &mut M) {
+    f(model)
+}
+
+/// Calls an `after_build = |model, transients| ..` hook.
+#[inline(always)]
+pub fn after_build_with<M, P>(f: impl FnOnce(&mut M, &P), model: &mut M, transients: &P) {
+    f(model, transients)
+}
+
+/// Creates the rows of a `related(..)` list, each pointed at its parent by `point`.
+pub fn create_children<P, F, C>(
+    children: Vec<F>,
+    parent: &P::Model,
+    point: impl Fn(F, P::Key) -> F,
+    conn: &mut C,
+) -> Result<(), FactoryError>
+where
+    P: Record,
+    F: Create<C>,
+{
+    for child in children {
+        F::create_in(point(child, P::key_of(parent)), conn)?;
+    }
+    Ok(())
+}
+
+/// The table a factory names after its model failed to compile (the derive's fallback).
+pub mod fallback {
+    diesel::table! {
+        /// Never queried.
+        unused (id) {
+            /// Never queried.
+            id -> Integer,
+        }
+    }
+}
+
+/// Expands `$callback!(<connection type>)` once for each connection type this build of
+/// `factory-core` supports. The derive calls it with a local macro that implements
+/// [`Persist`].
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_connection {
+    ($callback:ident) => {
+        $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel::sqlite::SqliteConnection); }
+        $crate::__if_postgres! { $callback!($crate::__private_v1::diesel::pg::PgConnection); }
+        $crate::__if_mysql! { $callback!($crate::__private_v1::diesel::mysql::MysqlConnection); }
+    };
+}
+
+/// Expands `$callback!(<connection type>)` for one backend, named as in Diesel's
+/// `check_for_backend(..)`: `Sqlite`, `Pg` or `Mysql`; nothing when its feature is off.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_backend {
+    ($callback:ident, Sqlite) => {
+        $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel::sqlite::SqliteConnection); }
+    };
+    ($callback:ident, Pg) => {
+        $crate::__if_postgres! { $callback!($crate::__private_v1::diesel::pg::PgConnection); }
+    };
+    ($callback:ident, Mysql) => {
+        $crate::__if_mysql! { $callback!($crate::__private_v1::diesel::mysql::MysqlConnection); }
+    };
+    ($callback:ident, $other:ident) => {
+        ::core::compile_error!(::core::concat!(
+            "#[derive(Factory)] creates rows on the backends Sqlite, Pg and Mysql; `",
+            ::core::stringify!($other),
+            "` in `check_for_backend` is not one of them"
+        ));
+    };
+}
+
+/// Expands `$callback!(<backend type>)` for each backend this build supports: the derive's
+/// `Lookup` implementations.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_backend {
+    ($callback:ident) => {
+        $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel::sqlite::Sqlite); }
+        $crate::__if_postgres! { $callback!($crate::__private_v1::diesel::pg::Pg); }
+        $crate::__if_mysql! { $callback!($crate::__private_v1::diesel::mysql::Mysql); }
+    };
+}
+
+/// [`__for_each_backend!`] for one backend named as in `check_for_backend(..)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_backend_type {
+    ($callback:ident, Sqlite) => {
+        $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel::sqlite::Sqlite); }
+    };
+    ($callback:ident, Pg) => {
+        $crate::__if_postgres! { $callback!($crate::__private_v1::diesel::pg::Pg); }
+    };
+    ($callback:ident, Mysql) => {
+        $crate::__if_mysql! { $callback!($crate::__private_v1::diesel::mysql::Mysql); }
+    };
+    ($callback:ident, $other:ident) => {};
+}
+
+/// Expands `$callback!(<async connection type>)` once for each async connection type this
+/// build supports (none without the `async` feature).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_each_async_connection {
+    ($callback:ident) => {
+        $crate::__if_async! {
+            $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel_async::sync_connection_wrapper::SyncConnectionWrapper<$crate::__private_v1::diesel::sqlite::SqliteConnection>); }
+            $crate::__if_postgres! { $callback!($crate::__private_v1::diesel_async::AsyncPgConnection); }
+            $crate::__if_mysql! { $callback!($crate::__private_v1::diesel_async::AsyncMysqlConnection); }
+        }
+    };
+}
+
+/// [`__for_each_async_connection!`] for one backend named as in `check_for_backend(..)`.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __for_async_backend {
+    ($callback:ident, Sqlite) => {
+        $crate::__if_async! { $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel_async::sync_connection_wrapper::SyncConnectionWrapper<$crate::__private_v1::diesel::sqlite::SqliteConnection>); } }
+    };
+    ($callback:ident, Pg) => {
+        $crate::__if_async! { $crate::__if_postgres! { $callback!($crate::__private_v1::diesel_async::AsyncPgConnection); } }
+    };
+    ($callback:ident, Mysql) => {
+        $crate::__if_async! { $crate::__if_mysql! { $callback!($crate::__private_v1::diesel_async::AsyncMysqlConnection); } }
+    };
+    ($callback:ident, $other:ident) => {};
+}
+
+#[cfg(feature = "async")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_async {
+    ($($body:tt)*) => { $($body)* };
+}
+#[cfg(not(feature = "async"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_async {
+    ($($body:tt)*) => {};
+}
+
+// One macro per backend feature: its body when the feature is on, nothing when it is off.
+// (The `cfg` must be evaluated here, in factory-core, not in the crate the derive expands in.)
+
+#[cfg(feature = "sqlite")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_sqlite {
+    ($($body:tt)*) => { $($body)* };
+}
+#[cfg(not(feature = "sqlite"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_sqlite {
+    ($($body:tt)*) => {};
+}
+
+#[cfg(feature = "postgres")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_postgres {
+    ($($body:tt)*) => { $($body)* };
+}
+#[cfg(not(feature = "postgres"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_postgres {
+    ($($body:tt)*) => {};
+}
+
+#[cfg(feature = "mysql")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_mysql {
+    ($($body:tt)*) => { $($body)* };
+}
+#[cfg(not(feature = "mysql"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __if_mysql {
+    ($($body:tt)*) => {};
+}

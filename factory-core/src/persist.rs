@@ -1,0 +1,139 @@
+//! What the derive tells the runtime about a model: typed data and glue, no algorithm.
+//!
+//! The create algorithms ([`crate::create`]) are written once, generic over these traits:
+//!
+//! - [`Record`]: the table, the row tuple, the key, the transients and the related rows;
+//!   connection-free.
+//! - [`Graph`]: creating a row's parents and related rows on connection `C` (generic: the
+//!   derive states which factories must create on `C`).
+//! - [`Persist`]: implemented once per concrete connection type, usually empty: the
+//!   after-create hook, typed against that connection, is its only method. Being concrete, it
+//!   ends the compiler's search where models point at each other (an order creates its items,
+//!   an item belongs to its order).
+//! - [`Insert`]: inserting and reading rows back on one backend; the runtime implements it per
+//!   backend for every model Diesel can insert and select.
+//! - [`Lookup`]: the `get_or_create(..)` columns as filters, per backend.
+
+use crate::error::FactoryError;
+use crate::factory::Factory;
+use diesel::backend::Backend;
+use diesel::sql_types::Bool;
+use diesel::QueryResult;
+
+/// The connection-free part of a model's factory, implemented by the derive.
+pub trait Record: Factory {
+    /// The Diesel table, e.g. `users::table`.
+    type Table: diesel::Table + Default;
+    /// One row as a tuple of column assignments, the form Diesel batch-inserts.
+    type Row;
+    /// The primary key's value (a tuple for a composite key).
+    type Key;
+    /// The transient parameters, resolved.
+    type Transients;
+    /// The factories of the rows created after this one (`related(..)`), one `Vec` each.
+    type Related;
+
+    /// How many columns an insert binds (fields that are not `db_generated`).
+    const COLUMNS: usize;
+    /// The primary key's column names as the database knows them, in key order.
+    const KEY_COLUMNS: &'static [&'static str];
+    /// Whether a row takes more than its own insert (parents, related rows, a hook), and so a
+    /// transaction.
+    const ATOMIC: bool;
+
+    /// Turns attributes into the tuple Diesel inserts.
+    fn row(attributes: Self::Attributes) -> Self::Row;
+    /// The primary key of a model (a stub for a built one).
+    fn key_of(model: &Self::Model) -> Self::Key;
+    /// The primary key a row will have, when its attributes hold it (`None` when the database
+    /// assigns it).
+    fn key(attributes: &Self::Attributes) -> Option<Self::Key>;
+    /// The primary key of a stored row as SQL text, one string per key column: what tracked
+    /// cleanup records to delete the row later.
+    fn key_text(model: &Self::Model) -> Vec<String>;
+    /// The primary key of a row whose auto-increment id the database reported (MySQL's
+    /// `LAST_INSERT_ID()`); `None` when the key is not one database-assigned integer.
+    fn key_from_insert_id(id: u64) -> Option<Self::Key>;
+    /// Resolves the transients and takes out the related rows' factories.
+    fn split(self) -> (Self, Self::Transients, Self::Related);
+    /// The attributes, built with these transients (a row's hooks all see the same ones).
+    fn attributes_with(self, transients: &Self::Transients) -> Self::Attributes;
+}
+
+/// Creating a row's parents and related rows on connection `C`; implemented by the derive.
+pub trait Graph<C>: Record {
+    /// Creates the parents whose keys were not given, and sets the keys.
+    fn create_parents(&mut self, conn: &mut C) -> Result<(), FactoryError> {
+        let _ = conn;
+        Ok(())
+    }
+
+    /// Creates the related rows of a created row.
+    fn create_related(
+        model: &Self::Model,
+        related: Self::Related,
+        conn: &mut C,
+    ) -> Result<(), FactoryError> {
+        let _ = (model, related, conn);
+        Ok(())
+    }
+}
+
+/// A factory's rows on one concrete connection type; the derive implements it for each
+/// connection type of the enabled backends (see the crate docs), with the model's
+/// `after_create` hook when it has one.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot create rows through `{C}`",
+    label = "no factory implementation for this connection type",
+    note = "factories create through `SqliteConnection`, `PgConnection` and `MysqlConnection` \
+            (with factory-core's `sqlite`, `postgres`, `mysql` features), their r2d2 pooled \
+            connections and `TestDb`s of them; a model limited by `check_for_backend(..)` \
+            creates on those backends only"
+)]
+pub trait Persist<C: HasBackend>: Graph<C> + Insert<C> {
+    /// The `after_create` hook: runs after the row and its related rows exist.
+    fn after_create(
+        model: &mut Self::Model,
+        transients: &Self::Transients,
+        conn: &mut C,
+    ) -> Result<(), FactoryError> {
+        let _ = (model, transients, conn);
+        Ok(())
+    }
+}
+
+/// A connection type's Diesel backend (sync and async connections alike).
+pub trait HasBackend {
+    /// The backend, e.g. `diesel::pg::Pg`.
+    type Backend: Backend;
+}
+
+/// Inserting a factory's rows on connection `C` and reading them back; implemented by the
+/// runtime, per backend, for every factory whose model Diesel can insert and select there.
+pub trait Insert<C: HasBackend>: Record {
+    /// Inserts one row and returns it as stored (generated keys and defaults filled in).
+    fn insert_one(conn: &mut C, row: Self::Attributes) -> QueryResult<Self::Model>;
+
+    /// Inserts `rows` inside one transaction, in chunks that stay under the backend's bind
+    /// parameter limit, and returns them as stored, in order.
+    fn insert_batch(conn: &mut C, rows: Vec<Self::Attributes>) -> QueryResult<Vec<Self::Model>>;
+}
+
+/// One boolean condition on a factory's table, boxed for backend `DB`.
+pub type Condition<F, DB> =
+    Box<dyn diesel::BoxableExpression<<F as Record>::Table, DB, SqlType = Bool>>;
+
+/// The `get_or_create(..)` fields of a factory; implemented by the derive for a model that
+/// declares them.
+pub trait Pin: Record {
+    /// The factory with the `get_or_create(..)` fields set to `probe`'s values: what is
+    /// created when the lookup finds nothing, so that a retry finds exactly it.
+    fn pin(self, probe: &Self::Attributes) -> Self;
+}
+
+/// The `get_or_create(..)` columns of a factory as a condition for backend `DB`; implemented
+/// by the derive, for each backend, for a model that declares them.
+pub trait Lookup<DB: Backend>: Pin {
+    /// Every column equal to `probe`'s value (`IS NULL` for a `None`).
+    fn condition(probe: &Self::Attributes) -> Condition<Self, DB>;
+}
