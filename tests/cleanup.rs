@@ -560,6 +560,11 @@ fn the_next_start_sweeps_what_a_killed_sqlite_test_left() {
     db.finish().unwrap();
 }
 
+/// The prefix of the server kill tests' databases: every lease drops the databases of other
+/// migrations under its prefix that no live process holds, and a killed child's holds none.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+const KILL_TEST_PREFIX: &str = "factory_kill";
+
 /// The kill tests' migrations: the shop's under a version of their own (passed to the child),
 /// so that their pool of per-test databases is theirs alone.
 fn kill_test_version() -> &'static str {
@@ -578,6 +583,7 @@ fn kill_test_pg() -> TestDb<diesel::PgConnection> {
     ))
     .migrations(common::PG_MIGRATIONS.with_version(kill_test_version()))
     .cleanup(Cleanup::DatabasePerTest)
+    .database_prefix(KILL_TEST_PREFIX)
     .open()
     .expect("open a per-test database")
 }
@@ -590,6 +596,7 @@ fn kill_test_mysql() -> TestDb<diesel::MysqlConnection> {
     ))
     .migrations(common::MYSQL_MIGRATIONS.with_version(kill_test_version()))
     .cleanup(Cleanup::DatabasePerTest)
+    .database_prefix(KILL_TEST_PREFIX)
     .open()
     .expect("open a per-test database")
 }
@@ -706,9 +713,12 @@ macro_rules! seeded_migrations_survive {
                     .n
             };
             for round in 0..3 {
+                // A prefix of their own: leases of the shop's migrations would drop these
+                // between rounds, and these theirs.
                 let mut db = TestDb::<$conn>::builder($url)
                     .migrations(SEEDED)
                     .cleanup(Cleanup::DatabasePerTest)
+                    .database_prefix("factory_seeded")
                     .open()
                     .unwrap();
                 assert_eq!(
@@ -760,6 +770,10 @@ seeded_migrations_survive!(
     )
 );
 
+/// The prefix of the parallel template build test's databases, which no other lease sweeps.
+#[cfg(feature = "postgres")]
+const PARALLEL_PREFIX: &str = "factory_parallel";
+
 /// Set in the children of the parallel template build test: the migrations version to use.
 const TEMPLATE_CHILD: &str = "FACTORY_TEST_TEMPLATE_CHILD";
 
@@ -779,6 +793,7 @@ fn template_child() {
     let mut db = TestDb::<diesel::PgConnection>::builder(url)
         .migrations(migrations)
         .cleanup(Cleanup::DatabasePerTest)
+        .database_prefix(PARALLEL_PREFIX)
         .open()
         .expect("open a per-test database");
     Order::factory().create(&mut db);
@@ -828,7 +843,7 @@ fn parallel_processes_build_the_template_once() {
     .unwrap();
     let templates = names
         .iter()
-        .filter(|n| n.name.starts_with("factory_tpl_"))
+        .filter(|n| n.name.starts_with(&format!("{PARALLEL_PREFIX}_tpl_")))
         .count();
     assert_eq!(
         templates,

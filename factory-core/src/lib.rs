@@ -157,6 +157,9 @@ pub use factory_derive::Factory;
 ///     factory_core::embed_migrations!("../migrations/postgres");
 /// ```
 pub use factory_derive::embed_migrations;
+/// `#[factory_core::test(..)]`: a test taking `&mut TestDb<C>`, run on a test database that is
+/// cleaned up after it. Options, URL variables and examples: [`cleanup::run_test`].
+pub use factory_derive::test;
 pub use sequence::Sequence;
 pub use stub::Stub;
 

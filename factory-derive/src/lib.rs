@@ -6,6 +6,7 @@
 mod ast;
 mod expand;
 mod migrations;
+mod test_attr;
 mod valid;
 
 use darling::FromDeriveInput;
@@ -22,6 +23,13 @@ pub fn derive_factory(input: TokenStream) -> TokenStream {
 #[proc_macro]
 pub fn embed_migrations(input: TokenStream) -> TokenStream {
     migrations::expand(input.into()).into()
+}
+
+/// Makes a function that takes `&mut TestDb<C>` a test run on a test database, cleaned up
+/// after it. See `factory_core::test`.
+#[proc_macro_attribute]
+pub fn test(args: TokenStream, item: TokenStream) -> TokenStream {
+    test_attr::expand(args.into(), item.into()).into()
 }
 
 /// The whole derive on token streams, so tests can call it without a compiler.

@@ -7,6 +7,7 @@ use diesel::prelude::QueryableByName;
 use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use diesel::sql_types::{BigInt, Nullable, Text};
 use diesel::Connection;
+use std::time::{Duration, SystemTime};
 
 /// A foreign key: `child(child_columns)` references `parent(parent_columns)`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -75,8 +76,10 @@ pub trait TestBackend:
         diesel::connection::SimpleConnection::batch_execute(conn, sql)
     }
 
-    /// Empties every table of the schema but the migrations bookkeeping.
-    fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError>;
+    /// Empties every table of the schema but the migrations bookkeeping and the tables in
+    /// `keep` (which [`TestDbBuilder::keep_tables`](super::TestDbBuilder::keep_tables) checked:
+    /// none of them references a table that is emptied).
+    fn truncate(conn: &mut Self, cleanup: Cleanup, keep: &[String]) -> Result<(), CleanupError>;
 
     /// Applies pending migrations to the database at `url`, under a lock that parallel test
     /// processes share.
@@ -87,8 +90,16 @@ pub trait TestBackend:
         cleanup: Cleanup,
     ) -> Result<(), CleanupError>;
 
-    /// Leases a clean, migrated database of the test's own on the server `url` names.
-    fn lease_database(url: &str, migrations: &Migrations) -> Result<Self::Lease, CleanupError>;
+    /// Leases a clean, migrated database of the test's own on the server `url` names, named
+    /// after `prefix`. On the way it sweeps what earlier runs left under the same prefix:
+    /// databases of killed tests, databases of other migrations that no live process holds,
+    /// and kept databases older than `kept_for`.
+    fn lease_database(
+        url: &str,
+        migrations: &Migrations,
+        prefix: &str,
+        kept_for: Duration,
+    ) -> Result<Self::Lease, CleanupError>;
 
     /// The URL of a leased database.
     fn lease_url(lease: &Self::Lease) -> String;
@@ -102,6 +113,24 @@ pub trait TestBackend:
     /// it is still fit to use).
     fn release_database(lease: Self::Lease, conn: Option<Self>) -> Result<(), CleanupError>;
 
+    /// Keeps a leased database as the failed test left it: no later test leases it, and a
+    /// sweep drops it (see [`TestDbBuilder::keep_failed`](super::TestDbBuilder::keep_failed)).
+    /// `test` names the test, for whoever looks at the database later. Returns the kept
+    /// database: its name and its URL.
+    fn keep_database(
+        lease: Self::Lease,
+        conn: Option<Self>,
+        test: &str,
+    ) -> Result<KeptDatabase, CleanupError>;
+
+    /// Drops the databases kept under `prefix` on the server `url` names that were kept
+    /// longer ago than `older_than` (all of them for [`Duration::ZERO`]); returns their names.
+    fn sweep_kept(
+        url: &str,
+        prefix: &str,
+        older_than: Duration,
+    ) -> Result<Vec<String>, CleanupError>;
+
     /// Whether `url` names a database only the handle's own connection can see (SQLite's
     /// `:memory:`): cleanup then runs on that connection and the residue check is moot.
     fn is_private(url: &str) -> bool {
@@ -114,6 +143,95 @@ pub trait TestBackend:
         AnsiTransactionManager::transaction_manager_status_mut(conn)
             .transaction_depth()
             .map_or(true, |depth| depth.is_some())
+    }
+}
+
+/// A failed test's per-test database, kept for a look: see
+/// [`TestDbBuilder::keep_failed`](super::TestDbBuilder::keep_failed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeptDatabase {
+    /// The database's name (SQLite: its file name).
+    pub name: String,
+    /// A connection string for it (SQLite: the file's path).
+    pub url: String,
+}
+
+/// Seconds since the Unix epoch: when a database was kept.
+pub(crate) fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Whether something kept at `kept_at` (Unix seconds) is older than `older_than`.
+pub(crate) fn kept_long_enough(kept_at: u64, older_than: Duration) -> bool {
+    older_than.is_zero() || unix_now().saturating_sub(kept_at) >= older_than.as_secs()
+}
+
+/// What a per-test database's name says, read back under one prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum PerTestName {
+    /// `<prefix>_<hash>_<slot>`: a test's database.
+    Slot { hash: String, slot: i32 },
+    /// `<prefix>_tpl_<hash>`: the template the slots are cloned from.
+    Template { hash: String },
+    /// `<prefix>_tpl_<hash>_build`: a template being built.
+    Build { hash: String },
+}
+
+impl PerTestName {
+    /// The hash of the migrations the database was made from.
+    #[cfg_attr(not(any(feature = "postgres", feature = "mysql")), allow(dead_code))]
+    pub(crate) fn hash(&self) -> &str {
+        match self {
+            Self::Slot { hash, .. } | Self::Template { hash } | Self::Build { hash } => hash,
+        }
+    }
+
+    /// Reads `name` as one of the names made under `prefix`; `None` for any other name
+    /// (another prefix's, one that merely starts the same way).
+    pub(crate) fn parse(prefix: &str, name: &str) -> Option<Self> {
+        let rest = name.strip_prefix(prefix)?.strip_prefix('_')?;
+        let is_hash = |s: &str| s.len() == 12 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        if let Some(template) = rest.strip_prefix("tpl_") {
+            let (hash, build) = match template.strip_suffix("_build") {
+                Some(hash) => (hash, true),
+                None => (template, false),
+            };
+            if !is_hash(hash) {
+                return None;
+            }
+            let hash = hash.to_owned();
+            return Some(if build {
+                Self::Build { hash }
+            } else {
+                Self::Template { hash }
+            });
+        }
+        let (hash, slot) = rest.split_once('_')?;
+        let slot_ok = !slot.is_empty() && slot.bytes().all(|b| b.is_ascii_digit());
+        (is_hash(hash) && slot_ok).then(|| Self::Slot {
+            hash: hash.to_owned(),
+            slot: slot.parse().unwrap_or(i32::MAX),
+        })
+    }
+}
+
+/// Checks a per-test database name prefix: a lowercase letter, then up to 29 lowercase
+/// letters, digits and underscores, so that every name made from it is a plain identifier
+/// within PostgreSQL's and MySQL's length limits.
+pub(crate) fn check_prefix(prefix: &str) -> Result<(), CleanupError> {
+    let mut bytes = prefix.bytes();
+    let ok = prefix.len() <= 30
+        && bytes.next().is_some_and(|b| b.is_ascii_lowercase())
+        && bytes.all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(CleanupError::Usage(format!(
+            "the per-test database prefix `{prefix}` must be a lowercase letter followed by at \
+             most 29 lowercase letters, digits or underscores"
+        )))
     }
 }
 
@@ -264,6 +382,63 @@ pub(crate) fn with_database(url: &str, database: &str) -> Result<String, Cleanup
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn per_test_names_are_read_back_under_their_prefix_only() {
+        let hash = "0123456789ab";
+        assert_eq!(
+            PerTestName::parse("factory", &format!("factory_{hash}_12")),
+            Some(PerTestName::Slot {
+                hash: hash.into(),
+                slot: 12
+            })
+        );
+        assert_eq!(
+            PerTestName::parse("factory", &format!("factory_tpl_{hash}")),
+            Some(PerTestName::Template { hash: hash.into() })
+        );
+        assert_eq!(
+            PerTestName::parse("factory", &format!("factory_tpl_{hash}_build")),
+            Some(PerTestName::Build { hash: hash.into() })
+        );
+        // Another prefix that starts the same way is not ours.
+        for other in [
+            format!("factory_app_{hash}_1"),
+            format!("factory_app_tpl_{hash}"),
+            format!("factory_tpl_app_{hash}"),
+            format!("factory_{hash}_1_x"),
+            format!("factory_{hash}x_1"),
+            "factoryx_0123456789ab_1".to_owned(),
+            "factory_test".to_owned(),
+        ] {
+            assert_eq!(PerTestName::parse("factory", &other), None, "{other}");
+        }
+        assert_eq!(
+            PerTestName::parse("factory_app", &format!("factory_app_{hash}_1")),
+            Some(PerTestName::Slot {
+                hash: hash.into(),
+                slot: 1
+            })
+        );
+    }
+
+    #[test]
+    fn prefixes_are_plain_short_identifiers() {
+        for good in ["factory", "a", "my_app_2", &"a".repeat(30)] {
+            assert!(check_prefix(good).is_ok(), "{good}");
+        }
+        for bad in [
+            "",
+            "1app",
+            "App",
+            "my-app",
+            "app;drop",
+            &"a".repeat(31),
+            "_x",
+        ] {
+            assert!(check_prefix(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn foreign_key_rows_group_by_constraint_in_order() {

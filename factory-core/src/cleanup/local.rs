@@ -56,7 +56,7 @@ pub enum Driver {
 
 impl Driver {
     /// The driver a string is most likely meant for, when the connection type is unknown.
-    fn guess(url: &str) -> Option<Self> {
+    pub(crate) fn guess(url: &str) -> Option<Self> {
         let lower = url.to_ascii_lowercase();
         if lower.starts_with("mysql://") {
             Some(Self::MysqlClient)

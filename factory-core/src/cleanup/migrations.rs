@@ -103,6 +103,20 @@ impl Migrations {
     }
 }
 
+/// A copy: what `#[factory_core::test(migrations = MIGRATIONS)]` passes as `&MIGRATIONS`.
+impl From<&Migrations> for Migrations {
+    fn from(migrations: &Migrations) -> Self {
+        *migrations
+    }
+}
+
+/// Diesel's own embedded migrations, as [`Migrations::new`] takes them.
+impl From<&'static EmbeddedMigrations> for Migrations {
+    fn from(source: &'static EmbeddedMigrations) -> Self {
+        Self::new(source)
+    }
+}
+
 /// A borrowed [`EmbeddedMigrations`] that Diesel's harness can take by value.
 pub(crate) struct Source(&'static EmbeddedMigrations);
 

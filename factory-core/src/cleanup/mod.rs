@@ -5,8 +5,8 @@
 //! |---|---|---|
 //! | [`Cleanup::Transaction`] (default) | a test transaction, rolled back on drop | fastest; everything goes through the handle's one connection |
 //! | [`Cleanup::Tracked`] | every factory insert through the handle is recorded; on drop the rows, and rows that reference them, are deleted in reverse order on a connection of their own | the code under test commits, opens other connections or writes from background tasks |
-//! | [`Cleanup::Truncate`] | every table of the schema but Diesel's migrations bookkeeping is emptied on drop | a database the test suite owns |
-//! | [`Cleanup::DatabasePerTest`] | the test gets a database of its own: PostgreSQL clones a migrated template, SQLite copies a migrated file, MySQL leases a database per worker | full isolation, tests in parallel |
+//! | [`Cleanup::Truncate`] | every table of the schema but Diesel's migrations bookkeeping (and those [`keep_tables`](TestDbBuilder::keep_tables) names) is emptied on drop | a database the test suite owns |
+//! | [`Cleanup::DatabasePerTest`] | the test gets a database of its own: PostgreSQL clones a migrated template, SQLite copies a migrated file, MySQL leases a database per worker; a failed test's can be [kept](TestDbBuilder::keep_failed) | full isolation, tests in parallel |
 //!
 //! ```
 //! # #[cfg(feature = "sqlite")] {
@@ -36,12 +36,16 @@
 //!
 //! The handle dereferences to its connection (`&mut *db` for Diesel queries), and factories
 //! accept it wherever they accept a connection: `User::factory().create(&mut db)`.
+//!
+//! `#[factory_core::test(..)]` opens the handle for a test and cleans up after it, for plain and
+//! `async fn` tests: see [`run_test`].
 
 mod backend;
 mod local;
 mod migrations;
 mod pool;
 mod residue;
+mod runner;
 mod track;
 
 #[cfg(feature = "mysql")]
@@ -51,10 +55,19 @@ mod postgres;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use backend::TestBackend;
+pub use backend::{KeptDatabase, TestBackend};
 pub use local::{is_local, Driver};
 pub use migrations::Migrations;
 pub use residue::Residue;
+#[cfg(not(feature = "async"))]
+#[doc(hidden)]
+pub use runner::AsyncFeature;
+#[cfg(feature = "async")]
+pub use runner::AsyncTestHandle;
+pub use runner::{
+    run_async_test, run_test, TestArgs, TestHandle, TestOutcome, DATABASE_URL_VAR, MYSQL_URL_VAR,
+    POSTGRES_URL_VAR, SQLITE_URL_VAR,
+};
 
 use crate::create::{Create, GetOrCreate};
 use crate::error::FactoryError;
@@ -78,12 +91,15 @@ pub enum Cleanup {
     /// their own; retried on deadlock.
     Tracked,
     /// Writes commit. On drop every table of the schema, but Diesel's
-    /// `__diesel_schema_migrations`, is emptied: in one `TRUNCATE` on PostgreSQL.
+    /// `__diesel_schema_migrations` and the tables [`TestDbBuilder::keep_tables`] names, is
+    /// emptied: in one `TRUNCATE` on PostgreSQL.
     Truncate,
     /// The test gets a database of its own, migrated with [`TestDbBuilder::migrations`]:
     /// PostgreSQL clones a template database (built once per set of migrations), SQLite copies
     /// a migrated file, MySQL leases a database per worker. The database is emptied or
-    /// removed on drop; ones left by killed processes are swept at the next start.
+    /// removed on drop, or [kept](TestDbBuilder::keep_failed) if the test failed and the
+    /// builder says so. Ones left by killed processes, and those of other migrations under the
+    /// same [prefix](TestDbBuilder::database_prefix), are swept at the next start.
     DatabasePerTest,
 }
 
@@ -296,6 +312,21 @@ pub const DEFAULT_LOCK_TIMEOUT: Duration = Duration::from_secs(15);
 /// The environment variable that lets destructive strategies run against a remote host.
 pub const ALLOW_REMOTE_VAR: &str = "FACTORY_ALLOW_REMOTE_DATABASE";
 
+/// The environment variable that turns [`TestDbBuilder::keep_failed`] on for every
+/// [`Cleanup::DatabasePerTest`] handle not told otherwise: `FACTORY_KEEP_FAILED=1`.
+pub const KEEP_FAILED_VAR: &str = "FACTORY_KEEP_FAILED";
+
+/// The environment variable that says how many hours a kept database stays before a lease
+/// drops it (default [`KEPT_FOR`]; `0` drops them at the next lease).
+pub const KEEP_FAILED_HOURS_VAR: &str = "FACTORY_KEEP_FAILED_HOURS";
+
+/// How long a failed test's kept database stays before a later lease drops it, unless
+/// [`KEEP_FAILED_HOURS_VAR`] says otherwise: a day.
+pub const KEPT_FOR: Duration = Duration::from_secs(24 * 3600);
+
+/// The prefix of per-test database names unless [`TestDbBuilder::database_prefix`] gives one.
+pub const DEFAULT_DATABASE_PREFIX: &str = "factory";
+
 /// A test's database connection that cleans up after the test, whatever way it ends.
 ///
 /// Open one with [`TestDb::builder`] (or [`TestDb::open`] for the defaults). It dereferences
@@ -326,6 +357,12 @@ pub struct TestDb<C: TestBackend> {
     baseline: Option<residue::Counts>,
     lease: Option<C::Lease>,
     lock_timeout: Duration,
+    /// Keep the per-test database if the test fails.
+    keep_failed: bool,
+    keep_tables: Vec<String>,
+    test_name: Option<String>,
+    /// Whether the test failed, when the runner knows; else a panic in progress says so.
+    failed: Option<bool>,
     finished: bool,
 }
 
@@ -340,22 +377,77 @@ impl<C: TestBackend> fmt::Debug for TestDb<C> {
 }
 
 /// Options for opening a [`TestDb`]; from [`TestDb::builder`].
-#[derive(Debug, Clone)]
 #[must_use]
 pub struct TestDbBuilder<C> {
     url: String,
-    cleanup: Cleanup,
-    migrations: Option<Migrations>,
-    check_residue: bool,
-    allow_remote: bool,
-    lock_timeout: Duration,
+    options: Options,
     _conn: std::marker::PhantomData<fn() -> C>,
+}
+
+/// As derived, without asking the connection type to be `Clone` too.
+impl<C> Clone for TestDbBuilder<C> {
+    fn clone(&self) -> Self {
+        Self::with_options(self.url.clone(), self.options.clone())
+    }
+}
+
+/// As derived, but the URL shows no password.
+impl<C> fmt::Debug for TestDbBuilder<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("TestDbBuilder")
+            .field("url", &local::redact(&self.url))
+            .field("options", &self.options)
+            .finish()
+    }
+}
+
+/// Everything a [`TestDbBuilder`] holds but the URL: what `#[factory_core::test]` carries to
+/// the builder of whichever connection type the test takes.
+#[derive(Debug, Clone)]
+pub(crate) struct Options {
+    pub(crate) cleanup: Cleanup,
+    pub(crate) migrations: Option<Migrations>,
+    pub(crate) check_residue: bool,
+    pub(crate) allow_remote: bool,
+    pub(crate) lock_timeout: Duration,
+    /// `None`: as [`KEEP_FAILED_VAR`] says.
+    pub(crate) keep_failed: Option<bool>,
+    pub(crate) database_prefix: String,
+    pub(crate) keep_tables: Vec<String>,
+    /// The test's name, for a kept database; else the test thread's name.
+    pub(crate) test_name: Option<String>,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            cleanup: Cleanup::default(),
+            migrations: None,
+            check_residue: false,
+            allow_remote: false,
+            lock_timeout: DEFAULT_LOCK_TIMEOUT,
+            keep_failed: None,
+            database_prefix: DEFAULT_DATABASE_PREFIX.to_owned(),
+            keep_tables: Vec::new(),
+            test_name: None,
+        }
+    }
+}
+
+impl<C> TestDbBuilder<C> {
+    pub(crate) fn with_options(url: String, options: Options) -> Self {
+        Self {
+            url,
+            options,
+            _conn: std::marker::PhantomData,
+        }
+    }
 }
 
 impl<C: TestBackend> TestDbBuilder<C> {
     /// The cleanup strategy (default [`Cleanup::Transaction`]).
     pub fn cleanup(mut self, cleanup: Cleanup) -> Self {
-        self.cleanup = cleanup;
+        self.options.cleanup = cleanup;
         self
     }
 
@@ -363,7 +455,7 @@ impl<C: TestBackend> TestDbBuilder<C> {
     /// its databases; the other strategies apply any that are pending (under a lock, so
     /// parallel test processes do not race).
     pub fn migrations(mut self, migrations: Migrations) -> Self {
-        self.migrations = Some(migrations);
+        self.options.migrations = Some(migrations);
         self
     }
 
@@ -378,7 +470,7 @@ impl<C: TestBackend> TestDbBuilder<C> {
     /// creating through `&mut *db`, `db.conn()` or inside `db.transaction(..)` bypasses the
     /// record, and this check is what reports such rows.
     pub fn check_residue(mut self, check: bool) -> Self {
-        self.check_residue = check;
+        self.options.check_residue = check;
         self
     }
 
@@ -386,61 +478,233 @@ impl<C: TestBackend> TestDbBuilder<C> {
     /// (default [`DEFAULT_LOCK_TIMEOUT`]); then it fails, naming the table, instead of hanging
     /// the test. [`Cleanup::Tracked`] waits this long at most, retries included.
     pub fn lock_timeout(mut self, wait: Duration) -> Self {
-        self.lock_timeout = wait;
+        self.options.lock_timeout = wait;
         self
     }
 
     /// Lets destructive strategies run against a database that is not on this machine.
     pub fn allow_remote(mut self) -> Self {
-        self.allow_remote = true;
+        self.options.allow_remote = true;
         self
+    }
+
+    /// Under [`Cleanup::DatabasePerTest`], keeps the database of a test that fails (panics,
+    /// or, under `#[factory_core::test]`, returns an error) as the test left it, and prints
+    /// its name and URL (password hidden) to stderr so that you can connect and look.
+    ///
+    /// No later test uses a kept database. The lease of a later test drops it once it has
+    /// been kept for [`KEPT_FOR`] (or as long as [`KEEP_FAILED_HOURS_VAR`] says);
+    /// [`TestDbBuilder::sweep_kept`] drops every kept database at once.
+    ///
+    /// Off by default; `FACTORY_KEEP_FAILED=1` ([`KEEP_FAILED_VAR`]) turns it on for every
+    /// handle not told otherwise. Asked for with another strategy, [`open`](Self::open)
+    /// refuses: only a per-test database is the test's own to keep.
+    ///
+    /// ```no_run
+    /// # #[cfg(feature = "postgres")] {
+    /// use factory_core::cleanup::{Cleanup, Migrations, TestDb};
+    ///
+    /// static MIGRATIONS: Migrations = factory_core::embed_migrations!("../migrations/postgres");
+    ///
+    /// let db = TestDb::<diesel::PgConnection>::builder("postgres://localhost/app")
+    ///     .migrations(MIGRATIONS)
+    ///     .cleanup(Cleanup::DatabasePerTest)
+    ///     .keep_failed(true)
+    ///     .open()
+    ///     .unwrap();
+    /// // A panic from here on keeps `db.url()`'s database and names it on stderr:
+    /// // factory_core: kept the database of the failed test `..`: factory_5c0e.._3 (postgres://..)
+    /// # }
+    /// ```
+    pub fn keep_failed(mut self, keep: bool) -> Self {
+        self.options.keep_failed = Some(keep);
+        self
+    }
+
+    /// The prefix of the names of [`Cleanup::DatabasePerTest`]'s databases (default
+    /// [`DEFAULT_DATABASE_PREFIX`]): `<prefix>_<hash>_<n>` for a test's database,
+    /// `<prefix>_tpl_<hash>` for PostgreSQL's template, `<prefix>_*.sqlite` files for SQLite.
+    /// A lowercase letter, then at most 29 lowercase letters, digits or underscores.
+    ///
+    /// Every lease sweeps the databases under its prefix that were made from other
+    /// migrations (an older version of them, as a rule) and that no live process holds. Test
+    /// suites of different migrations that share a server, or a SQLite directory, should each
+    /// have a prefix of their own, or each run drops the other's.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use factory_core::cleanup::{Cleanup, Migrations, TestDb};
+    ///
+    /// static MIGRATIONS: Migrations = factory_core::embed_migrations!("../migrations/sqlite");
+    ///
+    /// let db = TestDb::<diesel::SqliteConnection>::builder(":memory:")
+    ///     .migrations(MIGRATIONS)
+    ///     .cleanup(Cleanup::DatabasePerTest)
+    ///     .database_prefix("billing")
+    ///     .open()
+    ///     .unwrap();
+    /// let file = std::path::Path::new(db.url()).file_name().unwrap().to_str().unwrap();
+    /// assert!(file.starts_with("billing_"), "{file}");
+    /// # }
+    /// ```
+    pub fn database_prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.options.database_prefix = prefix.into();
+        self
+    }
+
+    /// Under [`Cleanup::Truncate`], leaves these tables as they are, as DatabaseCleaner's
+    /// `except:` does: reference data that the migrations inserted (countries, currencies,
+    /// roles) stays for the next test. The other tables are emptied as before.
+    ///
+    /// A kept table keeps every row it holds, the test's too: what a test adds to one stays,
+    /// and [`check_residue`](Self::check_residue) reports it. [`open`](Self::open) refuses a
+    /// name that is not a table of the schema, a kept table that references (by foreign key)
+    /// a table that is emptied, and any other strategy.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use diesel::prelude::*;
+    /// use factory_core::cleanup::{Cleanup, TestDb};
+    ///
+    /// let dir = std::env::temp_dir().join(format!("factory-doc-keep-{}", std::process::id()));
+    /// std::fs::create_dir_all(&dir).unwrap();
+    /// let url = dir.join("app.sqlite").to_string_lossy().into_owned();
+    /// let mut setup = SqliteConnection::establish(&url).unwrap();
+    /// diesel::sql_query("CREATE TABLE countries (code TEXT PRIMARY KEY)").execute(&mut setup).unwrap();
+    /// diesel::sql_query("INSERT INTO countries VALUES ('fr'), ('jp')").execute(&mut setup).unwrap();
+    /// diesel::sql_query("CREATE TABLE notes (body TEXT)").execute(&mut setup).unwrap();
+    /// {
+    ///     let mut db = TestDb::<SqliteConnection>::builder(&url)
+    ///         .cleanup(Cleanup::Truncate)
+    ///         .keep_tables(["countries"])
+    ///         .open()
+    ///         .unwrap();
+    ///     diesel::sql_query("INSERT INTO notes VALUES ('x')").execute(&mut *db).unwrap();
+    /// } // `notes` is emptied, `countries` left alone
+    /// #[derive(QueryableByName)]
+    /// struct N {
+    ///     #[diesel(sql_type = diesel::sql_types::BigInt)]
+    ///     n: i64,
+    /// }
+    /// let mut count = |table: &str| {
+    ///     let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+    ///     diesel::sql_query(sql).get_result::<N>(&mut setup).unwrap().n
+    /// };
+    /// assert_eq!((count("countries"), count("notes")), (2, 0));
+    /// # std::fs::remove_dir_all(&dir).ok();
+    /// # }
+    /// ```
+    pub fn keep_tables<I>(mut self, tables: I) -> Self
+    where
+        I: IntoIterator,
+        I::Item: Into<String>,
+    {
+        self.options.keep_tables = tables.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Drops every database kept under this builder's [prefix](Self::database_prefix) on the
+    /// server of its URL (SQLite: in the per-test directory), however recently it was kept;
+    /// returns their names. A kept database someone is still connected to stays, and the
+    /// error names it.
+    ///
+    /// Dropping is destructive: a remote server needs [`allow_remote`](Self::allow_remote) as
+    /// the strategies do.
+    ///
+    /// ```
+    /// # #[cfg(feature = "sqlite")] {
+    /// use factory_core::cleanup::TestDb;
+    ///
+    /// let dropped = TestDb::<diesel::SqliteConnection>::builder(":memory:")
+    ///     .database_prefix("doc_sweep")
+    ///     .sweep_kept()
+    ///     .unwrap();
+    /// assert!(dropped.is_empty());
+    /// # }
+    /// ```
+    pub fn sweep_kept(self) -> Result<Vec<String>, CleanupError> {
+        backend::check_prefix(&self.options.database_prefix)?;
+        self.guard_remote(Cleanup::DatabasePerTest)?;
+        C::sweep_kept(&self.url, &self.options.database_prefix, Duration::ZERO)
+    }
+
+    /// Refuses a destructive `cleanup` on a database that is not on this machine.
+    fn guard_remote(&self, cleanup: Cleanup) -> Result<(), CleanupError> {
+        if !cleanup.is_destructive() || self.options.allow_remote || allow_remote_from_env() {
+            return Ok(());
+        }
+        match local::refusal_for::<C>(&self.url) {
+            None => Ok(()),
+            Some(local::Refusal::Remote(host)) => {
+                Err(CleanupError::RemoteDatabase { cleanup, host })
+            }
+            Some(local::Refusal::Unchecked(reason)) => {
+                Err(CleanupError::UncheckedDatabase { cleanup, reason })
+            }
+        }
+    }
+
+    /// Refuses options that do not go with the strategy.
+    fn check_options(&self) -> Result<(), CleanupError> {
+        let options = &self.options;
+        let cleanup = options.cleanup;
+        if options.keep_failed == Some(true) && cleanup != Cleanup::DatabasePerTest {
+            return Err(CleanupError::Usage(format!(
+                "`.keep_failed(true)` keeps a failed test's own database, and {cleanup} has \
+                 none (its database is shared): use Cleanup::DatabasePerTest"
+            )));
+        }
+        if !options.keep_tables.is_empty() && cleanup != Cleanup::Truncate {
+            return Err(CleanupError::Usage(format!(
+                "`.keep_tables(..)` names tables that Cleanup::Truncate leaves alone; {cleanup} \
+                 empties no table"
+            )));
+        }
+        backend::check_prefix(&options.database_prefix)
     }
 
     /// Opens the handle: connects, and prepares the strategy.
     pub fn open(self) -> Result<TestDb<C>, CleanupError> {
-        if self.cleanup.is_destructive() && !self.allow_remote && !allow_remote_from_env() {
-            let cleanup = self.cleanup;
-            match local::refusal_for::<C>(&self.url) {
-                None => {}
-                Some(local::Refusal::Remote(host)) => {
-                    return Err(CleanupError::RemoteDatabase { cleanup, host })
-                }
-                Some(local::Refusal::Unchecked(reason)) => {
-                    return Err(CleanupError::UncheckedDatabase { cleanup, reason })
-                }
-            }
-        }
-        let cleanup = self.cleanup;
+        self.check_options()?;
+        self.guard_remote(self.options.cleanup)?;
+        let options = self.options;
+        let cleanup = options.cleanup;
         let (mut conn, url, lease) = match cleanup {
             Cleanup::DatabasePerTest => {
-                let migrations = self.migrations.as_ref().ok_or_else(|| {
+                let migrations = options.migrations.as_ref().ok_or_else(|| {
                     CleanupError::Usage(
                         "Cleanup::DatabasePerTest builds each test's database from migrations: \
                          pass them with `.migrations(..)`"
                             .to_owned(),
                     )
                 })?;
-                let mut lease = C::lease_database(&self.url, migrations)?;
+                let mut lease =
+                    C::lease_database(&self.url, migrations, &options.database_prefix, kept_for())?;
                 let url = C::lease_url(&lease);
                 let conn = C::lease_connection(&mut lease)?;
                 (conn, url, Some(lease))
             }
             _ => {
                 let mut conn = checkout::<C>(&self.url)?;
-                if let Some(migrations) = &self.migrations {
-                    // Once per process and database: the check is two queries and a lock.
+                if let Some(migrations) = &options.migrations {
+                    // Once per process and database: the check is two queries and a lock. A
+                    // private database is new with every connection, so every one is migrated.
                     let done = format!("{}\u{0}{}", self.url, migrations.hash::<C::Backend>());
-                    if !pool::is_done(&done) {
+                    if C::is_private(&self.url) || !pool::is_done(&done) {
                         C::migrate(&mut conn, &self.url, migrations, cleanup)?;
                         pool::mark_done(&done);
                     }
+                }
+                if !options.keep_tables.is_empty() {
+                    check_kept_tables(&mut conn, &self.url, &options.keep_tables)?;
                 }
                 (conn, self.url.clone(), None)
             }
         };
         // A per-test database is the test's own and ends empty or dropped: nothing to count.
         let baseline =
-            if self.check_residue && cleanup != Cleanup::DatabasePerTest && !C::is_private(&url) {
+            if options.check_residue && cleanup != Cleanup::DatabasePerTest && !C::is_private(&url)
+            {
                 Some(residue::count(&mut conn, cleanup)?)
             } else {
                 None
@@ -458,28 +722,87 @@ impl<C: TestBackend> TestDbBuilder<C> {
             tracked: track::Tracked::default(),
             baseline,
             lease,
-            lock_timeout: self.lock_timeout,
+            lock_timeout: options.lock_timeout,
+            keep_failed: options
+                .keep_failed
+                .unwrap_or_else(|| cleanup == Cleanup::DatabasePerTest && keep_failed_from_env()),
+            keep_tables: options.keep_tables,
+            test_name: options.test_name,
+            failed: None,
             finished: false,
         })
     }
 }
 
+/// Checks, once per process and database, that every table `.keep_tables(..)` names is a
+/// table of the schema and references no table that truncation empties.
+fn check_kept_tables<C: TestBackend>(
+    conn: &mut C,
+    url: &str,
+    keep: &[String],
+) -> Result<(), CleanupError> {
+    let done = format!("{url}\u{0}keep\u{0}{}", keep.join("\u{0}"));
+    if !C::is_private(url) && pool::is_done(&done) {
+        return Ok(());
+    }
+    let step = "read the schema's tables and foreign keys";
+    let tables = C::tables(conn).map_err(CleanupError::db(Cleanup::Truncate, step))?;
+    let unknown: Vec<&String> = keep.iter().filter(|t| !tables.contains(t)).collect();
+    if !unknown.is_empty() {
+        return Err(CleanupError::Usage(format!(
+            "`.keep_tables(..)` names {}, not a table of the schema (its tables: {})",
+            unknown
+                .iter()
+                .map(|t| format!("`{t}`"))
+                .collect::<Vec<_>>()
+                .join(", "),
+            tables.join(", ")
+        )));
+    }
+    let keys = C::foreign_keys(conn).map_err(CleanupError::db(Cleanup::Truncate, step))?;
+    if let Some(key) = keys
+        .iter()
+        .find(|k| keep.contains(&k.child) && !keep.contains(&k.parent))
+    {
+        return Err(CleanupError::Usage(format!(
+            "Cleanup::Truncate cannot keep `{}` and empty `{}`, which it references \
+             ({} -> {}): keep `{}` too",
+            key.child,
+            key.parent,
+            key.child_columns.join(", "),
+            key.parent_columns.join(", "),
+            key.parent
+        )));
+    }
+    pool::mark_done(&done);
+    Ok(())
+}
+
 fn allow_remote_from_env() -> bool {
-    std::env::var(ALLOW_REMOTE_VAR).is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+    env_flag(ALLOW_REMOTE_VAR)
+}
+
+fn keep_failed_from_env() -> bool {
+    env_flag(KEEP_FAILED_VAR)
+}
+
+fn env_flag(var: &str) -> bool {
+    std::env::var(var).is_ok_and(|v| matches!(v.as_str(), "1" | "true" | "yes"))
+}
+
+/// How long a kept database stays: [`KEEP_FAILED_HOURS_VAR`], else [`KEPT_FOR`].
+fn kept_for() -> Duration {
+    std::env::var(KEEP_FAILED_HOURS_VAR)
+        .ok()
+        .and_then(|hours| hours.trim().parse::<f64>().ok())
+        .filter(|hours| hours.is_finite() && *hours >= 0.0)
+        .map_or(KEPT_FOR, |hours| Duration::from_secs_f64(hours * 3600.0))
 }
 
 impl<C: TestBackend> TestDb<C> {
     /// Options for a handle on the database at `url`.
     pub fn builder(url: impl Into<String>) -> TestDbBuilder<C> {
-        TestDbBuilder {
-            url: url.into(),
-            cleanup: Cleanup::default(),
-            migrations: None,
-            check_residue: false,
-            allow_remote: false,
-            lock_timeout: DEFAULT_LOCK_TIMEOUT,
-            _conn: std::marker::PhantomData,
-        }
+        TestDbBuilder::with_options(url.into(), Options::default())
     }
 
     /// The one line a test needs: a handle on the database `DATABASE_URL` names (as for
@@ -555,6 +878,33 @@ impl<C: TestBackend> TestDb<C> {
         self.finish_inner()
     }
 
+    /// Cleans up as after a test that failed (`true`) or passed: what the runner of
+    /// `#[factory_core::test]` calls, as it knows which.
+    pub(crate) fn finish_as(mut self, failed: bool) -> Result<(), CleanupError> {
+        self.failed = Some(failed);
+        self.finish_inner()
+    }
+
+    /// Keeps the per-test database as the failed test left it, and says where it is.
+    fn keep(&self, lease: C::Lease, conn: Option<C>) -> Result<(), CleanupError> {
+        let thread = std::thread::current();
+        let test = self
+            .test_name
+            .as_deref()
+            .or(thread.name())
+            .unwrap_or("unnamed");
+        let kept = C::keep_database(lease, conn, test)?;
+        eprintln!(
+            "factory_core: kept the database of the failed test `{test}`: {} ({}). No later \
+             test uses it; a lease drops it after {} h, and \
+             `TestDb::builder(url).sweep_kept()` at once.",
+            kept.name,
+            local::redact(&kept.url),
+            kept_for().as_secs_f64() / 3600.0,
+        );
+        Ok(())
+    }
+
     fn finish_inner(&mut self) -> Result<(), CleanupError> {
         if std::mem::replace(&mut self.finished, true) {
             return Ok(());
@@ -623,11 +973,16 @@ impl<C: TestBackend> TestDb<C> {
             }
             Cleanup::Truncate => {
                 let mut conn = reusable(conn).map_or_else(|| checkout::<C>(&self.url), Ok)?;
-                C::truncate(&mut conn, cleanup)?;
+                C::truncate(&mut conn, cleanup, &self.keep_tables)?;
                 checkin(&self.url, conn);
                 Ok(())
             }
             Cleanup::DatabasePerTest => match self.lease.take() {
+                Some(lease)
+                    if self.keep_failed && self.failed.unwrap_or_else(std::thread::panicking) =>
+                {
+                    self.keep(lease, conn)
+                }
                 Some(lease) => C::release_database(lease, reusable(conn)),
                 None => Ok(()),
             },

@@ -1,16 +1,22 @@
 //! MySQL and MariaDB: catalog queries, `TRUNCATE` with foreign key checks off, named locks,
 //! and a database per worker.
 //!
-//! A worker's database is `factory_<hash>_<slot>`: a test leases the lowest slot whose named
-//! lock (`GET_LOCK`) it can take, creates and migrates the database the first time, and gives
-//! it back emptied. A slot whose lock is free but whose tables hold rows was left by a killed
-//! process: every lease sweeps those (and empties its own slot if it holds rows). A table
+//! A worker's database is `<prefix>_<hash>_<slot>` (prefix `factory` unless the builder says):
+//! a test leases the lowest slot whose named lock (`GET_LOCK`, named as the database) it can
+//! take, creates and migrates the database the first time, and gives it back emptied. A table
 //! `__factory_core_slot` in each marks it fully built, and whether its migrations inserted
-//! rows: such a database is dropped and built again instead of emptied.
+//! rows: such a database is dropped and built again instead of emptied. A table
+//! `__factory_core_kept` marks a failed test's database kept (its comment says when, and which
+//! test): no lease takes it.
+//!
+//! Every lease sweeps under its prefix, each database under its lock: a slot of its set of
+//! migrations whose lock is free but whose tables hold rows was left by a killed process and
+//! is emptied; a kept database older than the builder allows is dropped; and so is every
+//! database of another set of migrations (an older version, as a rule) whose lock is free.
 
 use super::backend::{
-    establish, group_foreign_keys, load_counts, load_names, with_database, ForeignKey, KeyColumn,
-    Name, TestBackend,
+    establish, group_foreign_keys, kept_long_enough, load_counts, load_names, unix_now,
+    with_database, ForeignKey, KeptDatabase, KeyColumn, Name, PerTestName, TestBackend,
 };
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
@@ -18,6 +24,7 @@ use diesel::mysql::{Mysql, MysqlConnection};
 use diesel::prelude::*;
 use diesel::sql_types::BigInt;
 use diesel_migrations::MigrationHarness;
+use std::time::Duration;
 
 #[derive(QueryableByName)]
 struct Number {
@@ -48,6 +55,71 @@ fn number(conn: &mut MysqlConnection, sql: &str) -> QueryResult<Option<i64>> {
 /// left rows of their own (then it is dropped rather than emptied after a test).
 const MARKER: &str = "__factory_core_slot";
 
+/// The table that marks a failed test's database kept; its comment holds when (Unix seconds)
+/// and the test's name.
+const KEPT: &str = "__factory_core_kept";
+
+/// Takes the named lock of a worker database without waiting; whether it got it.
+fn try_lock(locker: &mut MysqlConnection, name: &str) -> Result<bool, CleanupError> {
+    number(
+        locker,
+        &format!(
+            "SELECT GET_LOCK({}, 0) AS n",
+            MysqlConnection::quote_literal(name)
+        ),
+    )
+    .map(|got| got == Some(1))
+    .map_err(CleanupError::db(
+        Cleanup::DatabasePerTest,
+        "lock a worker database",
+    ))
+}
+
+fn unlock(locker: &mut MysqlConnection, name: &str) {
+    let _ = number(
+        locker,
+        &format!(
+            "SELECT RELEASE_LOCK({}) AS n",
+            MysqlConnection::quote_literal(name)
+        ),
+    );
+}
+
+fn drop_database(locker: &mut MysqlConnection, name: &str) -> QueryResult<()> {
+    locker.batch_execute(&format!(
+        "DROP DATABASE IF EXISTS {}",
+        MysqlConnection::quote_ident(name)
+    ))
+}
+
+/// A database under the prefix, and, if it is kept, its kept table's comment.
+#[derive(QueryableByName)]
+struct Database {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    name: String,
+    #[diesel(sql_type = diesel::sql_types::Nullable<diesel::sql_types::Text>)]
+    kept: Option<String>,
+}
+
+/// The databases whose names start with `<prefix>_`, with the kept ones' notes.
+fn list(locker: &mut MysqlConnection, prefix: &str) -> QueryResult<Vec<Database>> {
+    let pattern = format!("{}\\_%", prefix.replace('_', "\\_"));
+    diesel::sql_query(format!(
+        "SELECT CAST(s.SCHEMA_NAME AS CHAR) AS name, CAST(t.TABLE_COMMENT AS CHAR) AS kept \
+         FROM information_schema.SCHEMATA s LEFT JOIN information_schema.TABLES t \
+         ON t.TABLE_SCHEMA = s.SCHEMA_NAME AND t.TABLE_NAME = {} \
+         WHERE s.SCHEMA_NAME LIKE {} ORDER BY 1",
+        MysqlConnection::quote_literal(KEPT),
+        MysqlConnection::quote_literal(&pattern)
+    ))
+    .load(locker)
+}
+
+/// When a database was kept (Unix seconds), from its kept table's comment.
+fn kept_at(note: &str) -> Option<u64> {
+    note.split_whitespace().next()?.parse().ok()
+}
+
 /// What a worker database whose lock we hold is like.
 #[derive(Debug, PartialEq, Eq)]
 enum Slot {
@@ -59,6 +131,8 @@ enum Slot {
     Clean,
     /// Holds rows a test left.
     Dirty,
+    /// A failed test's database, kept: not to be leased.
+    Kept,
 }
 
 fn slot_state(locker: &mut MysqlConnection, name: &str) -> Result<Slot, CleanupError> {
@@ -71,6 +145,9 @@ fn slot_state(locker: &mut MysqlConnection, name: &str) -> Result<Slot, CleanupE
     ))
     .load(locker)
     .map_err(err("list a worker database's tables"))?;
+    if tables.iter().any(|t| t.name == KEPT) {
+        return Ok(Slot::Kept);
+    }
     if !tables.iter().any(|t| t.name == MARKER) {
         return Ok(Slot::Unready);
     }
@@ -159,10 +236,10 @@ fn reset_slot(
             ))
     };
     match (slot_state(locker, name)?, migrations) {
-        (Slot::Clean, _) => Ok(()),
+        (Slot::Clean | Slot::Kept, _) => Ok(()),
         (Slot::Dirty, _) => {
             let mut conn = MysqlConnection::connect(&with_database(url, name)?)?;
-            MysqlConnection::truncate(&mut conn, Cleanup::DatabasePerTest)
+            MysqlConnection::truncate(&mut conn, Cleanup::DatabasePerTest, &[])
         }
         (Slot::Unready | Slot::Seeded, Some(migrations)) => {
             build_slot(locker, url, name, migrations)
@@ -171,33 +248,44 @@ fn reset_slot(
     }
 }
 
-/// Resets the worker databases of this set of migrations that no live test holds: what killed
-/// processes left. Looked at across databases on `locker`; only a dirty one gets a
-/// connection of its own.
-fn sweep(
-    locker: &mut MysqlConnection,
-    url: &str,
-    hash: &str,
-    leased: &str,
-) -> Result<(), CleanupError> {
-    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
-    let slots: Vec<Name> = diesel::sql_query(format!(
-        "SELECT CAST(SCHEMA_NAME AS CHAR) AS name FROM information_schema.SCHEMATA \
-         WHERE SCHEMA_NAME LIKE 'factory\\\\_{hash}\\\\_%'"
-    ))
-    .load(locker)
-    .map_err(err("list the worker databases"))?;
-    for Name { name } in slots {
-        if name == leased {
+/// What one lease's sweep looks at: the set of migrations the lease is for.
+struct SweepFor<'a> {
+    url: &'a str,
+    prefix: &'a str,
+    hash: &'a str,
+    /// The database the sweeping lease holds.
+    leased: &'a str,
+    kept_for: Duration,
+}
+
+/// Sweeps under the lease's prefix, each database under its lock (one a live test holds is
+/// left alone): empties this set's slots that hold rows (what killed processes left), drops
+/// kept databases older than `kept_for`, and drops the databases of other sets of migrations.
+/// Looked at across databases on `locker`; only a dirty one gets a connection of its own.
+fn sweep(locker: &mut MysqlConnection, to: &SweepFor<'_>) -> Result<(), CleanupError> {
+    let databases = list(locker, to.prefix).map_err(CleanupError::db(
+        Cleanup::DatabasePerTest,
+        "list the worker databases",
+    ))?;
+    for Database { name, kept } in databases {
+        let Some(parsed) = PerTestName::parse(to.prefix, &name) else {
             continue;
+        };
+        let due = kept
+            .as_deref()
+            .map(|note| kept_at(note).is_none_or(|at| kept_long_enough(at, to.kept_for)));
+        let ours = parsed.hash() == to.hash;
+        if name == to.leased || due == Some(false) || !try_lock(locker, &name)? {
+            continue; // ours, kept for a while yet, or a live test holds it
         }
-        let got = number(locker, &format!("SELECT GET_LOCK('{name}', 0) AS n"))
-            .map_err(err("lock a worker database"))?;
-        if got != Some(1) {
-            continue; // a live test holds it
-        }
-        let swept = reset_slot(locker, url, &name, None);
-        let _ = number(locker, &format!("SELECT RELEASE_LOCK('{name}') AS n"));
+        let swept = if due == Some(true) || !ours {
+            // A database someone is connected to may refuse; a later sweep tries again.
+            let _ = drop_database(locker, &name);
+            Ok(())
+        } else {
+            reset_slot(locker, to.url, &name, None)
+        };
+        unlock(locker, &name);
         swept?;
     }
     Ok(())
@@ -247,7 +335,7 @@ impl TestBackend for MysqlConnection {
             "SELECT CAST(TABLE_NAME AS CHAR) AS name FROM information_schema.TABLES \
              WHERE TABLE_SCHEMA = DATABASE() AND TABLE_TYPE = 'BASE TABLE' \
              AND TABLE_NAME <> '__diesel_schema_migrations' \
-             AND TABLE_NAME <> '__factory_core_slot' ORDER BY 1",
+             AND TABLE_NAME NOT IN ('__factory_core_slot', '__factory_core_kept') ORDER BY 1",
         )
     }
 
@@ -271,9 +359,10 @@ impl TestBackend for MysqlConnection {
         Ok(group_foreign_keys(rows))
     }
 
-    fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {
+    fn truncate(conn: &mut Self, cleanup: Cleanup, keep: &[String]) -> Result<(), CleanupError> {
         let step = "truncate the schema's tables";
         let mut tables = Self::tables(conn).map_err(CleanupError::db(cleanup, step))?;
+        tables.retain(|t| !keep.contains(t));
         if tables.is_empty() {
             return Ok(());
         }
@@ -340,28 +429,48 @@ impl TestBackend for MysqlConnection {
         unlocked.map(drop).map_err(err("unlock the migrations"))
     }
 
-    fn lease_database(url: &str, migrations: &Migrations) -> Result<MysqlLease, CleanupError> {
+    fn lease_database(
+        url: &str,
+        migrations: &Migrations,
+        prefix: &str,
+        kept_for: Duration,
+    ) -> Result<MysqlLease, CleanupError> {
         let hash = migrations.hash::<Mysql>();
-        let pool_key = format!("{url}\u{0}{hash}");
+        let pool_key = format!("{url}\u{0}{prefix}\u{0}{hash}");
         if let Some(mut lease) = super::pool::take::<MysqlLease>(&pool_key) {
             // Emptied by its last test and still locked; what a killed test process left is
             // swept at every start, pooled or not.
-            sweep(&mut lease._locker, url, &hash, &lease.name)?;
+            let to = SweepFor {
+                url,
+                prefix,
+                hash: &hash,
+                leased: &lease.name,
+                kept_for,
+            };
+            sweep(&mut lease._locker, &to)?;
             return Ok(lease);
         }
-        let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
         let mut locker = MysqlConnection::connect(url)?;
         let mut slot = 0;
         let name = loop {
-            let name = format!("factory_{hash}_{slot}");
-            let got = number(&mut locker, &format!("SELECT GET_LOCK('{name}', 0) AS n"))
-                .map_err(err("lease a worker database"))?;
-            if got == Some(1) {
-                break name;
+            let name = format!("{prefix}_{hash}_{slot}");
+            if try_lock(&mut locker, &name)? {
+                if slot_state(&mut locker, &name)? != Slot::Kept {
+                    break name;
+                }
+                // A failed test's kept database: its slot stays taken until a sweep drops it.
+                unlock(&mut locker, &name);
             }
             slot += 1;
         };
-        sweep(&mut locker, url, &hash, &name)?;
+        let to = SweepFor {
+            url,
+            prefix,
+            hash: &hash,
+            leased: &name,
+            kept_for,
+        };
+        sweep(&mut locker, &to)?;
         reset_slot(&mut locker, url, &name, Some(migrations))?;
         let seeded = slot_state(&mut locker, &name)? == Slot::Seeded;
         Ok(MysqlLease {
@@ -390,7 +499,7 @@ impl TestBackend for MysqlConnection {
             Some(conn) => conn,
             None => MysqlConnection::connect(&lease.url)?,
         };
-        Self::truncate(&mut conn, Cleanup::DatabasePerTest)?;
+        Self::truncate(&mut conn, Cleanup::DatabasePerTest, &[])?;
         // Emptied and still locked: the next test of this process takes it as it is.
         lease.conn = Some(conn);
         let key = lease.pool_key.clone();
@@ -403,5 +512,63 @@ impl TestBackend for MysqlConnection {
             Some(conn) => Ok(conn),
             None => MysqlConnection::connect(&lease.url),
         }
+    }
+
+    fn keep_database(
+        mut lease: MysqlLease,
+        conn: Option<Self>,
+        test: &str,
+    ) -> Result<KeptDatabase, CleanupError> {
+        drop(conn);
+        let note = format!("{} {test}", unix_now());
+        // A table comment holds 2048 characters.
+        let note: String = note.chars().take(2000).collect();
+        lease
+            ._locker
+            .batch_execute(&format!(
+                "CREATE TABLE {}.{} (kept INT) COMMENT = {}",
+                Self::quote_ident(&lease.name),
+                Self::quote_ident(KEPT),
+                Self::quote_literal(&note)
+            ))
+            .map_err(CleanupError::db(
+                Cleanup::DatabasePerTest,
+                "mark a failed test's database kept",
+            ))?;
+        Ok(KeptDatabase {
+            name: lease.name,
+            url: lease.url,
+        })
+        // Dropping the locker releases the slot's lock; the kept table keeps leases off it.
+    }
+
+    fn sweep_kept(
+        url: &str,
+        prefix: &str,
+        older_than: Duration,
+    ) -> Result<Vec<String>, CleanupError> {
+        let mut locker = MysqlConnection::connect(url)?;
+        let databases = list(&mut locker, prefix).map_err(CleanupError::db(
+            Cleanup::DatabasePerTest,
+            "list the worker databases",
+        ))?;
+        let mut dropped = Vec::new();
+        for Database { name, kept } in databases {
+            let due = kept.as_deref().is_some_and(|note| {
+                kept_at(note).is_none_or(|at| kept_long_enough(at, older_than))
+            });
+            if !due || PerTestName::parse(prefix, &name).is_none() || !try_lock(&mut locker, &name)?
+            {
+                continue;
+            }
+            let result = drop_database(&mut locker, &name);
+            unlock(&mut locker, &name);
+            result.map_err(CleanupError::db(
+                Cleanup::DatabasePerTest,
+                format!("drop the kept database `{name}`"),
+            ))?;
+            dropped.push(name);
+        }
+        Ok(dropped)
     }
 }

@@ -1,19 +1,25 @@
 //! PostgreSQL: catalog queries, one-statement `TRUNCATE` (of the tables that hold rows),
 //! advisory locks, and per-test databases cloned from a migrated template and recycled.
 //!
-//! A test's database is `factory_<hash>_<slot>`, cloned once from `factory_tpl_<hash>` (built
-//! under an advisory lock by the first process that needs it) and then reused: a test leases
-//! the lowest slot whose advisory lock it can take on a maintenance connection, and gives it
-//! back emptied (`DELETE` in foreign-key order, sequences reset); the process keeps it for its
-//! next test. Dropping a database costs more than a test should wait; emptying one takes a
-//! millisecond or two. A template whose migrations insert rows is marked so, and its copies
-//! are dropped and cloned again instead. A leased slot is marked "in use" in its database
-//! comment; a slot still marked in use whose lock is free was left by a killed process, and
-//! every lease sweeps those.
+//! A test's database is `<prefix>_<hash>_<slot>` (prefix `factory` unless the builder says),
+//! cloned once from `<prefix>_tpl_<hash>` (built under an advisory lock by the first process
+//! that needs it) and then reused: a test leases the lowest slot whose advisory lock it can
+//! take on a maintenance connection, and gives it back emptied (`DELETE` in foreign-key order,
+//! sequences reset); the process keeps it for its next test. Dropping a database costs more
+//! than a test should wait; emptying one takes a millisecond or two. A template whose
+//! migrations insert rows is marked so, and its copies are dropped and cloned again instead.
+//!
+//! The database comment says what a database is: "in use" while leased, "clean" when given
+//! back, "kept" (with when and by which test) when a failed test's database was kept. Every
+//! lease sweeps under its prefix: a slot still marked in use whose lock is free (its process
+//! was killed) is reset; a kept database older than the builder allows is dropped; and the
+//! databases of other migrations (an older version, as a rule) are dropped when no live
+//! process holds that set: every process that leases holds a shared advisory lock on its set
+//! for as long as it keeps the lease, and the sweep drops a set only under the exclusive lock.
 
 use super::backend::{
-    establish, group_foreign_keys, load_counts, load_names, with_database, ForeignKey, KeyColumn,
-    Name, TestBackend,
+    establish, group_foreign_keys, kept_long_enough, load_counts, load_names, unix_now,
+    with_database, ForeignKey, KeptDatabase, KeyColumn, Name, PerTestName, TestBackend,
 };
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
@@ -21,6 +27,7 @@ use diesel::pg::{Pg, PgConnection};
 use diesel::prelude::*;
 use diesel::sql_types::{Bool, Integer, Text};
 use diesel_migrations::MigrationHarness;
+use std::time::Duration;
 
 #[derive(QueryableByName)]
 struct Flag {
@@ -28,7 +35,8 @@ struct Flag {
     flag: bool,
 }
 
-/// A leased per-test database: the maintenance connection holding its slot's lock.
+/// A leased per-test database: the maintenance connection holding its slot's lock (and the
+/// shared lock on its set of migrations).
 pub struct PgLease {
     admin: PgConnection,
     name: String,
@@ -47,10 +55,57 @@ const CLEAN: &str = "factory-core: clean";
 /// back to it, so they are dropped and cloned again.
 const SEEDED: &str = "factory-core: template with rows";
 const TEMPLATE: &str = "factory-core: template";
+/// A failed test's database, kept; then when (Unix seconds) and the test's name.
+const KEPT: &str = "factory-core: kept";
 
-/// The first advisory-lock key of a set of migrations (the second is the slot).
-fn lock_key(hash: &str) -> i32 {
-    u32::from_str_radix(&hash[..8], 16).unwrap_or(0) as i32
+/// The second advisory-lock keys of a set of migrations, beside its slots' numbers (0, 1, ..):
+/// building its template, migrating a shared database, and holding the set in use.
+const BUILD_LOCK: i32 = -1;
+const MIGRATE_LOCK: i32 = -2;
+const SET_IN_USE: i32 = -3;
+
+/// The first advisory-lock key of a set of migrations under a prefix: FNV-1a of both.
+fn lock_key(prefix: &str, hash: &str) -> i32 {
+    let mut key: u32 = 0x811c_9dc5;
+    for &b in prefix.as_bytes().iter().chain(b"\0").chain(hash.as_bytes()) {
+        key = (key ^ u32::from(b)).wrapping_mul(0x0100_0193);
+    }
+    key as i32
+}
+
+/// When a database was kept (Unix seconds), if its comment says it was.
+fn kept_at(note: &str) -> Option<u64> {
+    note.strip_prefix(KEPT)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A database and its comment.
+#[derive(QueryableByName)]
+struct Database {
+    #[diesel(sql_type = Text)]
+    name: String,
+    #[diesel(sql_type = Text)]
+    note: String,
+}
+
+/// The databases whose names start with `<prefix>_`, and their comments.
+fn list(admin: &mut PgConnection, prefix: &str) -> QueryResult<Vec<Database>> {
+    diesel::sql_query(
+        "SELECT datname::text AS name, COALESCE(shobj_description(oid, 'pg_database'), '') AS note \
+         FROM pg_database WHERE datname LIKE $1 ORDER BY 1",
+    )
+    .bind::<Text, _>(format!("{}\\_%", prefix.replace('_', "\\_")))
+    .load(admin)
+}
+
+fn drop_database(admin: &mut PgConnection, name: &str) -> QueryResult<()> {
+    admin.batch_execute(&format!(
+        "DROP DATABASE IF EXISTS {}",
+        PgConnection::quote_ident(name)
+    ))
 }
 
 /// A database's comment (empty when it has none); `None` when it does not exist.
@@ -89,31 +144,28 @@ fn unlock(admin: &mut PgConnection, key: i32, slot: i32) -> QueryResult<()> {
         .map(drop)
 }
 
-/// Builds `factory_tpl_<hash>` unless it exists: under an advisory lock, into a scratch
+/// Builds `<prefix>_tpl_<hash>` unless it exists: under an advisory lock, into a scratch
 /// database renamed only once migrated, so a killed builder leaves no half-built template.
 /// Returns its name and whether its migrations left rows in it.
 fn ensure_template(
     admin: &mut PgConnection,
     url: &str,
-    hash: &str,
+    (prefix, hash): (&str, &str),
     migrations: &Migrations,
 ) -> Result<(String, bool), CleanupError> {
-    let template = format!("factory_tpl_{hash}");
+    let template = format!("{prefix}_tpl_{hash}");
     let err =
         |step: &str| CleanupError::db(Cleanup::DatabasePerTest, format!("{step} `{template}`"));
     if let Some(note) = describe(admin, &template).map_err(err("look up the template"))? {
         return Ok((template, note == SEEDED));
     }
-    let key = lock_key(hash);
-    // Another process may be building it; wait for it, but not for ever.
-    admin
-        .batch_execute("SET lock_timeout = '120s'")
-        .and_then(|()| {
-            diesel::sql_query("SELECT pg_advisory_lock($1, -1)")
-                .bind::<Integer, _>(key)
-                .execute(admin)
-                .map(drop)
-        })
+    let key = lock_key(prefix, hash);
+    // Another process may be building it; wait for it, but not for ever (the lease set the
+    // session's lock_timeout).
+    diesel::sql_query("SELECT pg_advisory_lock($1, $2)")
+        .bind::<Integer, _>(key)
+        .bind::<Integer, _>(BUILD_LOCK)
+        .execute(admin)
         .map_err(err("lock the build of"))?;
     let built = (|| -> Result<bool, CleanupError> {
         if let Some(note) = describe(admin, &template).map_err(err("look up the template"))? {
@@ -146,8 +198,9 @@ fn ensure_template(
             .map_err(err("mark the template"))?;
         Ok(seeded)
     })();
-    let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1, -1)")
+    let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
         .bind::<Integer, _>(key)
+        .bind::<Integer, _>(BUILD_LOCK)
         .execute(admin);
     let seeded = built?;
     unlocked.map_err(err("unlock the build of"))?;
@@ -277,39 +330,86 @@ fn empty(conn: &mut PgConnection) -> Result<(), CleanupError> {
         .map_err(err("empty the per-test database"))
 }
 
-/// Resets the slots marked in use whose lock is free: what killed processes left.
-fn sweep(
-    admin: &mut PgConnection,
-    url: &str,
-    hash: &str,
+/// What one lease's sweep looks at: the set of migrations the lease is for.
+struct SweepFor<'a> {
+    url: &'a str,
+    prefix: &'a str,
+    hash: &'a str,
     seeded: bool,
-) -> Result<(), CleanupError> {
+    kept_for: Duration,
+}
+
+/// Sweeps under the lease's prefix: resets the slots of its set marked in use whose lock is
+/// free (what killed processes left), drops kept databases older than `kept_for`, and drops
+/// the databases of other sets of migrations that no live process holds.
+fn sweep(admin: &mut PgConnection, to: &SweepFor<'_>) -> Result<(), CleanupError> {
     let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
-    let abandoned: Vec<Name> = diesel::sql_query(
-        "SELECT datname::text AS name FROM pg_database \
-         WHERE datname LIKE 'factory\\_%' AND shobj_description(oid, 'pg_database') = $1",
-    )
-    .bind::<Text, _>(IN_USE)
-    .load(admin)
-    .map_err(err("list the per-test databases"))?;
-    let prefix = format!("factory_{hash}_");
-    let key = lock_key(hash);
-    for Name { name } in abandoned {
-        let Some(slot) = name
-            .strip_prefix(&prefix)
-            .and_then(|s| s.parse::<i32>().ok())
-        else {
+    let databases = list(admin, to.prefix).map_err(err("list the per-test databases"))?;
+    let mut others: Vec<(String, Vec<String>)> = Vec::new();
+    let key = lock_key(to.prefix, to.hash);
+    for Database { name, note } in databases {
+        let Some(parsed) = PerTestName::parse(to.prefix, &name) else {
             continue;
         };
-        if !try_lock(admin, key, slot).map_err(err("lock a per-test database"))? {
-            continue; // in use by a live test
+        if let Some(at) = kept_at(&note) {
+            if kept_long_enough(at, to.kept_for) {
+                // Someone connected to look at it keeps it until a later sweep.
+                let _ = drop_database(admin, &name);
+            }
+            continue;
         }
-        let reset = reset_slot(admin, url, &name, seeded, None).map(drop);
+        if parsed.hash() != to.hash {
+            match others.iter_mut().find(|(hash, _)| hash == parsed.hash()) {
+                Some((_, names)) => names.push(name),
+                None => others.push((parsed.hash().to_owned(), vec![name])),
+            }
+            continue;
+        }
+        let PerTestName::Slot { slot, .. } = parsed else {
+            continue;
+        };
+        if note != IN_USE || !try_lock(admin, key, slot).map_err(err("lock a per-test database"))? {
+            continue; // clean, or in use by a live test
+        }
+        let reset = reset_slot(admin, to.url, &name, to.seeded, None).map(drop);
         let unlocked = unlock(admin, key, slot).map_err(err("unlock a per-test database"));
         reset?;
         unlocked?;
     }
+    for (hash, names) in others {
+        let other = lock_key(to.prefix, &hash);
+        if !try_lock(admin, other, SET_IN_USE).map_err(err("lock another set of migrations"))? {
+            continue; // a live process leases from that set
+        }
+        for name in names {
+            // A database someone is connected to stays until a later sweep.
+            let _ = drop_database(admin, &name);
+        }
+        unlock(admin, other, SET_IN_USE).map_err(err("unlock another set of migrations"))?;
+    }
     Ok(())
+}
+
+/// Drops the databases kept under `prefix` longer ago than `older_than`.
+fn sweep_kept(
+    admin: &mut PgConnection,
+    prefix: &str,
+    older_than: Duration,
+) -> Result<Vec<String>, CleanupError> {
+    let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+    let databases = list(admin, prefix).map_err(err("list the per-test databases"))?;
+    let mut dropped = Vec::new();
+    for Database { name, note } in databases {
+        let due = kept_at(&note).is_some_and(|at| kept_long_enough(at, older_than));
+        if due && PerTestName::parse(prefix, &name).is_some() {
+            drop_database(admin, &name).map_err(CleanupError::db(
+                Cleanup::DatabasePerTest,
+                format!("drop the kept database `{name}` (is someone connected to it?)"),
+            ))?;
+            dropped.push(name);
+        }
+    }
+    Ok(dropped)
 }
 
 impl TestBackend for PgConnection {
@@ -367,13 +467,15 @@ impl TestBackend for PgConnection {
         Ok(group_foreign_keys(rows))
     }
 
-    fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {
+    fn truncate(conn: &mut Self, cleanup: Cleanup, keep: &[String]) -> Result<(), CleanupError> {
         // TRUNCATE costs file work per table: only the tables that hold rows, with the tables
         // that reference them (TRUNCATE wants those in the same statement). No CASCADE: a table
-        // of another schema referencing these is not ours to empty.
+        // of another schema referencing these is not ours to empty. A kept table references
+        // no emptied one (checked when the handle opened), so it is never pulled in.
         let mut fresh = false;
         loop {
-            let (tables, keys) = schema(conn, cleanup, fresh)?;
+            let (mut tables, keys) = schema(conn, cleanup, fresh)?;
+            tables.retain(|t| !keep.contains(t));
             let mut set = tables_with_rows(conn, &tables, cleanup)?;
             if set.is_empty() {
                 return Ok(());
@@ -405,10 +507,11 @@ impl TestBackend for PgConnection {
         migrations: &Migrations,
         cleanup: Cleanup,
     ) -> Result<(), CleanupError> {
-        let key = lock_key(&migrations.hash::<Pg>());
+        let key = lock_key("migrate", &migrations.hash::<Pg>());
         let err = |step: &'static str| CleanupError::db(cleanup, step);
-        diesel::sql_query("SELECT pg_advisory_lock($1, -2)")
+        diesel::sql_query("SELECT pg_advisory_lock($1, $2)")
             .bind::<Integer, _>(key)
+            .bind::<Integer, _>(MIGRATE_LOCK)
             .execute(conn)
             .map_err(err("lock the migrations"))?;
         let ran = conn
@@ -418,36 +521,74 @@ impl TestBackend for PgConnection {
                 database: url.to_owned(),
                 message: e.to_string(),
             });
-        let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1, -2)")
+        let unlocked = diesel::sql_query("SELECT pg_advisory_unlock($1, $2)")
             .bind::<Integer, _>(key)
+            .bind::<Integer, _>(MIGRATE_LOCK)
             .execute(conn);
         ran?;
         unlocked.map(drop).map_err(err("unlock the migrations"))
     }
 
-    fn lease_database(url: &str, migrations: &Migrations) -> Result<PgLease, CleanupError> {
+    fn lease_database(
+        url: &str,
+        migrations: &Migrations,
+        prefix: &str,
+        kept_for: Duration,
+    ) -> Result<PgLease, CleanupError> {
         let hash = migrations.hash::<Pg>();
-        let pool_key = format!("{url}\u{0}{hash}");
+        let pool_key = format!("{url}\u{0}{prefix}\u{0}{hash}");
+        let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
         if let Some(mut lease) = super::pool::take::<PgLease>(&pool_key) {
             // What a killed test process left is swept at every start, pooled or not.
-            sweep(&mut lease.admin, url, &hash, lease.seeded)?;
-            comment(&mut lease.admin, &lease.name, IN_USE).map_err(CleanupError::db(
-                Cleanup::DatabasePerTest,
-                "mark a per-test database in use",
-            ))?;
+            let to = SweepFor {
+                url,
+                prefix,
+                hash: &hash,
+                seeded: lease.seeded,
+                kept_for,
+            };
+            sweep(&mut lease.admin, &to)?;
+            comment(&mut lease.admin, &lease.name, IN_USE)
+                .map_err(err("mark a per-test database in use"))?;
             return Ok(lease);
         }
         let mut admin = PgConnection::connect(&with_database(url, "postgres")?)?;
-        let (template, seeded) = ensure_template(&mut admin, url, &hash, migrations)?;
-        sweep(&mut admin, url, &hash, seeded)?;
-        let key = lock_key(&hash);
-        let err = |step: &'static str| CleanupError::db(Cleanup::DatabasePerTest, step);
+        let key = lock_key(prefix, &hash);
+        // Waits (not for ever) while another process's sweep drops this set; then held, with
+        // the maintenance connection, for as long as this process keeps the lease.
+        admin
+            .batch_execute("SET lock_timeout = '120s'")
+            .and_then(|()| {
+                diesel::sql_query("SELECT pg_advisory_lock_shared($1, $2)")
+                    .bind::<Integer, _>(key)
+                    .bind::<Integer, _>(SET_IN_USE)
+                    .execute(&mut admin)
+                    .map(drop)
+            })
+            .map_err(err("hold the set of migrations in use"))?;
+        let (template, seeded) = ensure_template(&mut admin, url, (prefix, &hash), migrations)?;
+        let to = SweepFor {
+            url,
+            prefix,
+            hash: &hash,
+            seeded,
+            kept_for,
+        };
+        sweep(&mut admin, &to)?;
         let mut slot = 0;
-        while !try_lock(&mut admin, key, slot).map_err(err("lease a per-test database"))? {
+        let (name, mut state) = loop {
+            if try_lock(&mut admin, key, slot).map_err(err("lease a per-test database"))? {
+                let name = format!("{prefix}_{hash}_{slot}");
+                let state =
+                    describe(&mut admin, &name).map_err(err("look up a per-test database"))?;
+                if state.as_deref().is_none_or(|note| kept_at(note).is_none()) {
+                    break (name, state);
+                }
+                // A failed test's kept database: its slot stays taken until a sweep drops it.
+                unlock(&mut admin, key, slot).map_err(err("unlock a per-test database"))?;
+            }
             slot += 1;
-        }
-        let name = format!("factory_{hash}_{slot}");
-        let mut state = describe(&mut admin, &name).map_err(err("look up a per-test database"))?;
+        };
         if state.as_deref() == Some(IN_USE) {
             // Its test died after the sweep looked: reset it now that the lock is ours.
             reset_slot(&mut admin, url, &name, seeded, None)?;
@@ -502,5 +643,37 @@ impl TestBackend for PgConnection {
         }
         Ok(())
         // Dropping the maintenance connection releases the slot's lock.
+    }
+
+    fn keep_database(
+        mut lease: PgLease,
+        conn: Option<Self>,
+        test: &str,
+    ) -> Result<KeptDatabase, CleanupError> {
+        drop(conn);
+        comment(
+            &mut lease.admin,
+            &lease.name,
+            &format!("{KEPT} {} {test}", unix_now()),
+        )
+        .map_err(CleanupError::db(
+            Cleanup::DatabasePerTest,
+            "mark a failed test's database kept",
+        ))?;
+        Ok(KeptDatabase {
+            name: lease.name,
+            url: lease.url,
+        })
+        // Dropping the maintenance connection releases the slot's lock; the comment keeps
+        // later leases off it.
+    }
+
+    fn sweep_kept(
+        url: &str,
+        prefix: &str,
+        older_than: Duration,
+    ) -> Result<Vec<String>, CleanupError> {
+        let mut admin = PgConnection::connect(&with_database(url, "postgres")?)?;
+        sweep_kept(&mut admin, prefix, older_than)
     }
 }

@@ -1,14 +1,21 @@
 //! SQLite: catalog queries, `DELETE` for truncation, file locks, and per-test databases copied
 //! from a migrated template file.
 //!
-//! Per-test databases live in `$TMPDIR/factory-core-sqlite/` (or `FACTORY_SQLITE_DIR`): a
-//! template `tpl_<hash>.sqlite` built once under a file lock, and one copy per test,
-//! `t_<pid>_<n>.sqlite`, next to a lock file the test holds while it runs. A copy whose lock
-//! file is not held was left by a killed process; the next lease deletes it.
+//! Per-test databases live in `$TMPDIR/factory-core-sqlite/` (or `FACTORY_SQLITE_DIR`), named
+//! after the prefix (`factory` unless the builder says): a template `<prefix>_tpl_<hash>.sqlite`
+//! built once under a file lock, and one copy per test, `<prefix>_t_<pid>_<n>.sqlite`, next to
+//! a lock file the test holds while it runs. A failed test's kept copy stays where it is, its
+//! lock file replaced by a `.kept` file (holding the test's name).
+//!
+//! Every lease sweeps under its prefix: copies whose lock file no live process holds (their
+//! process was killed) are deleted, kept copies last written longer ago than the builder allows
+//! are deleted, and so are the templates of other migrations (an older version, as a rule)
+//! when no process is leasing: leases hold `<prefix>.lock` shared while they build or copy a
+//! template, and the sweep deletes templates only when it gets that lock exclusively.
 
 use super::backend::{
-    establish, group_foreign_keys, load_counts, load_names, ForeignKey, KeyColumn, Name,
-    TestBackend,
+    establish, group_foreign_keys, kept_long_enough, load_counts, load_names, ForeignKey,
+    KeptDatabase, KeyColumn, Name, PerTestName, TestBackend,
 };
 use super::{Cleanup, CleanupError, Migrations};
 use diesel::connection::SimpleConnection;
@@ -19,6 +26,7 @@ use diesel_migrations::MigrationHarness;
 use std::fs::{self, File, OpenOptions};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 /// A per-test database file and the lock that says its test is alive.
 pub struct SqliteLease {
@@ -39,67 +47,133 @@ fn file_error(step: &'static str, path: &Path) -> impl FnOnce(std::io::Error) ->
     move |source| CleanupError::File { step, path, source }
 }
 
-/// Holds an exclusive lock on `path` (created if missing) until the file is dropped.
-fn lock_file(path: &Path) -> Result<File, CleanupError> {
-    let file = OpenOptions::new()
+/// Opens `path` (created if missing) for locking.
+fn open_lock_file(path: &Path) -> Result<File, CleanupError> {
+    OpenOptions::new()
         .create(true)
         .truncate(false)
         .write(true)
         .open(path)
-        .map_err(file_error("open the lock file", path))?;
+        .map_err(file_error("open the lock file", path))
+}
+
+/// Holds an exclusive lock on `path` (created if missing) until the file is dropped.
+fn lock_file(path: &Path) -> Result<File, CleanupError> {
+    let file = open_lock_file(path)?;
     file.lock().map_err(file_error("lock", path))?;
     Ok(file)
 }
 
-/// Removes a database file and its journal files.
-fn remove_database(path: &Path) {
-    for suffix in ["", "-journal", "-wal", "-shm"] {
+/// The files of a database: the file and its journal files.
+fn database_files(path: &Path) -> [PathBuf; 4] {
+    ["", "-journal", "-wal", "-shm"].map(|suffix| {
         let mut name = path.as_os_str().to_owned();
         name.push(suffix);
-        let _ = fs::remove_file(PathBuf::from(name));
+        PathBuf::from(name)
+    })
+}
+
+/// Removes a database file and its journal files.
+fn remove_database(path: &Path) {
+    for file in database_files(path) {
+        let _ = fs::remove_file(file);
     }
 }
 
-/// Deletes the copies whose lock no live process holds.
-fn sweep(dir: &Path) {
+/// What a file name under the prefix says.
+enum Entry {
+    /// `<prefix>_t_<..>.lock`: the lock of a test's copy.
+    CopyLock,
+    /// `<prefix>_t_<..>.kept`: the copy beside it is a failed test's, kept.
+    Kept,
+    /// `<prefix>_tpl_<hash>.sqlite` (or its build lock, or its scratch file).
+    Template(String),
+}
+
+fn classify(prefix: &str, name: &str) -> Option<Entry> {
+    let rest = name.strip_prefix(prefix)?.strip_prefix('_')?;
+    if rest.starts_with("t_") && rest.ends_with(".lock") {
+        return Some(Entry::CopyLock);
+    }
+    if rest.starts_with("t_") && rest.ends_with(".kept") {
+        return Some(Entry::Kept);
+    }
+    let stem = [".sqlite", ".lock", ".building"]
+        .iter()
+        .find_map(|ext| rest.strip_suffix(ext))?;
+    match PerTestName::parse(prefix, &format!("{prefix}_{stem}"))? {
+        PerTestName::Template { hash } => Some(Entry::Template(hash)),
+        _ => None,
+    }
+}
+
+/// Seconds since the Unix epoch of the file's last write.
+fn written_at(path: &Path) -> u64 {
+    fs::metadata(path)
+        .and_then(|m| m.modified())
+        .ok()
+        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Sweeps under the prefix: deletes the copies whose lock no live process holds and the kept
+/// copies older than `kept_for`; with `dir_lock` (`<prefix>.lock`, held exclusively, so that no
+/// process is building or copying a template), also the templates of other migrations.
+fn sweep(dir: &Path, prefix: &str, hash: &str, kept_for: Duration, dir_lock: Option<&File>) {
     let Ok(entries) = fs::read_dir(dir) else {
         return;
     };
     for entry in entries.flatten() {
-        let lock_path = entry.path();
-        let is_copy_lock = lock_path
+        let path = entry.path();
+        let Some(kind) = path
             .file_name()
             .and_then(|n| n.to_str())
-            .is_some_and(|n| n.starts_with("t_") && n.ends_with(".lock"));
-        if !is_copy_lock {
-            continue;
-        }
-        let Ok(file) = OpenOptions::new().write(true).open(&lock_path) else {
+            .and_then(|n| classify(prefix, n))
+        else {
             continue;
         };
-        if file.try_lock().is_ok() {
-            remove_database(&lock_path.with_extension("sqlite"));
-            let _ = fs::remove_file(&lock_path);
+        match kind {
+            Entry::CopyLock => {
+                let Ok(file) = OpenOptions::new().write(true).open(&path) else {
+                    continue;
+                };
+                // A copy kept just now: its test made the `.kept` file before it let go of
+                // the lock file, which this sweep may have opened before it was removed.
+                if file.try_lock().is_ok() && !path.with_extension("kept").exists() {
+                    remove_database(&path.with_extension("sqlite"));
+                    let _ = fs::remove_file(&path);
+                }
+            }
+            Entry::Kept => {
+                if kept_long_enough(written_at(&path), kept_for) {
+                    remove_database(&path.with_extension("sqlite"));
+                    let _ = fs::remove_file(&path);
+                }
+            }
+            Entry::Template(other) if other != hash && dir_lock.is_some() => {
+                remove_database(&path);
+            }
+            Entry::Template(_) => {}
         }
     }
 }
 
-/// Builds `tpl_<hash>.sqlite` unless it exists, under a file lock, into a scratch file renamed
-/// once migrated.
+/// Builds `<prefix>_tpl_<hash>.sqlite` unless it exists, under a file lock, into a scratch
+/// file renamed once migrated.
 fn ensure_template(
     dir: &Path,
-    hash: &str,
+    (prefix, hash): (&str, &str),
     migrations: &Migrations,
 ) -> Result<PathBuf, CleanupError> {
-    let template = dir.join(format!("tpl_{hash}.sqlite"));
+    let template = dir.join(format!("{prefix}_tpl_{hash}.sqlite"));
     if template.exists() {
         return Ok(template);
     }
-    let _lock = lock_file(&dir.join(format!("tpl_{hash}.lock")))?;
+    let _lock = lock_file(&dir.join(format!("{prefix}_tpl_{hash}.lock")))?;
     if template.exists() {
         return Ok(template);
     }
-    let scratch = dir.join(format!("tpl_{hash}.building"));
+    let scratch = dir.join(format!("{prefix}_tpl_{hash}.building"));
     remove_database(&scratch);
     {
         let scratch_url = scratch.to_string_lossy().into_owned();
@@ -197,9 +271,10 @@ impl TestBackend for SqliteConnection {
         Ok(group_foreign_keys(resolved))
     }
 
-    fn truncate(conn: &mut Self, cleanup: Cleanup) -> Result<(), CleanupError> {
+    fn truncate(conn: &mut Self, cleanup: Cleanup, keep: &[String]) -> Result<(), CleanupError> {
         let step = "empty the schema's tables";
-        let tables = Self::tables(conn).map_err(CleanupError::db(cleanup, step))?;
+        let mut tables = Self::tables(conn).map_err(CleanupError::db(cleanup, step))?;
+        tables.retain(|t| !keep.contains(t));
         if tables.is_empty() {
             return Ok(());
         }
@@ -215,7 +290,15 @@ impl TestBackend for SqliteConnection {
         .get_result(conn)
         .map_err(CleanupError::db(cleanup, step))?;
         if sequences {
-            sql.push_str(" DELETE FROM sqlite_sequence;");
+            let kept: Vec<String> = keep.iter().map(|t| Self::quote_literal(t)).collect();
+            if kept.is_empty() {
+                sql.push_str(" DELETE FROM sqlite_sequence;");
+            } else {
+                sql.push_str(&format!(
+                    " DELETE FROM sqlite_sequence WHERE name NOT IN ({});",
+                    kept.join(", ")
+                ));
+            }
         }
         sql.push_str(" COMMIT;");
         conn.batch_execute(&sql).map_err(|e| {
@@ -244,14 +327,36 @@ impl TestBackend for SqliteConnection {
             })
     }
 
-    fn lease_database(_url: &str, migrations: &Migrations) -> Result<SqliteLease, CleanupError> {
+    fn lease_database(
+        _url: &str,
+        migrations: &Migrations,
+        prefix: &str,
+        kept_for: Duration,
+    ) -> Result<SqliteLease, CleanupError> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let dir = directory();
         fs::create_dir_all(&dir).map_err(file_error("create", &dir))?;
-        sweep(&dir);
-        let template = ensure_template(&dir, &migrations.hash::<Sqlite>(), migrations)?;
+        let hash = migrations.hash::<Sqlite>();
+        let dir_lock_path = dir.join(format!("{prefix}.lock"));
+        let dir_lock = open_lock_file(&dir_lock_path)?;
+        // Exclusive only if no other process is building or copying a template right now;
+        // else the templates of other migrations wait for a later sweep.
+        let exclusive = dir_lock.try_lock().is_ok();
+        sweep(
+            &dir,
+            prefix,
+            &hash,
+            kept_for,
+            exclusive.then_some(&dir_lock),
+        );
+        if !exclusive {
+            dir_lock
+                .lock_shared()
+                .map_err(file_error("lock", &dir_lock_path))?;
+        }
+        let template = ensure_template(&dir, (prefix, &hash), migrations)?;
         let stem = format!(
-            "t_{}_{}",
+            "{prefix}_t_{}_{}",
             std::process::id(),
             NEXT.fetch_add(1, Ordering::Relaxed)
         );
@@ -263,6 +368,7 @@ impl TestBackend for SqliteConnection {
         fs::rename(&pending, &lock_path).map_err(file_error("name the lock file", &lock_path))?;
         let path = dir.join(format!("{stem}.sqlite"));
         fs::copy(&template, &path).map_err(file_error("copy the template to", &path))?;
+        drop(dir_lock);
         Ok(SqliteLease {
             path,
             lock_path,
@@ -284,6 +390,58 @@ impl TestBackend for SqliteConnection {
             _ => Ok(()),
         }
         // The lock goes with the lease.
+    }
+
+    fn keep_database(
+        lease: SqliteLease,
+        conn: Option<Self>,
+        test: &str,
+    ) -> Result<KeptDatabase, CleanupError> {
+        drop(conn);
+        // The `.kept` file first: the sweep never finds the copy with neither.
+        let marker = lease.path.with_extension("kept");
+        fs::write(&marker, test).map_err(file_error("mark the database kept", &marker))?;
+        let _ = fs::remove_file(&lease.lock_path);
+        let name = lease
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        Ok(KeptDatabase {
+            name,
+            url: lease.path.to_string_lossy().into_owned(),
+        })
+        // The lock goes with the lease.
+    }
+
+    fn sweep_kept(
+        _url: &str,
+        prefix: &str,
+        older_than: Duration,
+    ) -> Result<Vec<String>, CleanupError> {
+        let dir = directory();
+        let Ok(entries) = fs::read_dir(&dir) else {
+            return Ok(Vec::new());
+        };
+        let mut dropped = Vec::new();
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let Some(name) = path.file_name().and_then(|n| n.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            if matches!(classify(prefix, &name), Some(Entry::Kept))
+                && kept_long_enough(written_at(&path), older_than)
+            {
+                let database = path.with_extension("sqlite");
+                remove_database(&database);
+                let _ = fs::remove_file(&path);
+                if let Some(name) = database.file_name() {
+                    dropped.push(name.to_string_lossy().into_owned());
+                }
+            }
+        }
+        dropped.sort();
+        Ok(dropped)
     }
 
     fn is_private(url: &str) -> bool {

@@ -1,0 +1,8 @@
+// A test that takes the test database by shared reference.
+
+#[factory_core::test]
+fn t(db: &factory_core::cleanup::TestDb<diesel::SqliteConnection>) {
+    let _ = db;
+}
+
+fn main() {}
