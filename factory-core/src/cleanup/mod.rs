@@ -40,6 +40,8 @@
 //! `#[factory_core::test(..)]` opens the handle for a test and cleans up after it, for plain and
 //! `async fn` tests: see [`run_test`].
 
+#[cfg(feature = "async")]
+mod asynchronous;
 mod backend;
 mod local;
 mod migrations;
@@ -348,14 +350,14 @@ pub const DEFAULT_DATABASE_PREFIX: &str = "factory";
 /// assert!(db.connect().is_err()); // a second connection could not see the transaction
 /// # }
 /// ```
-pub struct TestDb<C: TestBackend> {
+pub struct TestDb<C: TestConnection> {
     conn: Option<C>,
     cleanup: Cleanup,
     /// The URL of the database the handle is connected to (the per-test one, if any).
     url: String,
     tracked: track::Tracked,
     baseline: Option<residue::Counts>,
-    lease: Option<C::Lease>,
+    lease: Option<<C::Admin as TestBackend>::Lease>,
     lock_timeout: Duration,
     /// Keep the per-test database if the test fails.
     keep_failed: bool,
@@ -366,7 +368,7 @@ pub struct TestDb<C: TestBackend> {
     finished: bool,
 }
 
-impl<C: TestBackend> fmt::Debug for TestDb<C> {
+impl<C: TestConnection> fmt::Debug for TestDb<C> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TestDb")
             .field("cleanup", &self.cleanup)
@@ -444,7 +446,7 @@ impl<C> TestDbBuilder<C> {
     }
 }
 
-impl<C: TestBackend> TestDbBuilder<C> {
+impl<C> TestDbBuilder<C> {
     /// The cleanup strategy (default [`Cleanup::Transaction`]).
     pub fn cleanup(mut self, cleanup: Cleanup) -> Self {
         self.options.cleanup = cleanup;
@@ -603,6 +605,14 @@ impl<C: TestBackend> TestDbBuilder<C> {
         self
     }
 
+    /// The options, for the async opening path.
+    #[cfg(feature = "async")]
+    pub(crate) fn into_parts(self) -> (String, Options) {
+        (self.url, self.options)
+    }
+}
+
+impl<C: TestBackend> TestDbBuilder<C> {
     /// Drops every database kept under this builder's [prefix](Self::database_prefix) on the
     /// server of its URL (SQLite: in the per-test directory), however recently it was kept;
     /// returns their names. A kept database someone is still connected to stays, and the
@@ -629,7 +639,7 @@ impl<C: TestBackend> TestDbBuilder<C> {
     }
 
     /// Refuses a destructive `cleanup` on a database that is not on this machine.
-    fn guard_remote(&self, cleanup: Cleanup) -> Result<(), CleanupError> {
+    pub(crate) fn guard_remote(&self, cleanup: Cleanup) -> Result<(), CleanupError> {
         if !cleanup.is_destructive() || self.options.allow_remote || allow_remote_from_env() {
             return Ok(());
         }
@@ -645,7 +655,7 @@ impl<C: TestBackend> TestDbBuilder<C> {
     }
 
     /// Refuses options that do not go with the strategy.
-    fn check_options(&self) -> Result<(), CleanupError> {
+    pub(crate) fn check_options(&self) -> Result<(), CleanupError> {
         let options = &self.options;
         let cleanup = options.cleanup;
         if options.keep_failed == Some(true) && cleanup != Cleanup::DatabasePerTest {
@@ -799,12 +809,47 @@ fn kept_for() -> Duration {
         .map_or(KEPT_FOR, |hours| Duration::from_secs_f64(hours * 3600.0))
 }
 
-impl<C: TestBackend> TestDb<C> {
+impl<C: TestConnection> TestDb<C> {
     /// Options for a handle on the database at `url`.
     pub fn builder(url: impl Into<String>) -> TestDbBuilder<C> {
         TestDbBuilder::with_options(url.into(), Options::default())
     }
 
+    /// The strategy the handle was opened with.
+    pub fn cleanup(&self) -> Cleanup {
+        self.cleanup
+    }
+
+    /// The URL of the database the handle uses: for [`Cleanup::DatabasePerTest`], the test's
+    /// own database. Give it to the code under test (its pool, its workers).
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The handle's connection (also reachable as `&mut *db`).
+    pub fn conn(&mut self) -> &mut C {
+        self.conn.as_mut().expect("the connection lives until drop")
+    }
+
+    /// How many rows tracked cleanup has recorded so far.
+    pub fn tracked_rows(&self) -> usize {
+        self.tracked.len()
+    }
+
+    /// Cleans up now and reports what went wrong, instead of panicking in `drop`.
+    pub fn finish(mut self) -> Result<(), CleanupError> {
+        C::finish(&mut self)
+    }
+
+    /// Cleans up as after a test that failed (`true`) or passed: what the runner of
+    /// `#[factory_core::test]` calls, as it knows which.
+    pub(crate) fn finish_as(mut self, failed: bool) -> Result<(), CleanupError> {
+        self.failed = Some(failed);
+        C::finish(&mut self)
+    }
+}
+
+impl<C: TestBackend> TestDb<C> {
     /// The one line a test needs: a handle on the database `DATABASE_URL` names (as for
     /// Diesel's CLI and `sqlx::test`), with `cleanup`, after applying `migrations`.
     ///
@@ -842,22 +887,6 @@ impl<C: TestBackend> TestDb<C> {
         Self::builder(url).cleanup(cleanup).open()
     }
 
-    /// The strategy the handle was opened with.
-    pub fn cleanup(&self) -> Cleanup {
-        self.cleanup
-    }
-
-    /// The URL of the database the handle uses: for [`Cleanup::DatabasePerTest`], the test's
-    /// own database. Give it to the code under test (its pool, its workers).
-    pub fn url(&self) -> &str {
-        &self.url
-    }
-
-    /// The handle's connection (also reachable as `&mut *db`).
-    pub fn conn(&mut self) -> &mut C {
-        self.conn.as_mut().expect("the connection lives until drop")
-    }
-
     /// A new connection to the same database, for code under test that needs its own.
     ///
     /// Refused under [`Cleanup::Transaction`], whose rows no other connection can see.
@@ -866,23 +895,6 @@ impl<C: TestBackend> TestDb<C> {
             return Err(CleanupError::SecondConnection);
         }
         C::connect(&self.url)
-    }
-
-    /// How many rows tracked cleanup has recorded so far.
-    pub fn tracked_rows(&self) -> usize {
-        self.tracked.len()
-    }
-
-    /// Cleans up now and reports what went wrong, instead of panicking in `drop`.
-    pub fn finish(mut self) -> Result<(), CleanupError> {
-        self.finish_inner()
-    }
-
-    /// Cleans up as after a test that failed (`true`) or passed: what the runner of
-    /// `#[factory_core::test]` calls, as it knows which.
-    pub(crate) fn finish_as(mut self, failed: bool) -> Result<(), CleanupError> {
-        self.failed = Some(failed);
-        self.finish_inner()
     }
 
     /// Keeps the per-test database as the failed test left it, and says where it is.
@@ -905,7 +917,7 @@ impl<C: TestBackend> TestDb<C> {
         Ok(())
     }
 
-    fn finish_inner(&mut self) -> Result<(), CleanupError> {
+    pub(crate) fn finish_inner(&mut self) -> Result<(), CleanupError> {
         if std::mem::replace(&mut self.finished, true) {
             return Ok(());
         }
@@ -1022,9 +1034,9 @@ fn reusable<C: TestBackend>(conn: Option<C>) -> Option<C> {
     (!C::in_transaction(&mut conn)).then_some(conn)
 }
 
-impl<C: TestBackend> Drop for TestDb<C> {
+impl<C: TestConnection> Drop for TestDb<C> {
     fn drop(&mut self) {
-        if let Err(error) = self.finish_inner() {
+        if let Err(error) = C::finish(self) {
             if std::thread::panicking() {
                 eprintln!("factory_core::TestDb: {error}");
             } else {
@@ -1034,16 +1046,37 @@ impl<C: TestBackend> Drop for TestDb<C> {
     }
 }
 
-impl<C: TestBackend> Deref for TestDb<C> {
+impl<C: TestConnection> Deref for TestDb<C> {
     type Target = C;
     fn deref(&self) -> &C {
         self.conn.as_ref().expect("the connection lives until drop")
     }
 }
 
-impl<C: TestBackend> DerefMut for TestDb<C> {
+impl<C: TestConnection> DerefMut for TestDb<C> {
     fn deref_mut(&mut self) -> &mut C {
-        self.conn()
+        self.conn.as_mut().expect("the connection lives until drop")
+    }
+}
+
+/// A connection type a [`TestDb`] holds: the sync connection of a backend (which does its own
+/// cleanup work), or with the `async` feature a diesel-async connection (whose cleanup runs on
+/// the backend's sync connection, its `Admin`). Sealed.
+pub trait TestConnection: Send + Sized + 'static {
+    /// The sync connection of the same backend, which opens per-test databases, deletes,
+    /// truncates and counts rows.
+    type Admin: TestBackend;
+
+    /// Cleans up `db` (its `Drop` and `finish`).
+    #[doc(hidden)]
+    fn finish(db: &mut TestDb<Self>) -> Result<(), CleanupError>;
+}
+
+impl<C: TestBackend> TestConnection for C {
+    type Admin = C;
+
+    fn finish(db: &mut TestDb<Self>) -> Result<(), CleanupError> {
+        db.finish_inner()
     }
 }
 
