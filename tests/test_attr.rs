@@ -324,7 +324,7 @@ fn lease_in_a_child(
 /// it.
 macro_rules! backend_tests {
     (
-        $conn:ty, $db:ty, $backend:literal,
+        $conn:ty, $db:ty, $backend:literal, async_conn = $aconn:ty,
         url = $url:ident, migrations = $migrations:path, seeded = $seeded:literal,
         exists = $exists:ident, artifacts = $artifacts:ident, secret = $secret:ident
     ) => {
@@ -417,6 +417,64 @@ macro_rules! backend_tests {
         #[cfg(feature = "async")]
         mod asynchronous {
             use super::*;
+
+            /// A test's usual work on the diesel-async connection: an order with its user,
+            /// lines and products, created through `create_async`.
+            async fn work_async(db: &mut TestDb<$aconn>) -> i32 {
+                let order = Order::factory().create_async(db).await;
+                let seen: i64 = diesel_async::RunQueryDsl::get_result(
+                    orders::table.filter(orders::id.eq(order.id)).count(),
+                    db.conn(),
+                )
+                .await
+                .expect("count the order");
+                assert_eq!(seen, 1, "the handle sees its own rows");
+                order.id
+            }
+
+            #[factory_core::test(
+                url = $url("transaction_on_async"),
+                migrations = $migrations,
+                check_residue
+            )]
+            async fn transaction_on_an_async_connection(db: &mut TestDb<$aconn>) {
+                assert_eq!(db.cleanup(), Cleanup::Transaction);
+                work_async(db).await;
+            }
+
+            #[factory_core::test(
+                url = $url("tracked_on_async"),
+                migrations = $migrations,
+                cleanup = Tracked,
+                check_residue,
+                flavor = "multi_thread",
+                worker_threads = 2
+            )]
+            async fn tracked_on_an_async_connection(db: &mut TestDb<$aconn>) {
+                work_async(db).await;
+                assert!(db.tracked_rows() > 1, "the order and its parents");
+            }
+
+            #[factory_core::test(
+                url = $url("truncate_on_async"),
+                migrations = $migrations,
+                cleanup = Truncate,
+                check_residue
+            )]
+            async fn truncate_on_an_async_connection(db: &mut TestDb<$aconn>) {
+                work_async(db).await;
+            }
+
+            #[factory_core::test(
+                url = $url("per_test_on_async"),
+                migrations = $migrations,
+                cleanup = DatabasePerTest
+            )]
+            async fn database_per_test_on_an_async_connection(db: &mut TestDb<$aconn>) {
+                assert_ne!(db.url(), $url("per_test_on_async"), "a database of the test's own");
+                assert_eq!(orders_in(db.url()), 0, "it starts empty");
+                work_async(db).await;
+            }
 
             #[factory_core::test(
                 url = $url("transaction_async"),
@@ -746,6 +804,9 @@ mod sqlite {
         diesel::SqliteConnection,
         diesel::sqlite::Sqlite,
         "sqlite",
+        async_conn = diesel_async::sync_connection_wrapper::SyncConnectionWrapper<
+            diesel::SqliteConnection,
+        >,
         url = sqlite_url,
         migrations = common::SQLITE_MIGRATIONS,
         seeded = "tests/fixtures/seeded/sqlite",
@@ -855,6 +916,7 @@ mod postgres {
         diesel::PgConnection,
         diesel::pg::Pg,
         "postgres",
+        async_conn = diesel_async::AsyncPgConnection,
         url = pg_url,
         migrations = common::PG_MIGRATIONS,
         seeded = "tests/fixtures/seeded/postgres",
@@ -870,6 +932,7 @@ mod mysql {
         diesel::MysqlConnection,
         diesel::mysql::Mysql,
         "mysql",
+        async_conn = diesel_async::AsyncMysqlConnection,
         url = mysql_url,
         migrations = common::MYSQL_MIGRATIONS,
         seeded = "tests/fixtures/seeded/mysql",
