@@ -73,7 +73,7 @@ pub fn connect(url: &str, side: Side) -> Result<Conn, DbError> {
     };
     let opts = Opts::from_url(&url)
         .map_err(|e| DbError::Refused(format!("the {side} URL cannot be used: {e}")))?;
-    if opts.get_db_name().map_or(true, str::is_empty) {
+    if opts.get_db_name().is_none_or(str::is_empty) {
         return Err(DbError::Refused(format!(
             "the {side} URL names no database (mysql://user@host:port/DATABASE)"
         )));

@@ -233,8 +233,8 @@ pub(super) fn output_fits(kind: &ColumnKind, output: &str) -> Option<bool> {
             max_chars,
             max_bytes,
         } => Some(
-            max_chars.map_or(true, |n| output.chars().count() as u64 <= n)
-                && max_bytes.map_or(true, |n| output.len() as u64 <= n),
+            max_chars.is_none_or(|n| output.chars().count() as u64 <= n)
+                && max_bytes.is_none_or(|n| output.len() as u64 <= n),
         ),
         ColumnKind::OneByte => Some(output.len() <= 1),
         // Bytes a run cannot read as text: no map applies (see `problem`).

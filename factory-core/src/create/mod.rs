@@ -1,6 +1,6 @@
 //! Creating rows with everything around them: parents first, then the row, then related rows
 //! and the after-create hook. Written once here for every model; the derive supplies the data
-//! ([`crate::persist`]).
+//! (its `Record`, `Graph` and `Persist` traits).
 
 #[cfg(feature = "async")]
 pub mod asynchronous;
