@@ -557,11 +557,13 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
             const NAME: &'static str = #factory_name;
             const TABLE_NAME: &'static str = #table_name;
 
+            #[inline]
             fn build(self) -> #model {
                 let transients = #rt::Record::transients(&self);
                 #rt::Record::build_with(self, &transients)
             }
 
+            #[inline]
             fn attributes(self) -> #attributes {
                 let transients = #rt::Record::transients(&self);
                 #rt::Record::attributes_with(self, &transients)
@@ -572,6 +574,7 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
         impl #rt::diesel::Insertable<#table::table> for #attributes {
             type Values = <<#factory as #rt::Record>::Row as #rt::diesel::Insertable<#table::table>>::Values;
 
+            #[inline]
             fn values(self) -> Self::Values {
                 #rt::diesel::Insertable::values(<#factory as #rt::Record>::row(self))
             }
