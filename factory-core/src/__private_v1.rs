@@ -133,8 +133,7 @@ pub mod fallback {
 }
 
 /// Expands `$callback!(<connection type>)` once for each connection type this build of
-/// `factory-core` supports. The derive calls it with a local macro that implements
-/// [`Persist`].
+/// `factory-core` supports: the derive's fallback after a compile error.
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __for_each_connection {
@@ -142,29 +141,6 @@ macro_rules! __for_each_connection {
         $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel::sqlite::SqliteConnection); }
         $crate::__if_postgres! { $callback!($crate::__private_v1::diesel::pg::PgConnection); }
         $crate::__if_mysql! { $callback!($crate::__private_v1::diesel::mysql::MysqlConnection); }
-    };
-}
-
-/// Expands `$callback!(<connection type>)` for one backend, named as in Diesel's
-/// `check_for_backend(..)`: `Sqlite`, `Pg` or `Mysql`; nothing when its feature is off.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __for_backend {
-    ($callback:ident, Sqlite) => {
-        $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel::sqlite::SqliteConnection); }
-    };
-    ($callback:ident, Pg) => {
-        $crate::__if_postgres! { $callback!($crate::__private_v1::diesel::pg::PgConnection); }
-    };
-    ($callback:ident, Mysql) => {
-        $crate::__if_mysql! { $callback!($crate::__private_v1::diesel::mysql::MysqlConnection); }
-    };
-    ($callback:ident, $other:ident) => {
-        ::core::compile_error!(::core::concat!(
-            "#[derive(Factory)] creates rows on the backends Sqlite, Pg and Mysql; `",
-            ::core::stringify!($other),
-            "` in `check_for_backend` is not one of them"
-        ));
     };
 }
 
@@ -192,36 +168,6 @@ macro_rules! __for_backend_type {
     };
     ($callback:ident, Mysql) => {
         $crate::__if_mysql! { $callback!($crate::__private_v1::diesel::mysql::Mysql); }
-    };
-    ($callback:ident, $other:ident) => {};
-}
-
-/// Expands `$callback!(<async connection type>)` once for each async connection type this
-/// build supports (none without the `async` feature).
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __for_each_async_connection {
-    ($callback:ident) => {
-        $crate::__if_async! {
-            $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel_async::sync_connection_wrapper::SyncConnectionWrapper<$crate::__private_v1::diesel::sqlite::SqliteConnection>); }
-            $crate::__if_postgres! { $callback!($crate::__private_v1::diesel_async::AsyncPgConnection); }
-            $crate::__if_mysql! { $callback!($crate::__private_v1::diesel_async::AsyncMysqlConnection); }
-        }
-    };
-}
-
-/// [`__for_each_async_connection!`] for one backend named as in `check_for_backend(..)`.
-#[doc(hidden)]
-#[macro_export]
-macro_rules! __for_async_backend {
-    ($callback:ident, Sqlite) => {
-        $crate::__if_async! { $crate::__if_sqlite! { $callback!($crate::__private_v1::diesel_async::sync_connection_wrapper::SyncConnectionWrapper<$crate::__private_v1::diesel::sqlite::SqliteConnection>); } }
-    };
-    ($callback:ident, Pg) => {
-        $crate::__if_async! { $crate::__if_postgres! { $callback!($crate::__private_v1::diesel_async::AsyncPgConnection); } }
-    };
-    ($callback:ident, Mysql) => {
-        $crate::__if_async! { $crate::__if_mysql! { $callback!($crate::__private_v1::diesel_async::AsyncMysqlConnection); } }
     };
     ($callback:ident, $other:ident) => {};
 }
@@ -284,12 +230,16 @@ macro_rules! __if_mysql {
 /// Implements `Persist` for a factory on each connection type of the listed backends, and
 /// `PersistAsync` on their async connection types (with the `async` feature):
 ///
-/// `__persist!(Factory, [Sqlite Pg Mysql], { sync hook }, { async hook })`, where a hook is
+/// `__persist!(Factory, [Sqlite Pg Mysql], { sync hook }, { async hook })` (`[]`: every
+/// backend), where a hook is
 /// `{}` (none), `{ |model, transients, conn| body }`, or, for the async one, `none` (no async
 /// impls: the model has a sync hook only).
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __persist {
+    ($factory:ty, [], $sync:tt, $async:tt) => {
+        $crate::__persist!($factory, [Sqlite Pg Mysql], $sync, $async);
+    };
     ($factory:ty, [$($backend:ident)*], $sync:tt, $async:tt) => {
         $( $crate::__persist!(@backend $backend, $factory, $sync, $async); )*
     };

@@ -886,14 +886,8 @@ fn wrap(asynchronous: bool, body: TokenStream) -> TokenStream {
 fn persist_impls(m: &Model, n: &Names) -> TokenStream {
     let rt = rt();
     let factory = &n.factory;
-    let backends: Vec<Ident> = if m.backends.is_empty() {
-        ["Sqlite", "Pg", "Mysql"]
-            .iter()
-            .map(|b| Ident::new(b, proc_macro2::Span::call_site()))
-            .collect()
-    } else {
-        m.backends.clone()
-    };
+    // Empty: every backend the runtime was built with.
+    let backends = &m.backends;
     let hook = |cb: &Callback, module: TokenStream, awaited: Option<TokenStream>| {
         let expr = &cb.expr;
         let call = if cb.with_transients {
