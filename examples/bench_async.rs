@@ -11,8 +11,8 @@
 //! `postgres://postgres@127.0.0.1:5432/factory_bench_async`), created and migrated with the
 //! shop's PostgreSQL migrations by `shop::postgres` if missing. Both connections run with
 //! `synchronous_commit = off` (`FACTORY_BENCH_ASYNC_SYNCHRONOUS_COMMIT` sets another value):
-//! with it on, every one-row insert waits for its WAL flush, 1 to 2 ms on the shared disk this
-//! was written on, ten times the client's work, and the comparison drowns in the disk's
+//! with it on, every one-row insert waits for its WAL flush, 1 to 2.5 ms on the shared disk
+//! this was written on, ten times the rest of the call, and the comparison drowns in the disk's
 //! jitter. Both sides generate their values inside the timed region, the same ones: a sequence
 //! email, fake first and last names drawn one RNG borrow per value (`factory_core::fake::value`,
 //! as the derive does), the username cut from the email. (The factory's emails carry its
@@ -42,7 +42,7 @@
 //! with the calls interleaved, ours then hand, hand then ours, ...: each call is timed on its
 //! own and a side's time is the sum of its calls, so that what else the shared machine runs
 //! meanwhile falls on both sides alike (a side's 1,000 calls take about 100 ms, and timed one
-//! side after the other the ratio swung between 0.8x and 1.4x from run to run). A `batch`
+//! side after the other the ratio swung between 0.75x and 1.4x from run to run). A `batch`
 //! round is one call per side, the side that goes first alternating. The table shows the best
 //! and the median round; the target is checked on the best, and a median over it is flagged.
 //!
