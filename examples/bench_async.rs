@@ -57,11 +57,12 @@
 //! CPU milliseconds of each side, best, median, their ratios, the statements, the target and
 //! whether it is met; and the conditions (rounds, `synchronous_commit`, load).
 //!
-//! **Still to add, once `#[factory_core::test]` exists: the attribute's per-test cost beside
-//! sync `TestDb`.** Issue 11 asks for it in this benchmark: the time per test of an `async fn`
-//! test under `#[factory_core::test]` on `TestDb<AsyncPgConnection>` (default cleanup, the same
-//! few factory rows) against the same test written with a sync `TestDb<PgConnection>`, per
-//! cleanup strategy, as `bench_cleanup` times the sync strategies.
+//! Last, the per-test cost of `#[factory_core::test]`: `TESTS` tests, each creating one user, run
+//! the way the attribute runs them (`cleanup::run_test` for a sync `fn` on
+//! `TestDb<PgConnection>`, `cleanup::run_async_test` for an `async fn` on
+//! `TestDb<AsyncPgConnection>`, which builds the test's tokio runtime too), beside the same test
+//! written by hand with a sync `TestDb<PgConnection>`, for `Transaction` and `Tracked`: the
+//! median milliseconds per test.
 
 use bench::{Measured, NewUser};
 use diesel::connection::InstrumentationEvent;
@@ -798,6 +799,7 @@ fn main() {
          sync lines are references: not held to the target.\n"
     );
     print_async_over_sync(&lines);
+    per_test_cost(&url);
     let over: Vec<String> = lines
         .iter()
         .filter(|l| !l.reference && !l.met().0)
@@ -824,4 +826,75 @@ fn main() {
             load_after: &load_after,
         },
     );
+}
+
+/// Tests per strategy and form in the per-test cost table.
+const TESTS: usize = 40;
+
+/// The per-test cost of `#[factory_core::test]`, sync and async, beside a hand-written sync
+/// `TestDb` test: the median of `TESTS` tests, each creating one user.
+fn per_test_cost(url: &str) {
+    use factory_core::cleanup::{run_async_test, run_test, Cleanup, TestArgs, TestDb};
+    use factory_core::Factory;
+    use shop::User;
+    let median = |mut times: Vec<Duration>| {
+        times.sort();
+        times[times.len() / 2]
+    };
+    let time = |mut one: Box<dyn FnMut()>| {
+        one(); // warm: the first test of a process connects, migrates, reads the catalog
+        median(
+            (0..TESTS)
+                .map(|_| {
+                    let start = std::time::Instant::now();
+                    one();
+                    start.elapsed()
+                })
+                .collect(),
+        )
+    };
+    println!("\nper test (median of {TESTS}, one user created), ms:");
+    println!("{:<12} {:>14} {:>22} {:>24}", "cleanup", "sync TestDb", "#[test] sync fn", "#[test] async fn (async)");
+    for cleanup in [Cleanup::Transaction, Cleanup::Tracked] {
+        let by_hand = {
+            let url = url.to_owned();
+            time(Box::new(move || {
+                let mut db = TestDb::<diesel::PgConnection>::builder(url.as_str())
+                    .cleanup(cleanup)
+                    .open()
+                    .expect("open");
+                User::factory().create(&mut db);
+                db.finish().expect("clean up");
+            }))
+        };
+        let attribute_sync = {
+            let url = url.to_owned();
+            time(Box::new(move || {
+                run_test::<TestDb<diesel::PgConnection>, _, ()>(
+                    TestArgs::new("bench").url(url.as_str()).cleanup(cleanup),
+                    |db| {
+                        User::factory().create(db);
+                    },
+                )
+            }))
+        };
+        let attribute_async = {
+            let url = url.to_owned();
+            time(Box::new(move || {
+                run_async_test::<TestDb<diesel_async::AsyncPgConnection>, _, ()>(
+                    TestArgs::new("bench").url(url.as_str()).cleanup(cleanup),
+                    async |db: &mut TestDb<diesel_async::AsyncPgConnection>| {
+                        User::factory().create_async(db).await;
+                    },
+                )
+            }))
+        };
+        println!(
+            "{:<12} {:>14.2} {:>22.2} {:>24.2}",
+            cleanup.to_string(),
+            bench::ms(by_hand),
+            bench::ms(attribute_sync),
+            bench::ms(attribute_async)
+        );
+    }
 }
