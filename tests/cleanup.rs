@@ -10,8 +10,11 @@
 mod common;
 
 use diesel::prelude::*;
-use factory_core::cleanup::{Cleanup, CleanupError, TestDb};
+#[cfg(feature = "postgres")]
+use factory_core::cleanup::CleanupError;
+use factory_core::cleanup::{Cleanup, TestDb};
 use factory_core::Factory;
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 use shop::schema::orders;
 use shop::Order;
 
@@ -183,6 +186,8 @@ macro_rules! suite {
         fn panics_inside_a_transaction(cleanup: Cleanup) {
             leaves_nothing(cleanup, async |db| {
                 some_rows(db).await;
+                // Diesel's transaction takes a closure (the sync body's futures are ready at
+                // once); diesel-async's, an async closure.
                 let _ = by_mode!(
                     $drive,
                     sync => db
@@ -732,6 +737,7 @@ fn kill_test_mysql() -> TestDb<diesel::MysqlConnection> {
 }
 
 /// A catalog row naming a database.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 #[derive(QueryableByName)]
 struct DatabaseName {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -742,6 +748,7 @@ struct DatabaseName {
 /// database. This process holds a pooled database of its own, so the next start gets that one,
 /// not the dead test's: only the sweep can empty what the dead test left. At the end the kill
 /// tests' own databases are dropped (`list` and `drop` name them by `{hash}` and `{name}`).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! killed_server_test {
     (
         $name:ident, $backend:literal, $open:ident, $conn:ty, $db:ty, $migrations:expr,
@@ -905,6 +912,7 @@ seeded_migrations_survive!(
 const PARALLEL_PREFIX: &str = "factory_parallel";
 
 /// Set in the children of the parallel template build test: the migrations version to use.
+#[cfg(feature = "postgres")]
 const TEMPLATE_CHILD: &str = "FACTORY_TEST_TEMPLATE_CHILD";
 
 /// Not a test of its own: as a child of the test below, opens a per-test database of a set of
