@@ -2,66 +2,104 @@
 //! backend, a test that passes, one that fails with an error and one that panics, each
 //! checked by counting every table from a separate connection. Plus the seed's background-task
 //! case, the remote-URL guard, and a killed test process whose database the next start sweeps.
+//!
+//! One suite body, sync and async: it runs on each backend's sync handle (`TestDb<PgConnection>`
+//! ...) and, with the `async` feature, on its diesel-async handle (`TestDb<AsyncPgConnection>`,
+//! `TestDb<AsyncMysqlConnection>`, `TestDb<SyncConnectionWrapper<SqliteConnection>>`).
 
 mod common;
 
 use diesel::prelude::*;
-use factory_core::cleanup::{Cleanup, CleanupError, TestDb};
+#[cfg(feature = "postgres")]
+use factory_core::cleanup::CleanupError;
+use factory_core::cleanup::{Cleanup, TestDb};
 use factory_core::Factory;
-use shop::schema::{ledger_entries, order_items, orders, products, reviews, tags, users};
-use shop::{Order, Product, Review, Tag, User};
+#[cfg(any(feature = "postgres", feature = "mysql"))]
+use shop::schema::orders;
+use shop::Order;
 
-/// Rows in each shop table, in a fixed order.
-type Counts = Vec<(&'static str, i64)>;
+/// Picks the sync or the async form of what the two modes do differently; `$drive` is the
+/// suite's `common::drive` module. The other form is dropped unchecked.
+macro_rules! by_mode {
+    (sync, sync => $sync:expr, asynchronous => $async:expr $(,)?) => {
+        $sync
+    };
+    (asynchronous, sync => $sync:expr, asynchronous => $async:expr $(,)?) => {
+        $async
+    };
+}
 
-/// Every test body, for one backend: `$open(cleanup)` gives a handle on the backend's cleanup
-/// database, `$connect(url)` a plain connection of type `$conn`; `$held` is how a cleanup
-/// error names what another connection kept locked.
+/// Every test body, for one backend and mode. `$conn` is the handle's connection; `$open` opens
+/// a handle on the backend's cleanup database (`async fn` in async mode); `$connect(url)` is a
+/// plain sync connection of type `$plain`, which counts rows and plays the code under test;
+/// `$held` is how a cleanup error names what another connection kept locked; `$drive` is
+/// `sync` or `asynchronous` (the `common::drive` module the calls go through). Bodies are
+/// `async` and await every factory call and query, as in tests/backends.rs.
 macro_rules! suite {
-    ($conn:ty, $open:path, $connect:expr, $held:expr) => {
-        use super::*;
+    (
+        conn = $conn:ty,
+        plain = $plain:ty,
+        open = $open:path,
+        connect = $connect:expr,
+        held = $held:expr,
+        drive = $drive:ident $(,)?
+    ) => {
+        use crate::common;
+        use crate::common::drive::$drive::{block_on, Drive, RunQueryDsl};
+        use diesel::prelude::*;
+        use factory_core::cleanup::{Cleanup, CleanupError, TestDb};
+        use shop::schema::{ledger_entries, order_items, orders, products, reviews, tags, users};
+        use shop::{Order, Product, Review, Tag, User};
+
+        /// Rows in each shop table, in a fixed order.
+        type Counts = Vec<(&'static str, i64)>;
+
+        /// The lock of the tests that count this backend's tables: one per database, shared by
+        /// the sync and async suites and the deadlock test.
+        const SERIAL: &str = concat!("cleanup-", stringify!($plain));
+
+        /// A handle on the backend's cleanup database with `cleanup`, opened as the mode opens.
+        macro_rules! open {
+            ($cleanup:expr) => {
+                by_mode!($drive, sync => $open($cleanup), asynchronous => $open($cleanup).await)
+            };
+        }
 
         fn counts(url: &str) -> Counts {
-            let mut conn: $conn = $connect(url);
+            let mut conn: $plain = $connect(url);
+            let conn = &mut conn;
             let n = |q: Result<i64, diesel::result::Error>| q.expect("count rows");
             vec![
-                ("users", n(users::table.count().get_result(&mut conn))),
-                ("products", n(products::table.count().get_result(&mut conn))),
-                ("orders", n(orders::table.count().get_result(&mut conn))),
+                ("users", n(diesel::RunQueryDsl::get_result(users::table.count(), conn))),
+                ("products", n(diesel::RunQueryDsl::get_result(products::table.count(), conn))),
+                ("orders", n(diesel::RunQueryDsl::get_result(orders::table.count(), conn))),
                 (
                     "order_items",
-                    n(order_items::table.count().get_result(&mut conn)),
+                    n(diesel::RunQueryDsl::get_result(order_items::table.count(), conn)),
                 ),
-                ("reviews", n(reviews::table.count().get_result(&mut conn))),
-                ("tags", n(tags::table.count().get_result(&mut conn))),
+                ("reviews", n(diesel::RunQueryDsl::get_result(reviews::table.count(), conn))),
+                ("tags", n(diesel::RunQueryDsl::get_result(tags::table.count(), conn))),
                 (
                     "ledger_entries",
-                    n(ledger_entries::table.count().get_result(&mut conn)),
+                    n(diesel::RunQueryDsl::get_result(ledger_entries::table.count(), conn)),
                 ),
             ]
         }
 
         /// Opens a handle, hands it to `body`, and checks from separate connections that the
         /// shared database is as it was and a per-test database ended empty.
-        fn leaves_nothing(
-            cleanup: Cleanup,
-            body: impl FnOnce(&mut TestDb<$conn>) + std::panic::UnwindSafe,
-        ) {
-            let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
-            let (base_url, before) = {
-                let db = $open(Cleanup::Transaction);
-                let url = db.url().to_owned();
-                drop(db);
-                let before = counts(&url);
-                (url, before)
-            };
-            let own_url = std::sync::Mutex::new(String::new());
+        fn leaves_nothing(cleanup: Cleanup, body: impl AsyncFnOnce(&mut TestDb<$conn>)) {
+            let _serial = common::serial(SERIAL);
+            let base_url = block_on(async { open!(Cleanup::Transaction).url().to_owned() });
+            let before = counts(&base_url);
+            let mut own_url = String::new();
             let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let mut db = $open(cleanup);
-                *own_url.lock().unwrap() = db.url().to_owned();
-                body(&mut db);
+                block_on(async {
+                    let mut db = open!(cleanup);
+                    own_url = db.url().to_owned();
+                    body(&mut db).await;
+                })
             }));
-            let own_url = own_url.into_inner().unwrap();
             // Truncation empties the whole database, rows from before included.
             let expected: Counts = if cleanup == Cleanup::Truncate {
                 before.iter().map(|&(table, _)| (table, 0)).collect()
@@ -93,30 +131,41 @@ macro_rules! suite {
 
         /// A test's usual work: an order (with its user, two lines and their products) and a
         /// few users more.
-        fn some_rows(db: &mut TestDb<$conn>) -> User {
-            let order = Order::factory().completed().create(db);
-            let users = User::factory().create_batch(3, db);
+        async fn some_rows(db: &mut TestDb<$conn>) -> User {
+            let order = Order::factory().completed().create(db).await;
+            let users = User::factory().create_batch(3, db).await;
             let n: i64 = orders::table
                 .filter(orders::id.eq(order.id))
                 .count()
-                .get_result(&mut **db)
+                .get_result(db.conn())
+                .await
                 .unwrap();
             assert_eq!(n, 1, "the handle sees its own rows");
             users[0].clone()
         }
 
+        /// The body of the test's own transaction: locks every user's row, then fails.
+        async fn lock_the_users_and_panic(conn: &mut $conn) -> QueryResult<()> {
+            diesel::update(users::table)
+                .set(users::first_name.eq("locked"))
+                .execute(conn)
+                .await?;
+            panic!("the test failed");
+        }
+
         fn passes(cleanup: Cleanup) {
-            leaves_nothing(cleanup, |db| {
-                some_rows(db);
+            leaves_nothing(cleanup, async |db| {
+                some_rows(db).await;
             });
         }
 
         fn fails_with_an_error(cleanup: Cleanup) {
-            leaves_nothing(cleanup, |db| {
-                let user = some_rows(db);
+            leaves_nothing(cleanup, async |db| {
+                let user = some_rows(db).await;
                 let error = User::factory()
                     .email(user.email.clone())
                     .try_create(db)
+                    .await
                     .unwrap_err();
                 assert_eq!(
                     error.constraint_kind(),
@@ -126,8 +175,8 @@ macro_rules! suite {
         }
 
         fn panics(cleanup: Cleanup) {
-            leaves_nothing(cleanup, |db| {
-                some_rows(db);
+            leaves_nothing(cleanup, async |db| {
+                some_rows(db).await;
                 panic!("the test failed");
             });
         }
@@ -135,16 +184,21 @@ macro_rules! suite {
         /// The panic comes inside the test's own transaction, which holds row locks that the
         /// cleanup must not wait on.
         fn panics_inside_a_transaction(cleanup: Cleanup) {
-            leaves_nothing(cleanup, |db| {
-                some_rows(db);
-                let _ = db
-                    .conn()
-                    .transaction::<(), diesel::result::Error, _>(|conn| {
-                        diesel::update(users::table)
-                            .set(users::first_name.eq("locked"))
-                            .execute(conn)?;
-                        panic!("the test failed");
-                    });
+            leaves_nothing(cleanup, async |db| {
+                some_rows(db).await;
+                // Diesel's transaction takes a closure (the sync body's futures are ready at
+                // once); diesel-async's, an async closure.
+                let _ = by_mode!(
+                    $drive,
+                    sync => db
+                        .conn()
+                        .transaction(|conn| block_on(lock_the_users_and_panic(conn))),
+                    asynchronous => diesel_async::AsyncConnection::transaction(
+                        db.conn(),
+                        async |conn| lock_the_users_and_panic(conn).await,
+                    )
+                    .await,
+                );
             });
         }
 
@@ -182,26 +236,33 @@ macro_rules! suite {
         /// row the test created).
         #[test]
         fn tracked_deletes_what_a_background_task_wrote() {
-            leaves_nothing(Cleanup::Tracked, |db| {
-                let user = User::factory().create(db);
-                let product = Product::factory().create(db);
-                let mut other = db.connect().expect("a second connection");
+            leaves_nothing(Cleanup::Tracked, async |db| {
+                let user = User::factory().create(db).await;
+                let product = Product::factory().create(db).await;
+                // A sync handle lends one; an async one has none to lend, and the code under
+                // test connects to its URL.
+                let mut other: $plain = by_mode!(
+                    $drive,
+                    sync => db.connect().expect("a second connection"),
+                    asynchronous => $connect(db.url()),
+                );
                 let worker = std::thread::spawn(move || {
-                    let order = Order::factory()
-                        .user(&user)
-                        .with_items(0)
-                        .create(&mut other);
-                    Review::factory()
-                        .author(&user)
-                        .product(&product)
-                        .create(&mut other);
+                    let order = factory_core::Factory::create(
+                        Order::factory().user(&user).with_items(0),
+                        &mut other,
+                    );
+                    factory_core::Factory::create(
+                        Review::factory().author(&user).product(&product),
+                        &mut other,
+                    );
                     order
                 });
                 let order = worker.join().expect("the background task");
                 let n: i64 = orders::table
                     .filter(orders::id.eq(order.id))
                     .count()
-                    .get_result(&mut **db)
+                    .get_result(db.conn())
+                    .await
                     .unwrap();
                 assert_eq!(n, 1, "the background task committed");
             });
@@ -211,32 +272,32 @@ macro_rules! suite {
         /// `get_or_create` found stays.
         #[test]
         fn tracked_deletes_only_what_the_test_created() {
-            let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
-            let url = $open(Cleanup::Transaction).url().to_owned();
-            let mut conn: $conn = $connect(&url);
-            let existing = Tag::factory().create(&mut conn);
-            let before = counts(&url);
-            {
-                let mut db = $open(Cleanup::Tracked);
-                let found = Tag::factory()
-                    .name(existing.name.clone())
-                    .label(existing.label.clone())
-                    .get_or_create(&mut db);
-                assert_eq!(found.id, existing.id);
-                assert_eq!(db.tracked_rows(), 0, "found, not created");
-                Tag::factory().get_or_create(&mut db);
-                assert_eq!(db.tracked_rows(), 1);
-            }
-            assert_eq!(counts(&url), before);
-            let still_there: i64 = tags::table
-                .find(existing.id)
-                .count()
-                .get_result(&mut conn)
-                .unwrap();
-            assert_eq!(still_there, 1);
-            diesel::delete(tags::table.find(existing.id))
-                .execute(&mut conn)
-                .unwrap();
+            let _serial = common::serial(SERIAL);
+            block_on(async {
+                let url = open!(Cleanup::Transaction).url().to_owned();
+                let mut conn: $plain = $connect(&url);
+                let existing = factory_core::Factory::create(Tag::factory(), &mut conn);
+                let before = counts(&url);
+                {
+                    let mut db = open!(Cleanup::Tracked);
+                    let found = Tag::factory()
+                        .name(existing.name.clone())
+                        .label(existing.label.clone())
+                        .get_or_create(&mut db)
+                        .await;
+                    assert_eq!(found.id, existing.id);
+                    assert_eq!(db.tracked_rows(), 0, "found, not created");
+                    Tag::factory().get_or_create(&mut db).await;
+                    assert_eq!(db.tracked_rows(), 1);
+                }
+                assert_eq!(counts(&url), before);
+                let still_there: i64 =
+                    diesel::RunQueryDsl::get_result(tags::table.find(existing.id).count(), &mut conn)
+                        .unwrap();
+                assert_eq!(still_there, 1);
+                diesel::RunQueryDsl::execute(diesel::delete(tags::table.find(existing.id)), &mut conn)
+                    .unwrap();
+            });
         }
 
         /// Another connection keeps a tracked row locked past the end of the test (a pool or
@@ -244,82 +305,97 @@ macro_rules! suite {
         /// naming what was locked and what to do, instead of hanging the test for ever.
         #[test]
         fn tracked_cleanup_gives_up_on_a_lock_held_past_the_test() {
-            let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
-            let url = $open(Cleanup::Transaction).url().to_owned();
-            let before = counts(&url);
-            let mut db = TestDb::<$conn>::builder(url.clone())
-                .cleanup(Cleanup::Tracked)
-                .lock_timeout(std::time::Duration::from_secs(1))
-                .open()
+            let _serial = common::serial(SERIAL);
+            block_on(async {
+                let url = open!(Cleanup::Transaction).url().to_owned();
+                let before = counts(&url);
+                let builder = TestDb::<$conn>::builder(url.clone())
+                    .cleanup(Cleanup::Tracked)
+                    .lock_timeout(std::time::Duration::from_secs(1));
+                let mut db = by_mode!(
+                    $drive,
+                    sync => builder.open(),
+                    asynchronous => builder.open_async().await,
+                )
                 .expect("open the handle");
-            let user = User::factory().create(&mut db);
-            let mut holder: $conn = $connect(&url);
-            holder
-                .begin_test_transaction()
-                .expect("begin the holder's transaction");
-            diesel::update(users::table.find(user.id))
-                .set(users::first_name.eq("held"))
-                .execute(&mut holder)
+                let user = User::factory().create(&mut db).await;
+                let mut holder: $plain = $connect(&url);
+                holder
+                    .begin_test_transaction()
+                    .expect("begin the holder's transaction");
+                diesel::RunQueryDsl::execute(
+                    diesel::update(users::table.find(user.id)).set(users::first_name.eq("held")),
+                    &mut holder,
+                )
                 .expect("lock the user's row");
-            let (sent, finished) = std::sync::mpsc::channel();
-            std::thread::spawn(move || {
-                let _ = sent.send(db.finish().map_err(|e| e.to_string()));
+                let (sent, finished) = std::sync::mpsc::channel();
+                std::thread::spawn(move || {
+                    let _ = sent.send(db.finish().map_err(|e| e.to_string()));
+                });
+                let outcome = finished.recv_timeout(std::time::Duration::from_secs(60));
+                drop(holder); // its transaction rolls back, and the lock goes
+                let error = outcome
+                    .expect("cleanup still waits on the lock after 60 s")
+                    .expect_err("cleanup cannot delete a row another connection keeps locked");
+                assert!(
+                    error.contains($held)
+                        && error.contains("Cleanup::DatabasePerTest")
+                        && error.contains(".lock_timeout("),
+                    "{error}"
+                );
+                let mut conn: $plain = $connect(&url);
+                diesel::RunQueryDsl::execute(diesel::delete(users::table.find(user.id)), &mut conn)
+                    .expect("delete the user by hand");
+                assert_eq!(counts(&url), before);
             });
-            let outcome = finished.recv_timeout(std::time::Duration::from_secs(60));
-            drop(holder); // its transaction rolls back, and the lock goes
-            let error = outcome
-                .expect("cleanup still waits on the lock after 60 s")
-                .expect_err("cleanup cannot delete a row another connection keeps locked");
-            assert!(
-                error.contains($held)
-                    && error.contains("Cleanup::DatabasePerTest")
-                    && error.contains(".lock_timeout("),
-                "{error}"
-            );
-            let mut conn: $conn = $connect(&url);
-            diesel::delete(users::table.find(user.id))
-                .execute(&mut conn)
-                .expect("delete the user by hand");
-            assert_eq!(counts(&url), before);
         }
 
         /// Under a test transaction the same background write escapes the rollback, and the
         /// residue check says so, naming the table.
         #[test]
         fn transaction_reports_what_a_background_task_wrote() {
-            let _serial = common::serial(concat!("cleanup-", stringify!($conn)));
-            let mut db = $open(Cleanup::Transaction);
-            let url = db.url().to_owned();
-            let before = counts(&url);
-            let Err(refused) = db.connect() else {
-                panic!("a second connection under Cleanup::Transaction")
-            };
-            assert!(matches!(refused, CleanupError::SecondConnection));
-            assert!(
-                refused.to_string().contains("Cleanup::Tracked"),
-                "{refused}"
-            );
-            let background_url = url.clone();
-            let stray = std::thread::spawn(move || {
-                let mut other: $conn = $connect(&background_url);
-                User::factory().create(&mut other)
-            })
-            .join()
-            .unwrap();
-            // (On SQLite the test transaction's first write locks out other writers, so the
-            // background write comes first.)
-            User::factory().create(&mut db);
-            let residue = match db.finish() {
-                Err(CleanupError::Residue(residue)) => residue,
-                other => panic!("expected the residue check to fail, got {other:?}"),
-            };
-            assert_eq!(residue.left_in("users"), 1);
-            assert!(residue.to_string().contains("`users`"), "{residue}");
-            let mut conn: $conn = $connect(&url);
-            diesel::delete(users::table.find(stray.id))
-                .execute(&mut conn)
+            let _serial = common::serial(SERIAL);
+            block_on(async {
+                let mut db = open!(Cleanup::Transaction);
+                let url = db.url().to_owned();
+                let before = counts(&url);
+                // Only a sync handle lends connections, and under a test transaction it
+                // refuses, pointing to the strategy that allows them.
+                by_mode!(
+                    $drive,
+                    sync => {
+                        let Err(refused) = db.connect() else {
+                            panic!("a second connection under Cleanup::Transaction")
+                        };
+                        assert!(matches!(refused, CleanupError::SecondConnection));
+                        assert!(
+                            refused.to_string().contains("Cleanup::Tracked"),
+                            "{refused}"
+                        );
+                    },
+                    asynchronous => {},
+                );
+                let background_url = url.clone();
+                let stray = std::thread::spawn(move || {
+                    let mut other: $plain = $connect(&background_url);
+                    factory_core::Factory::create(User::factory(), &mut other)
+                })
+                .join()
                 .unwrap();
-            assert_eq!(counts(&url), before);
+                // (On SQLite the test transaction's first write locks out other writers, so the
+                // background write comes first.)
+                User::factory().create(&mut db).await;
+                let residue = match db.finish() {
+                    Err(CleanupError::Residue(residue)) => residue,
+                    other => panic!("expected the residue check to fail, got {other:?}"),
+                };
+                assert_eq!(residue.left_in("users"), 1);
+                assert!(residue.to_string().contains("`users`"), "{residue}");
+                let mut conn: $plain = $connect(&url);
+                diesel::RunQueryDsl::execute(diesel::delete(users::table.find(stray.id)), &mut conn)
+                    .unwrap();
+                assert_eq!(counts(&url), before);
+            });
         }
     };
 }
@@ -329,7 +405,9 @@ macro_rules! suite {
 /// cleanup as its victim. Cleanup must try again once the other transaction ends and leave
 /// nothing. `$prepare(&mut other)` readies the other session (it begins the transaction if it
 /// needs to do so first); `$waiting` counts the sessions in the state that shows cleanup holds
-/// the product. `$serial` is the lock the backend's suite holds (it counts every table).
+/// the product. `$serial` is the lock the backend's suite holds (it counts every table). Runs
+/// in a sync suite's module, whose `Drive` and `RunQueryDsl` return futures: the calls here
+/// name diesel's and the factories' sync methods.
 #[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! deadlock_test {
     ($serial:expr, $open:path, $connect:expr, $prepare:expr, $waiting:expr) => {{
@@ -338,22 +416,25 @@ macro_rules! deadlock_test {
         let mut other = $connect(&url);
         let before = counts(&url);
         let mut db = $open(Cleanup::Tracked);
-        let user = User::factory().create(&mut db);
-        let product = Product::factory().create(&mut db);
+        let user = factory_core::Factory::create(User::factory(), &mut db);
+        let product = factory_core::Factory::create(Product::factory(), &mut db);
         $prepare(&mut other);
         if !factory_core::cleanup::TestBackend::in_transaction(&mut other) {
             other.begin_test_transaction().unwrap();
         }
-        diesel::update(users::table.find(user.id))
-            .set(users::first_name.eq("other"))
-            .execute(&mut other)
-            .unwrap();
+        diesel::RunQueryDsl::execute(
+            diesel::update(users::table.find(user.id)).set(users::first_name.eq("other")),
+            &mut other,
+        )
+        .unwrap();
         let cleanup = std::thread::spawn(move || db.finish().map_err(|e| e.to_string()));
         common::wait_until(&mut $connect(&url), $waiting);
-        diesel::update(products::table.find(product.id))
-            .set(products::stock.eq(products::stock))
-            .execute(&mut other)
-            .expect("cleanup's transaction is the deadlock's victim, so this one goes on");
+        diesel::RunQueryDsl::execute(
+            diesel::update(products::table.find(product.id))
+                .set(products::stock.eq(products::stock)),
+            &mut other,
+        )
+        .expect("cleanup's transaction is the deadlock's victim, so this one goes on");
         drop(other);
         cleanup
             .join()
@@ -363,28 +444,73 @@ macro_rules! deadlock_test {
     }};
 }
 
+/// UUID keys are recorded and deleted like integer ones (a PostgreSQL suite's module).
+#[cfg(feature = "postgres")]
+macro_rules! uuid_keys_test {
+    () => {
+        #[test]
+        fn tracked_deletes_rows_with_uuid_keys() {
+            use shop::keys::{api_keys, ApiKey};
+            let api_keys_now = |url: &str| -> i64 {
+                diesel::RunQueryDsl::get_result(
+                    api_keys::table.count(),
+                    &mut super::postgres::connect(url),
+                )
+                .unwrap()
+            };
+            let url = common::cleanup_url(
+                "FACTORY_TEST_POSTGRES_URL",
+                "postgres://postgres@127.0.0.1:5432/factory_test",
+            );
+            let before = api_keys_now(&url);
+            leaves_nothing(Cleanup::Tracked, async |db| {
+                let keys = ApiKey::factory().create_batch(3, db).await;
+                assert_eq!(db.tracked_rows(), 6, "three keys and their three users");
+                assert_ne!(keys[0].id, keys[1].id);
+            });
+            assert_eq!(api_keys_now(&url), before);
+        }
+    };
+}
+
 mod sqlite {
-    fn connect(url: &str) -> diesel::SqliteConnection {
+    pub(crate) fn connect(url: &str) -> diesel::SqliteConnection {
         shop::sqlite(url)
     }
     suite!(
-        diesel::SqliteConnection,
-        common::sqlite_db,
-        connect,
-        "the database (SQLite locks all of it"
+        conn = diesel::SqliteConnection,
+        plain = diesel::SqliteConnection,
+        open = common::sqlite_db,
+        connect = connect,
+        held = "the database (SQLite locks all of it",
+        drive = sync,
+    );
+}
+
+#[cfg(feature = "async")]
+mod sqlite_async {
+    suite!(
+        conn = common::SqliteWrapper,
+        plain = diesel::SqliteConnection,
+        open = common::sqlite_db_async,
+        connect = super::sqlite::connect,
+        held = "the database (SQLite locks all of it",
+        drive = asynchronous,
     );
 }
 
 #[cfg(feature = "postgres")]
 mod postgres {
-    fn connect(url: &str) -> diesel::PgConnection {
+    pub(crate) fn connect(url: &str) -> diesel::PgConnection {
         diesel::Connection::establish(url).expect("connect to PostgreSQL")
     }
     suite!(
-        diesel::PgConnection,
-        common::pg_db,
-        connect,
-        "a lock on rows of `users`"
+        conn = diesel::PgConnection,
+        plain = diesel::PgConnection,
+        open = common::pg_db,
+        connect = connect,
+        held = "a lock on rows of `users`",
+        drive = sync,
     );
 
     /// Tracked cleanup retries a deadlock (see [`deadlock_test`]). PostgreSQL aborts cleanup's
@@ -393,53 +519,50 @@ mod postgres {
     #[test]
     fn tracked_cleanup_retries_after_a_deadlock() {
         deadlock_test!(
-            "cleanup-diesel::PgConnection",
+            SERIAL,
             common::pg_db,
             connect,
             |other: &mut diesel::PgConnection| {
-                diesel::sql_query("SET deadlock_timeout = '10s'")
-                    .execute(other)
-                    .unwrap();
+                diesel::RunQueryDsl::execute(
+                    diesel::sql_query("SET deadlock_timeout = '10s'"),
+                    other,
+                )
+                .unwrap();
             },
             "SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' \
              AND query LIKE '%DELETE FROM%'"
         );
     }
 
-    /// UUID keys are recorded and deleted like integer ones.
-    #[test]
-    fn tracked_deletes_rows_with_uuid_keys() {
-        use shop::keys::{api_keys, ApiKey};
-        let api_keys_now = |url: &str| -> i64 {
-            api_keys::table
-                .count()
-                .get_result(&mut connect(url))
-                .unwrap()
-        };
-        let url = common::cleanup_url(
-            "FACTORY_TEST_POSTGRES_URL",
-            "postgres://postgres@127.0.0.1:5432/factory_test",
-        );
-        let before = api_keys_now(&url);
-        leaves_nothing(Cleanup::Tracked, |db| {
-            let keys = ApiKey::factory().create_batch(3, db);
-            assert_eq!(db.tracked_rows(), 6, "three keys and their three users");
-            assert_ne!(keys[0].id, keys[1].id);
-        });
-        assert_eq!(api_keys_now(&url), before);
-    }
+    uuid_keys_test!();
+}
+
+#[cfg(all(feature = "postgres", feature = "async"))]
+mod postgres_async {
+    suite!(
+        conn = diesel_async::AsyncPgConnection,
+        plain = diesel::PgConnection,
+        open = common::pg_db_async,
+        connect = super::postgres::connect,
+        held = "a lock on rows of `users`",
+        drive = asynchronous,
+    );
+
+    uuid_keys_test!();
 }
 
 #[cfg(feature = "mysql")]
 mod mysql {
-    fn connect(url: &str) -> diesel::MysqlConnection {
+    pub(crate) fn connect(url: &str) -> diesel::MysqlConnection {
         diesel::Connection::establish(url).expect("connect to MariaDB")
     }
     suite!(
-        diesel::MysqlConnection,
-        common::mysql_db,
-        connect,
-        "a lock on rows of `users`"
+        conn = diesel::MysqlConnection,
+        plain = diesel::MysqlConnection,
+        open = common::mysql_db,
+        connect = connect,
+        held = "a lock on rows of `users`",
+        drive = sync,
     );
 
     /// As PostgreSQL's test. InnoDB detects the deadlock at once and rolls back the smaller
@@ -448,18 +571,30 @@ mod mysql {
     #[test]
     fn tracked_cleanup_retries_after_a_deadlock() {
         deadlock_test!(
-            "cleanup-diesel::MysqlConnection",
+            SERIAL,
             common::mysql_db,
             connect,
             |other: &mut diesel::MysqlConnection| {
                 other.begin_test_transaction().unwrap();
-                Tag::factory().create_batch(200, other);
+                factory_core::Factory::create_batch(Tag::factory(), 200, other);
             },
             // Cleanup deleted the product and went on to the rows referencing the user.
             "SELECT COUNT(*) AS n FROM information_schema.PROCESSLIST \
              WHERE INFO LIKE 'DELETE FROM `order_items`%'"
         );
     }
+}
+
+#[cfg(all(feature = "mysql", feature = "async"))]
+mod mysql_async {
+    suite!(
+        conn = diesel_async::AsyncMysqlConnection,
+        plain = diesel::MysqlConnection,
+        open = common::mysql_db_async,
+        connect = super::mysql::connect,
+        held = "a lock on rows of `users`",
+        drive = asynchronous,
+    );
 }
 
 /// Destructive strategies refuse a database that is not on this machine, before connecting.
@@ -602,6 +737,7 @@ fn kill_test_mysql() -> TestDb<diesel::MysqlConnection> {
 }
 
 /// A catalog row naming a database.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 #[derive(QueryableByName)]
 struct DatabaseName {
     #[diesel(sql_type = diesel::sql_types::Text)]
@@ -612,6 +748,7 @@ struct DatabaseName {
 /// database. This process holds a pooled database of its own, so the next start gets that one,
 /// not the dead test's: only the sweep can empty what the dead test left. At the end the kill
 /// tests' own databases are dropped (`list` and `drop` name them by `{hash}` and `{name}`).
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 macro_rules! killed_server_test {
     (
         $name:ident, $backend:literal, $open:ident, $conn:ty, $db:ty, $migrations:expr,
@@ -775,6 +912,7 @@ seeded_migrations_survive!(
 const PARALLEL_PREFIX: &str = "factory_parallel";
 
 /// Set in the children of the parallel template build test: the migrations version to use.
+#[cfg(feature = "postgres")]
 const TEMPLATE_CHILD: &str = "FACTORY_TEST_TEMPLATE_CHILD";
 
 /// Not a test of its own: as a child of the test below, opens a per-test database of a set of

@@ -3,6 +3,7 @@
 //! (`create_async`, `diesel_async::RunQueryDsl`); on a sync connection, the sync methods whose
 //! results are wrapped in ready futures. A suite imports one module's `Drive` and
 //! `RunQueryDsl`, and not `factory_core::Factory` (whose sync methods share the names).
+//! A test that is not `#[tokio::test]` runs its body with that module's `block_on`.
 
 /// Sync connections: each call runs at once; its future is ready.
 pub mod sync {
@@ -11,7 +12,24 @@ pub mod sync {
     use diesel::query_dsl::LoadQuery;
     use diesel::QueryResult;
     use factory_core::{Create, Factory, FactoryError, GetOrCreate};
-    use std::future::{ready, Ready};
+    use std::future::{ready, Future, Ready};
+    use std::task::{Context, Poll, Waker};
+
+    /// Runs a body whose every `.await` is on a ready future (this module's calls): one poll,
+    /// no runtime, so the sync suites need no tokio.
+    ///
+    /// # Panics
+    /// If the future is not ready after one poll: a sync body awaited something that waits.
+    pub fn block_on<F: Future>(future: F) -> F::Output {
+        let mut future = std::pin::pin!(future);
+        match future
+            .as_mut()
+            .poll(&mut Context::from_waker(Waker::noop()))
+        {
+            Poll::Ready(output) => output,
+            Poll::Pending => panic!("a sync test body awaited a future that was not ready"),
+        }
+    }
 
     /// The factory calls the suites make, through the sync `Create`.
     pub trait Drive: Factory {
@@ -124,6 +142,16 @@ pub mod asynchronous {
     pub use diesel_async::RunQueryDsl;
     use factory_core::{CreateAsync, Factory, FactoryError, GetOrCreateAsync};
     use std::future::Future;
+
+    /// Runs an async body to its end on a tokio current-thread runtime of its own, as
+    /// `#[tokio::test]` does.
+    pub fn block_on<F: Future>(future: F) -> F::Output {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("start a tokio runtime")
+            .block_on(future)
+    }
 
     /// The factory calls the suites make, through `CreateAsync`.
     pub trait Drive: Factory {

@@ -181,26 +181,72 @@ pub fn cleanup_url(var: &str, default: &str) -> String {
     format!("{server}/factory_cleanup")
 }
 
-/// A test database handle on PostgreSQL's `factory_cleanup` database (per-test databases are
-/// cloned on the same server), with the residue check on.
-#[cfg(feature = "postgres")]
-pub fn pg_db(
+/// The handle options every cleanup test uses: the shop's `migrations`, `cleanup`, and the
+/// residue check on.
+fn cleanup_db<C: factory_core::cleanup::TestConnection>(
+    url: &str,
+    migrations: factory_core::cleanup::Migrations,
     cleanup: factory_core::cleanup::Cleanup,
-) -> factory_core::cleanup::TestDb<PgConnection> {
+) -> factory_core::cleanup::TestDbBuilder<C> {
+    factory_core::cleanup::TestDb::builder(url)
+        .migrations(migrations)
+        .cleanup(cleanup)
+        .check_residue(true)
+}
+
+/// PostgreSQL's `factory_cleanup` database, created and migrated by the first call.
+#[cfg(feature = "postgres")]
+fn pg_cleanup_url() -> &'static str {
     static URL: OnceLock<String> = OnceLock::new();
-    let url = URL.get_or_init(|| {
+    URL.get_or_init(|| {
         let url = cleanup_url(
             "FACTORY_TEST_POSTGRES_URL",
             "postgres://postgres@127.0.0.1:5432/factory_test",
         );
         drop(shop::postgres(&url));
         url
-    });
-    factory_core::cleanup::TestDb::builder(url.as_str())
-        .migrations(PG_MIGRATIONS)
-        .cleanup(cleanup)
-        .check_residue(true)
+    })
+}
+
+/// MariaDB's `factory_cleanup` database, created and migrated by the first call.
+#[cfg(feature = "mysql")]
+fn mysql_cleanup_url() -> &'static str {
+    static URL: OnceLock<String> = OnceLock::new();
+    URL.get_or_init(|| {
+        let url = cleanup_url(
+            "FACTORY_TEST_MYSQL_URL",
+            "mysql://root@127.0.0.1:3306/factory_test",
+        );
+        drop(shop::mysql(&url));
+        url
+    })
+}
+
+/// The SQLite file the cleanup tests share.
+fn sqlite_cleanup_url() -> String {
+    let path = std::env::temp_dir().join("factory-cleanup.sqlite");
+    path.to_string_lossy().into_owned()
+}
+
+/// A test database handle on PostgreSQL's `factory_cleanup` database (per-test databases are
+/// cloned on the same server), with the residue check on.
+#[cfg(feature = "postgres")]
+pub fn pg_db(
+    cleanup: factory_core::cleanup::Cleanup,
+) -> factory_core::cleanup::TestDb<PgConnection> {
+    cleanup_db(pg_cleanup_url(), PG_MIGRATIONS, cleanup)
         .open()
+        .unwrap_or_else(|e| panic!("open a PostgreSQL test database: {e}"))
+}
+
+/// [`pg_db`] on an `AsyncPgConnection`.
+#[cfg(all(feature = "postgres", feature = "async"))]
+pub async fn pg_db_async(
+    cleanup: factory_core::cleanup::Cleanup,
+) -> factory_core::cleanup::TestDb<diesel_async::AsyncPgConnection> {
+    cleanup_db(pg_cleanup_url(), PG_MIGRATIONS, cleanup)
+        .open_async()
+        .await
         .unwrap_or_else(|e| panic!("open a PostgreSQL test database: {e}"))
 }
 
@@ -209,20 +255,19 @@ pub fn pg_db(
 pub fn mysql_db(
     cleanup: factory_core::cleanup::Cleanup,
 ) -> factory_core::cleanup::TestDb<MysqlConnection> {
-    static URL: OnceLock<String> = OnceLock::new();
-    let url = URL.get_or_init(|| {
-        let url = cleanup_url(
-            "FACTORY_TEST_MYSQL_URL",
-            "mysql://root@127.0.0.1:3306/factory_test",
-        );
-        drop(shop::mysql(&url));
-        url
-    });
-    factory_core::cleanup::TestDb::builder(url.as_str())
-        .migrations(MYSQL_MIGRATIONS)
-        .cleanup(cleanup)
-        .check_residue(true)
+    cleanup_db(mysql_cleanup_url(), MYSQL_MIGRATIONS, cleanup)
         .open()
+        .unwrap_or_else(|e| panic!("open a MariaDB test database: {e}"))
+}
+
+/// [`mysql_db`] on an `AsyncMysqlConnection`.
+#[cfg(all(feature = "mysql", feature = "async"))]
+pub async fn mysql_db_async(
+    cleanup: factory_core::cleanup::Cleanup,
+) -> factory_core::cleanup::TestDb<diesel_async::AsyncMysqlConnection> {
+    cleanup_db(mysql_cleanup_url(), MYSQL_MIGRATIONS, cleanup)
+        .open_async()
+        .await
         .unwrap_or_else(|e| panic!("open a MariaDB test database: {e}"))
 }
 
@@ -231,13 +276,19 @@ pub fn mysql_db(
 pub fn sqlite_db(
     cleanup: factory_core::cleanup::Cleanup,
 ) -> factory_core::cleanup::TestDb<SqliteConnection> {
-    let path = std::env::temp_dir().join("factory-cleanup.sqlite");
-    let url = path.to_string_lossy().into_owned();
-    factory_core::cleanup::TestDb::builder(url)
-        .migrations(SQLITE_MIGRATIONS)
-        .cleanup(cleanup)
-        .check_residue(true)
+    cleanup_db(&sqlite_cleanup_url(), SQLITE_MIGRATIONS, cleanup)
         .open()
+        .unwrap_or_else(|e| panic!("open a SQLite test database: {e}"))
+}
+
+/// [`sqlite_db`] on diesel-async's `SyncConnectionWrapper`.
+#[cfg(feature = "async")]
+pub async fn sqlite_db_async(
+    cleanup: factory_core::cleanup::Cleanup,
+) -> factory_core::cleanup::TestDb<SqliteWrapper> {
+    cleanup_db(&sqlite_cleanup_url(), SQLITE_MIGRATIONS, cleanup)
+        .open_async()
+        .await
         .unwrap_or_else(|e| panic!("open a SQLite test database: {e}"))
 }
 
