@@ -854,7 +854,10 @@ fn per_test_cost(url: &str) {
         )
     };
     println!("\nper test (median of {TESTS}, one user created), ms:");
-    println!("{:<12} {:>14} {:>22} {:>24}", "cleanup", "sync TestDb", "#[test] sync fn", "#[test] async fn (async)");
+    println!(
+        "{:<12} {:>14} {:>22} {:>24}",
+        "cleanup", "sync TestDb", "#[test] sync fn", "#[test] async fn (async)"
+    );
     for cleanup in [Cleanup::Transaction, Cleanup::Tracked] {
         let by_hand = {
             let url = url.to_owned();

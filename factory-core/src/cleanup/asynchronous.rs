@@ -19,10 +19,27 @@ use diesel_async::AsyncConnection;
 
 /// A diesel-async connection a [`TestDb`] can hold. Sealed: implemented for the async
 /// connections of the enabled backends.
-pub trait AsyncTestConnection: TestConnection + AsyncConnection + HasBackend {}
+pub trait AsyncTestConnection: TestConnection + AsyncConnection + HasBackend {
+    /// The connection's server session, when dropping the connection does not end it at once.
+    #[doc(hidden)]
+    fn session(&mut self) -> BoxFuture<'_, Result<Option<i64>, diesel::result::Error>> {
+        Box::pin(async { Ok(None) })
+    }
+
+    /// Ends `session` from the backend's sync connection: its transaction rolls back and its
+    /// locks go before cleanup takes them.
+    #[doc(hidden)]
+    fn end_session(admin: &mut Self::Admin, session: i64) -> Result<(), diesel::result::Error> {
+        let _ = (admin, session);
+        Ok(())
+    }
+}
 
 macro_rules! async_test_connection {
     ($conn:ty, $admin:ty) => {
+        async_test_connection!($conn, $admin, {});
+    };
+    ($conn:ty, $admin:ty, $session:tt) => {
         impl TestConnection for $conn {
             type Admin = $admin;
 
@@ -31,7 +48,7 @@ macro_rules! async_test_connection {
             }
         }
 
-        impl AsyncTestConnection for $conn {}
+        impl AsyncTestConnection for $conn $session
 
         impl AsyncTestHandle for TestDb<$conn> {
             const DRIVER: super::Driver = <$admin as TestBackend>::DRIVER;
@@ -116,8 +133,35 @@ async_test_connection!(
     diesel_async::sync_connection_wrapper::SyncConnectionWrapper<diesel::sqlite::SqliteConnection>,
     diesel::sqlite::SqliteConnection
 );
+// Dropping an `AsyncPgConnection` only asks its background task to close the socket, which
+// happens when the runtime next runs it; cleanup runs at once, on the same thread, and would
+// wait on the locks of the test's abandoned transaction. So the session is ended from the sync
+// connection first.
 #[cfg(feature = "postgres")]
-async_test_connection!(diesel_async::AsyncPgConnection, diesel::pg::PgConnection);
+async_test_connection!(diesel_async::AsyncPgConnection, diesel::pg::PgConnection, {
+    fn session(&mut self) -> BoxFuture<'_, Result<Option<i64>, diesel::result::Error>> {
+        Box::pin(async move {
+            use diesel_async::RunQueryDsl;
+            let pid: i32 = diesel::select(diesel::dsl::sql::<diesel::sql_types::Integer>(
+                "pg_backend_pid()",
+            ))
+            .get_result(self)
+            .await?;
+            Ok(Some(i64::from(pid)))
+        })
+    }
+
+    fn end_session(
+        admin: &mut diesel::pg::PgConnection,
+        session: i64,
+    ) -> Result<(), diesel::result::Error> {
+        use diesel::RunQueryDsl;
+        diesel::sql_query("SELECT pg_terminate_backend($1)")
+            .bind::<diesel::sql_types::Integer, _>(i32::try_from(session).unwrap_or_default())
+            .execute(admin)
+            .map(drop)
+    }
+});
 #[cfg(feature = "mysql")]
 async_test_connection!(
     diesel_async::AsyncMysqlConnection,
@@ -201,6 +245,10 @@ impl<C: AsyncTestConnection> TestDbBuilder<C> {
                 url: super::local::redact(&url),
                 source: super::local::redact_connection_error::<C::Admin>(&url, e),
             })?;
+        let session = conn
+            .session()
+            .await
+            .map_err(CleanupError::db(cleanup, "read the connection's session"))?;
         if cleanup == Cleanup::Transaction {
             conn.begin_test_transaction()
                 .await
@@ -220,6 +268,7 @@ impl<C: AsyncTestConnection> TestDbBuilder<C> {
             keep_tables: options.keep_tables,
             test_name: options.test_name,
             failed: None,
+            session,
             finished: false,
         })
     }
@@ -251,6 +300,12 @@ impl<C: AsyncTestConnection> TestDb<C> {
         let cleanup = self.cleanup;
         drop(self.conn.take());
         let private = C::Admin::is_private(&self.url);
+        if let Some(session) = self.session.take() {
+            let mut admin = checkout::<C::Admin>(&self.url)?;
+            C::end_session(&mut admin, session)
+                .map_err(CleanupError::db(cleanup, "end the handle's session"))?;
+            checkin(&self.url, admin);
+        }
         match cleanup {
             Cleanup::Transaction => {}
             Cleanup::Tracked if private => {}

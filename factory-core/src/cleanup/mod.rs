@@ -365,6 +365,9 @@ pub struct TestDb<C: TestConnection> {
     test_name: Option<String>,
     /// Whether the test failed, when the runner knows; else a panic in progress says so.
     failed: Option<bool>,
+    /// The server session of an async handle's connection, ended before cleanup (dropping a
+    /// diesel-async PostgreSQL connection closes it only when its runtime next runs).
+    session: Option<i64>,
     finished: bool,
 }
 
@@ -739,6 +742,7 @@ impl<C: TestBackend> TestDbBuilder<C> {
             keep_tables: options.keep_tables,
             test_name: options.test_name,
             failed: None,
+            session: None,
             finished: false,
         })
     }
