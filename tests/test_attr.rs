@@ -63,6 +63,7 @@ fn sqlite_artifacts(prefix: &str, hash: &str) -> Vec<String> {
 }
 
 /// A name the catalog gives.
+#[cfg(any(feature = "postgres", feature = "mysql"))]
 #[derive(QueryableByName)]
 struct Named {
     #[diesel(sql_type = diesel::sql_types::Text)]

@@ -367,6 +367,7 @@ pub struct TestDb<C: TestConnection> {
     failed: Option<bool>,
     /// The server session of an async handle's connection, ended before cleanup (dropping a
     /// diesel-async PostgreSQL connection closes it only when its runtime next runs).
+    #[cfg_attr(not(feature = "async"), allow(dead_code))]
     session: Option<i64>,
     finished: bool,
 }
