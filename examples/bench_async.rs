@@ -855,8 +855,8 @@ fn per_test_cost(url: &str) {
     };
     println!("\nper test (median of {TESTS}, one user created), ms:");
     println!(
-        "{:<12} {:>14} {:>22} {:>24}",
-        "cleanup", "sync TestDb", "#[test] sync fn", "#[test] async fn (async)"
+        "{:<22} {:>12} {:>16} {:>18}",
+        "cleanup", "sync TestDb", "attribute, fn", "attribute, async"
     );
     for cleanup in [Cleanup::Transaction, Cleanup::Tracked] {
         let by_hand = {
@@ -893,7 +893,7 @@ fn per_test_cost(url: &str) {
             }))
         };
         println!(
-            "{:<12} {:>14.2} {:>22.2} {:>24.2}",
+            "{:<22} {:>12.2} {:>16.2} {:>18.2}",
             cleanup.to_string(),
             bench::ms(by_hand),
             bench::ms(attribute_sync),
