@@ -9,8 +9,8 @@
 
 use super::runner::{AsyncTestHandle, TestArgs};
 use super::{
-    check_kept_tables, checkin, checkout, keep_failed_from_env, kept_for, pool, residue, track,
-    Cleanup, CleanupError, TestBackend, TestConnection, TestDb, TestDbBuilder,
+    check_kept_tables, checkin, checkout, kept_for, pool, residue, track, Cleanup, CleanupError,
+    TestBackend, TestConnection, TestDb, TestDbBuilder,
 };
 use crate::create::asynchronous::{BoxFuture, CreateAsync, GetOrCreateAsync};
 use crate::error::FactoryError;
@@ -254,23 +254,9 @@ impl<C: AsyncTestConnection> TestDbBuilder<C> {
                 .await
                 .map_err(CleanupError::db(cleanup, "begin the test transaction"))?;
         }
-        Ok(TestDb {
-            conn: Some(conn),
-            cleanup,
-            url,
-            tracked: track::Tracked::default(),
-            baseline,
-            lease,
-            lock_timeout: options.lock_timeout,
-            keep_failed: options
-                .keep_failed
-                .unwrap_or_else(|| cleanup == Cleanup::DatabasePerTest && keep_failed_from_env()),
-            keep_tables: options.keep_tables,
-            test_name: options.test_name,
-            failed: None,
-            session,
-            finished: false,
-        })
+        Ok(TestDb::assemble(
+            conn, url, options, lease, baseline, session,
+        ))
     }
 }
 

@@ -729,7 +729,22 @@ impl<C: TestBackend> TestDbBuilder<C> {
             AnsiTransactionManager::begin_transaction(&mut conn)
                 .map_err(CleanupError::db(cleanup, "begin the test transaction"))?;
         }
-        Ok(TestDb {
+        Ok(TestDb::assemble(conn, url, options, lease, baseline, None))
+    }
+}
+
+impl<C: TestConnection> TestDb<C> {
+    /// A handle on `conn`, opened with `options` on the database at `url`.
+    pub(crate) fn assemble(
+        conn: C,
+        url: String,
+        options: Options,
+        lease: Option<<C::Admin as TestBackend>::Lease>,
+        baseline: Option<residue::Counts>,
+        session: Option<i64>,
+    ) -> Self {
+        let cleanup = options.cleanup;
+        TestDb {
             conn: Some(conn),
             cleanup,
             url,
@@ -743,9 +758,9 @@ impl<C: TestBackend> TestDbBuilder<C> {
             keep_tables: options.keep_tables,
             test_name: options.test_name,
             failed: None,
-            session: None,
+            session,
             finished: false,
-        })
+        }
     }
 }
 
