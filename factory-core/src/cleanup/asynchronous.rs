@@ -79,13 +79,7 @@ macro_rules! async_test_connection {
             where
                 Self: 'a,
             {
-                let (conn, tracked) = db.parts();
-                match tracked {
-                    Some(tracked) => {
-                        Box::pin(tracked.recording_async(F::create_async_in(self, conn)))
-                    }
-                    None => F::create_async_in(self, conn),
-                }
+                db.with_tracking_async(|conn| F::create_async_in(self, conn))
             }
 
             fn create_batch_async_in<'a>(
@@ -97,12 +91,7 @@ macro_rules! async_test_connection {
             where
                 Self: 'a,
             {
-                let (conn, tracked) = db.parts();
-                let created = F::create_batch_async_in(self, n, customise, conn);
-                match tracked {
-                    Some(tracked) => Box::pin(tracked.recording_async(created)),
-                    None => created,
-                }
+                db.with_tracking_async(|conn| F::create_batch_async_in(self, n, customise, conn))
             }
         }
 
@@ -117,12 +106,7 @@ macro_rules! async_test_connection {
             where
                 Self: 'a,
             {
-                let (conn, tracked) = db.parts();
-                let found = F::get_or_create_async_in(self, conn);
-                match tracked {
-                    Some(tracked) => Box::pin(tracked.recording_async(found)),
-                    None => found,
-                }
+                db.with_tracking_async(|conn| F::get_or_create_async_in(self, conn))
             }
         }
     };
@@ -270,11 +254,18 @@ impl<C: AsyncTestConnection> TestDb<C> {
         Self::builder(url).cleanup(cleanup).open_async().await
     }
 
-    /// The handle's connection and, under [`Cleanup::Tracked`], its record of created rows.
-    fn parts(&mut self) -> (&mut C, Option<&mut track::Tracked>) {
+    /// Runs the factory call `f` on the handle's connection, recording the rows it creates
+    /// under [`Cleanup::Tracked`] (as the sync `with_tracking` does).
+    fn with_tracking_async<'a, T: 'a>(
+        &'a mut self,
+        f: impl FnOnce(&'a mut C) -> BoxFuture<'a, Result<T, FactoryError>>,
+    ) -> BoxFuture<'a, Result<T, FactoryError>> {
         let conn = self.conn.as_mut().expect("the connection lives until drop");
-        let tracked = (self.cleanup == Cleanup::Tracked).then_some(&mut self.tracked);
-        (conn, tracked)
+        if self.cleanup == Cleanup::Tracked {
+            Box::pin(self.tracked.recording_async(f(conn)))
+        } else {
+            f(conn)
+        }
     }
 
     /// Cleans up on the backend's sync connection, after closing the handle's (which rolls
@@ -302,13 +293,7 @@ impl<C: AsyncTestConnection> TestDb<C> {
                     track::delete::<C::Admin>(&mut own, &self.url, rows, self.lock_timeout)?;
                     checkin(&self.url, own);
                 }
-                if let Some((factory, table)) = self.tracked.keyless().first() {
-                    return Err(CleanupError::Usage(format!(
-                        "Cleanup::Tracked cannot delete the rows of {factory} (`{table}`): the \
-                         model does not hold its primary key; use Cleanup::Truncate or \
-                         Cleanup::DatabasePerTest for this test"
-                    )));
-                }
+                self.tracked.check_keyless()?;
             }
             Cleanup::Truncate if private => {}
             Cleanup::Truncate => {

@@ -989,19 +989,7 @@ impl<C: TestBackend> TestDb<C> {
                     }
                     deleted
                 };
-                deleted.and_then(|()| match self.tracked.keyless() {
-                    [] => Ok(()),
-                    keyless => Err(CleanupError::Usage(format!(
-                        "Cleanup::Tracked cannot delete the rows of {}: the model does not hold \
-                         its primary key, so its rows cannot be found again; use \
-                         Cleanup::Truncate or Cleanup::DatabasePerTest for this test",
-                        keyless
-                            .iter()
-                            .map(|(factory, table)| format!("{factory} (`{table}`)"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ))),
-                })
+                deleted.and_then(|()| self.tracked.check_keyless())
             }
             Cleanup::Truncate => {
                 let mut conn = reusable(conn).map_or_else(|| checkout::<C>(&self.url), Ok)?;

@@ -57,9 +57,22 @@ impl Tracked {
         std::mem::take(&mut self.rows)
     }
 
-    /// The factories (and tables) whose rows could not be recorded for lack of a key.
-    pub(crate) fn keyless(&self) -> &[(&'static str, &'static str)] {
-        &self.keyless
+    /// Fails naming the factories (and tables) whose rows could not be recorded for lack of
+    /// a key: tracked cleanup left them behind.
+    pub(crate) fn check_keyless(&self) -> Result<(), CleanupError> {
+        if self.keyless.is_empty() {
+            return Ok(());
+        }
+        Err(CleanupError::Usage(format!(
+            "Cleanup::Tracked cannot delete the rows of {}: the model does not hold its primary \
+             key, so its rows cannot be found again; use Cleanup::Truncate or \
+             Cleanup::DatabasePerTest for this test",
+            self.keyless
+                .iter()
+                .map(|(factory, table)| format!("{factory} (`{table}`)"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )))
     }
 
     /// Runs `f` observing the rows it inserts, and keeps them when `f` succeeds. A factory
