@@ -125,6 +125,29 @@ fn attributes_are_the_insertable_values_for_plain_diesel() {
 }
 
 #[test]
+fn a_vec_of_attributes_inserts_in_one_statement_with_plain_diesel() {
+    let mut conn = db();
+    let rows: Vec<_> = (0..3)
+        .map(|i| {
+            User::factory()
+                .email(format!("many{i}@diesel.rs"))
+                .attributes()
+        })
+        .collect();
+    let inserted = diesel::insert_into(users::table)
+        .values(rows)
+        .execute(&mut conn)
+        .unwrap();
+    assert_eq!(inserted, 3);
+    let stored: i64 = users::table
+        .filter(users::email.like("many%@diesel.rs"))
+        .count()
+        .get_result(&mut conn)
+        .unwrap();
+    assert_eq!(stored, 3);
+}
+
+#[test]
 fn create_batch_inserts_every_row_in_order_with_per_item_overrides() {
     let mut conn = db();
     let users = User::factory().create_batch_with(

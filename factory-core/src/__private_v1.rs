@@ -3,10 +3,23 @@
 //! functions whose meaning changed.
 
 pub use ::core;
+// The standard items the generated code names, by short paths that no user import can shadow.
+pub use ::core::clone::Clone;
+pub use ::core::convert::{Into, TryFrom};
+pub use ::core::default::Default;
+pub use ::core::iter::IntoIterator;
+pub use ::core::marker::Send;
+pub use ::core::ops::{FnMut, FnOnce};
+pub use ::core::option::Option::{self, None, Some};
+pub use ::core::result::Result::{self, Ok};
 pub use ::diesel;
 #[cfg(feature = "async")]
 pub use ::diesel_async;
 pub use ::fake;
+pub use ::std::boxed::Box;
+pub use ::std::format;
+pub use ::std::string::String;
+pub use ::std::vec::Vec;
 
 /// The async create path's parts (`async` feature).
 #[cfg(feature = "async")]
@@ -17,6 +30,7 @@ pub mod asynchronous {
     };
 }
 
+pub use crate::attributes::Attributes;
 pub use crate::create::{parent_key, Create};
 pub use crate::factory::Factory;
 pub use crate::fake::value as fake_value;
@@ -86,10 +100,24 @@ pub fn sequence<T>(f: impl FnOnce(u64) -> T, n: u64) -> T {
     f(n)
 }
 
-/// A template's `<n>` for `n`, formatted in place: [`crate::sequence::unique`]'s text.
+/// A `sequence = "user<n>@example.com"` template's value: `parts` (the text around each `<n>`)
+/// joined by the number `n` as [`crate::sequence::unique`] writes it.
 #[inline]
-pub fn sequence_value(n: u64) -> impl ::core::fmt::Display {
-    crate::sequence::Numbered::new(n)
+pub fn template<T>(parts: &[&str], n: u64) -> T
+where
+    String: Into<T>,
+{
+    use ::core::fmt::Write as _;
+    let number = crate::sequence::Numbered::new(n);
+    let mut out = String::with_capacity(parts.iter().map(|p| p.len()).sum::<usize>() + 24);
+    for (i, part) in parts.iter().enumerate() {
+        if i > 0 {
+            // Writing into a `String` does not fail.
+            let _ = write!(out, "{number}");
+        }
+        out.push_str(part);
+    }
+    out.into()
 }
 
 /// Calls an `after_build = |model| ..` hook.
@@ -282,6 +310,7 @@ macro_rules! __persist {
         #[automatically_derived]
         impl $crate::__private_v1::Persist<$conn> for $f {
             #[allow(unused_variables)]
+            #[inline]
             fn after_create(
                 $m: &mut <$f as $crate::__private_v1::Factory>::Model,
                 $t: &<$f as $crate::__private_v1::Record>::Transients,

@@ -1,5 +1,6 @@
 //! The trait every `#[derive(Factory)]` implements: what a test author calls.
 
+use crate::attributes::Attributes;
 #[cfg(feature = "async")]
 use crate::create::asynchronous::{CreateAsync, GetOrCreateAsync};
 use crate::create::{Create, GetOrCreate};
@@ -47,8 +48,6 @@ use std::future::Future;
 pub trait Factory: Clone + Sized {
     /// The model the factory makes, e.g. `User`.
     type Model;
-    /// The insertable values of one row (`attributes()`), e.g. `UserFactoryAttributes`.
-    type Attributes;
 
     /// The factory's name, for messages: `"UserFactory"`.
     const NAME: &'static str;
@@ -59,9 +58,13 @@ pub trait Factory: Clone + Sized {
     /// distinct stub values, and parents are built, not inserted.
     fn build(self) -> Self::Model;
 
-    /// The values an insert would write: the built model without its `db_generated` fields,
-    /// foreign keys included (a parent that is not given is built, not created).
-    fn attributes(self) -> Self::Attributes;
+    /// The values an insert would write, foreign keys included (a parent that is not given is
+    /// built, not created): the built model, whose `db_generated` fields (stubs) an insert
+    /// leaves out. Fields read and write as `attrs.email`; Diesel inserts them
+    /// (`insert_into(users::table).values(attrs)`).
+    fn attributes(self) -> Attributes<Self> {
+        Attributes::new(self.build())
+    }
 
     /// Builds `n` models in memory, each with its own sequence numbers and fake data.
     fn build_list(self, n: usize) -> Vec<Self::Model> {

@@ -129,6 +129,7 @@
 
 #![warn(missing_docs)]
 
+mod attributes;
 pub mod cleanup;
 pub mod create;
 pub mod error;
@@ -140,6 +141,7 @@ mod persist;
 pub mod sequence;
 pub mod stub;
 
+pub use attributes::Attributes;
 #[cfg(feature = "async")]
 pub use create::asynchronous::{BoxFuture, CreateAsync, GetOrCreateAsync};
 pub use create::{Create, GetOrCreate};

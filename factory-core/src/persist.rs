@@ -45,21 +45,21 @@ pub trait Record: Factory {
     fn transients(&self) -> Self::Transients;
     /// The model, built with these transients (a row's hooks all see the same ones).
     fn build_with(self, transients: &Self::Transients) -> Self::Model;
-    /// The attributes, built with these transients.
-    fn attributes_with(self, transients: &Self::Transients) -> Self::Attributes;
-    /// Turns attributes into the tuple Diesel inserts.
-    fn row(attributes: Self::Attributes) -> Self::Row;
+    /// The tuple Diesel inserts for a built model: its fields but the `db_generated` ones.
+    fn row(model: Self::Model) -> Self::Row;
     /// The primary key of a model (a stub for a built one).
     fn key_of(model: &Self::Model) -> Self::Key;
     /// The primary key of a stored row as SQL text, one string per key column: what tracked
     /// cleanup records to delete the row later.
     fn key_text(model: &Self::Model) -> Vec<String>;
 
-    /// The primary key a row will have, when its attributes hold it (`None` when the database
-    /// assigns it).
-    fn key(attributes: &Self::Attributes) -> Option<Self::Key> {
-        let _ = attributes;
-        None
+    /// Whether the insert writes the primary key (no key column is `db_generated`).
+    const KEY_WRITTEN: bool = false;
+
+    /// The primary key a built row will have, when the insert writes it (`None` when the
+    /// database assigns it).
+    fn key(model: &Self::Model) -> Option<Self::Key> {
+        Self::KEY_WRITTEN.then(|| Self::key_of(model))
     }
 
     /// The primary key of a row whose auto-increment id the database reported (MySQL's
@@ -112,7 +112,7 @@ pub trait Graph<C>: Record {
             connections and `TestDb`s of them; a model limited by `check_for_backend(..)` \
             creates on those backends only"
 )]
-pub trait Persist<C: HasBackend>: Graph<C> + Insert<C> {
+pub trait Persist<C: HasBackend>: Graph<C> {
     /// The `after_create` hook: runs after the row and its related rows exist.
     fn after_create(
         model: &mut Self::Model,
@@ -134,11 +134,11 @@ pub trait HasBackend {
 /// runtime, per backend, for every factory whose model Diesel can insert and select there.
 pub trait Insert<C: HasBackend>: Record {
     /// Inserts one row and returns it as stored (generated keys and defaults filled in).
-    fn insert_one(conn: &mut C, row: Self::Attributes) -> QueryResult<Self::Model>;
+    fn insert_one(conn: &mut C, row: Self::Model) -> QueryResult<Self::Model>;
 
     /// Inserts `rows` inside one transaction, in chunks that stay under the backend's bind
     /// parameter limit, and returns them as stored, in order.
-    fn insert_batch(conn: &mut C, rows: Vec<Self::Attributes>) -> QueryResult<Vec<Self::Model>>;
+    fn insert_batch(conn: &mut C, rows: Vec<Self::Model>) -> QueryResult<Vec<Self::Model>>;
 }
 
 /// One boolean condition on a factory's table, boxed for backend `DB`.
@@ -150,12 +150,12 @@ pub type Condition<F, DB> =
 pub trait Pin: Record {
     /// The factory with the `get_or_create(..)` fields set to `probe`'s values: what is
     /// created when the lookup finds nothing, so that a retry finds exactly it.
-    fn pin(self, probe: &Self::Attributes) -> Self;
+    fn pin(self, probe: &Self::Model) -> Self;
 }
 
 /// The `get_or_create(..)` columns of a factory as a condition for backend `DB`; implemented
 /// by the derive, for each backend, for a model that declares them.
 pub trait Lookup<DB: Backend>: Pin {
     /// Every column equal to `probe`'s value (`IS NULL` for a `None`).
-    fn condition(probe: &Self::Attributes) -> Condition<Self, DB>;
+    fn condition(probe: &Self::Model) -> Condition<Self, DB>;
 }

@@ -1,7 +1,9 @@
 //! Expansion: generated code for a validated [`Model`].
 //!
-//! Everything the generated code names goes through `::factory_core::__private_v1`, so it works
-//! whatever the user imported. Code that involves a user's tokens carries their span, so a
+//! Everything the generated code names goes through `::factory_core::__private_v1` (imported as
+//! `__rt` in each model's block), so it works whatever the user imported. Every generated
+//! function is generic or `#[inline]`: a crate that never calls one (the application's own
+//! build of its models) does not compile its code; a test crate compiles what it calls. Code that involves a user's tokens carries their span, so a
 //! type error lands on the attribute that caused it.
 
 use crate::valid::{is_option, Callback, Field, Model, Source};
@@ -12,6 +14,11 @@ use syn::Ident;
 
 /// Paths into the runtime crate.
 fn rt() -> TokenStream {
+    quote!(__rt)
+}
+
+/// The runtime's path, for code outside the block that imports it as `__rt`.
+fn rt_path() -> TokenStream {
     quote!(::factory_core::__private_v1)
 }
 
@@ -19,7 +26,6 @@ fn rt() -> TokenStream {
 struct Names {
     model: Ident,
     factory: Ident,
-    attributes: Ident,
     /// The transients' type: the generated struct, or `()` when the model declares none.
     transients: TokenStream,
     table_name: String,
@@ -30,7 +36,6 @@ impl Names {
         Self {
             model: m.ident.clone(),
             factory: format_ident!("{}Factory", m.ident),
-            attributes: format_ident!("{}FactoryAttributes", m.ident),
             transients: if m.transients.is_empty() {
                 quote!(())
             } else {
@@ -76,7 +81,7 @@ pub fn model(m: &Model) -> TokenStream {
     let names = Names::new(m);
     let declarations = declarations(m, &names);
     let builder = builder_methods(m);
-    let factory_impl = factory_impl(m, &names);
+    let factory_impl = factory_impl(&names);
     let record_impl = record_impl(m, &names);
     let graph_impl = graph_impl(m, &names);
     let persist_impls = persist_impls(m, &names);
@@ -93,37 +98,44 @@ pub fn model(m: &Model) -> TokenStream {
     });
     let fn_doc = format!("A new [`{factory}`].");
 
-    // Items at the top level, not in a `const _` block: prefixed names keep two models apart,
-    // and shallower code is cheaper to read and to expand.
+    // The structs at the top level, where the user names them; the rest in a block that
+    // imports the runtime under a short name (shorter code to expand and to read).
+    let rt_path = rt_path();
     quote! {
         #declarations
 
-        #statics
+        const _: () = {
+            use #rt_path as __rt;
 
-        impl #model {
-            #[doc = #fn_doc]
-            pub fn factory() -> #factory {
-                #factory::new()
+            #statics
+
+            impl #model {
+                #[doc = #fn_doc]
+                #[inline]
+                pub fn factory() -> #factory {
+                    #factory::new()
+                }
             }
-        }
 
-        #[automatically_derived]
-        impl ::core::default::Default for #factory {
-            fn default() -> Self {
-                Self::new()
+            #[automatically_derived]
+            impl #rt::Default for #factory {
+                #[inline]
+                fn default() -> Self {
+                    Self::new()
+                }
             }
-        }
 
-        #[allow(clippy::all, clippy::pedantic)]
-        impl #factory {
-            #builder
-        }
+            #[allow(clippy::all, clippy::pedantic)]
+            impl #factory {
+                #builder
+            }
 
-        #factory_impl
-        #record_impl
-        #graph_impl
-        #persist_impls
-        #lookup_impls
+            #factory_impl
+            #record_impl
+            #graph_impl
+            #persist_impls
+            #lookup_impls
+        };
     }
 }
 
@@ -165,13 +177,12 @@ fn has_sequence(f: &Field) -> bool {
     )
 }
 
-/// The factory, attributes and transients structs.
+/// The factory and transients structs.
 fn declarations(m: &Model, n: &Names) -> TokenStream {
     let vis = &m.vis;
     let Names {
         model,
         factory,
-        attributes,
         transients,
         table_name,
     } = n;
@@ -197,10 +208,6 @@ fn declarations(m: &Model, n: &Names) -> TokenStream {
         let (state, child) = (related_state(&r.name), &r.factory);
         quote_spanned!(child.span()=> #state: ::core::option::Option<::std::vec::Vec<#child>>)
     });
-    let attr_fields = m.fields.iter().filter(|f| f.is_inserted()).map(|f| {
-        let (ident, ty) = (&f.ident, &f.ty);
-        quote_spanned!(ty.span()=> pub #ident: #ty)
-    });
     let transient_fields = m.transients.iter().map(|t| {
         let (ident, ty) = (&t.name, &t.ty);
         quote_spanned!(ty.span()=> pub #ident: #ty)
@@ -214,7 +221,6 @@ fn declarations(m: &Model, n: &Names) -> TokenStream {
          returns a new factory. Build and create with the [`Factory`](::factory_core::Factory) \
          trait's methods."
     );
-    let attributes_doc = format!("What a [`{factory}`] inserts: `Insertable` into `{table_name}`.");
     let transients_doc = format!(
         "Transient parameters of [`{factory}`]: inputs to lazy fields and hooks, not columns."
     );
@@ -236,12 +242,6 @@ fn declarations(m: &Model, n: &Names) -> TokenStream {
             #(#transient_overrides,)*
             #(#subs,)*
             #(#related,)*
-        }
-
-        #[doc = #attributes_doc]
-        #[derive(Clone, Debug)]
-        #vis struct #attributes {
-            #(#attr_fields,)*
         }
 
         #transients_struct
@@ -278,8 +278,8 @@ fn builder_methods(m: &Model) -> TokenStream {
         .chain(m.transients.iter().map(|t| (&t.name, &t.ty)))
         .map(|(ident, ty)| {
             quote! {
-                pub fn #ident(mut self, value: impl ::core::convert::Into<#ty>) -> Self {
-                    self.#ident = ::core::option::Option::Some(value.into());
+                pub fn #ident(mut self, value: impl #rt::Into<#ty>) -> Self {
+                    self.#ident = #rt::Option::Some(value.into());
                     self
                 }
             }
@@ -291,6 +291,7 @@ fn builder_methods(m: &Model) -> TokenStream {
         let doc = format!("Applies the `{name}` trait (later calls override it).");
         quote! {
             #[doc = #doc]
+            #[inline]
             pub fn #name(self) -> Self {
                 self #(.#includes())* #(#sets)*
             }
@@ -308,14 +309,15 @@ fn builder_methods(m: &Model) -> TokenStream {
         );
         Some(quote_spanned! {factory.span()=>
             #[doc = #doc]
+            #[inline]
             pub fn #name(self, parent: &<#factory as #rt::Factory>::Model) -> Self {
                 self.#key(<#factory as #rt::Record>::key_of(parent))
             }
 
             #[doc = #with_doc]
-            pub fn #with(mut self, customise: impl ::core::ops::FnOnce(#factory) -> #factory) -> Self {
+            pub fn #with(mut self, customise: impl #rt::FnOnce(#factory) -> #factory) -> Self {
                 let parent = self.#state.take().unwrap_or_default();
-                self.#state = ::core::option::Option::Some(customise(parent));
+                self.#state = #rt::Option::Some(customise(parent));
                 self
             }
         })
@@ -324,20 +326,24 @@ fn builder_methods(m: &Model) -> TokenStream {
         let (child, state) = (&r.factory, related_state(&r.name));
         let with = format_ident!("with_{}", r.name);
         let with_from = format_ident!("with_{}_from", r.name);
-        let doc = format!("Creates `n` {} with the row (replacing the default number).", r.name);
+        let doc = format!(
+            "Creates `n` {} with the row (replacing the default number).",
+            r.name
+        );
         let from_doc = format!("Creates these {} with the row, each pointed at it.", r.name);
         quote_spanned! {child.span()=>
             #[doc = #doc]
+            #[inline]
             pub fn #with(mut self, n: usize) -> Self {
-                self.#state = ::core::option::Option::Some(
-                    (0..n).map(|_| <#child as ::core::default::Default>::default()).collect(),
+                self.#state = #rt::Option::Some(
+                    (0..n).map(|_| <#child as #rt::Default>::default()).collect(),
                 );
                 self
             }
 
             #[doc = #from_doc]
-            pub fn #with_from(mut self, children: impl ::core::iter::IntoIterator<Item = #child>) -> Self {
-                self.#state = ::core::option::Option::Some(children.into_iter().collect());
+            pub fn #with_from(mut self, children: impl #rt::IntoIterator<Item = #child>) -> Self {
+                self.#state = #rt::Option::Some(children.into_iter().collect());
                 self
             }
         }
@@ -348,8 +354,9 @@ fn builder_methods(m: &Model) -> TokenStream {
     });
     quote! {
         /// A factory with no overrides.
+        #[inline]
         pub fn new() -> Self {
-            Self { #(#state: ::core::option::Option::None,)* }
+            Self { #(#state: #rt::Option::None,)* }
         }
 
         #(#setters)*
@@ -358,6 +365,7 @@ fn builder_methods(m: &Model) -> TokenStream {
         #(#related)*
 
         /// Restarts this factory's sequences at 1.
+        #[inline]
         pub fn reset_sequences() {
             #seq_resets
         }
@@ -367,6 +375,7 @@ fn builder_methods(m: &Model) -> TokenStream {
 
 /// `Record::transients`: the transient parameters, the values set, else their defaults.
 fn transients_fn(m: &Model, n: &Names) -> TokenStream {
+    let rt = rt();
     let transients = &n.transients;
     let transient_values: Vec<TokenStream> = m
         .transients
@@ -375,14 +384,14 @@ fn transients_fn(m: &Model, n: &Names) -> TokenStream {
             let (ident, ty) = (&t.name, &t.ty);
             let fallback = match &t.default {
                 Some(expr) => {
-                    quote_spanned!(expr.span()=> ::core::convert::Into::<#ty>::into(#expr))
+                    quote_spanned!(expr.span()=> #rt::Into::<#ty>::into(#expr))
                 }
-                None => quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default()),
+                None => quote_spanned!(ty.span()=> <#ty as #rt::Default>::default()),
             };
             quote! {
                 #ident: match &self.#ident {
-                    ::core::option::Option::Some(value) => ::core::clone::Clone::clone(value),
-                    ::core::option::Option::None => #fallback,
+                    #rt::Option::Some(value) => #rt::Clone::clone(value),
+                    #rt::Option::None => #fallback,
                 }
             }
         })
@@ -394,6 +403,7 @@ fn transients_fn(m: &Model, n: &Names) -> TokenStream {
     };
     let transients = &n.transients;
     quote! {
+        #[inline]
         fn transients(&self) -> #transients {
             #transients_value
         }
@@ -415,23 +425,18 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                 return quote_spanned!(ty.span()=> #ident: <#ty as #rt::Stub>::stub(#s.next()));
             }
             Source::TypeDefault | Source::Lazy(_) => {
-                quote_spanned!(ty.span()=> <#ty as ::core::default::Default>::default())
+                quote_spanned!(ty.span()=> <#ty as #rt::Default>::default())
             }
             Source::Default(expr) => {
-                quote_spanned!(expr.span()=> ::core::convert::Into::<#ty>::into(#expr))
+                quote_spanned!(expr.span()=> #rt::Into::<#ty>::into(#expr))
             }
             Source::Template(lit) => {
                 let s = sequence_static(m, f);
-                let fmt = syn::LitStr::new(
-                    &lit.value()
-                        .replace('{', "{{")
-                        .replace('}', "}}")
-                        .replace("<n>", "{0}"),
-                    lit.span(),
-                );
+                let parts = lit.value();
+                let parts = parts.split("<n>").map(|p| syn::LitStr::new(p, lit.span()));
                 // `<n>` is the number and the process token (or the plain number, by the
-                // runtime's scope setting), formatted by the runtime.
-                quote_spanned!(lit.span()=> ::core::convert::Into::<#ty>::into(::std::format!(#fmt, #rt::sequence_value(#s.next()))))
+                // runtime's scope setting), written by the runtime.
+                quote_spanned!(lit.span()=> #rt::template::<#ty>(&[#(#parts),*], #s.next()))
             }
             Source::SequenceFn(func) => {
                 let s = sequence_static(m, f);
@@ -460,12 +465,12 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                 // In memory the parent is built, never inserted; its key is a stub.
                 let state = sub_state(name);
                 let parent = quote_spanned! {factory.span()=>
-                    ::core::convert::Into::into(<#factory as #rt::Record>::key_of(
+                    #rt::Into::into(<#factory as #rt::Record>::key_of(
                         &<#factory as #rt::Factory>::build(#state.unwrap_or_default()),
                     ))
                 };
                 if *nullable {
-                    quote!(if #state.is_some() { #parent } else { ::core::option::Option::None })
+                    quote!(if #state.is_some() { #parent } else { #rt::Option::None })
                 } else {
                     parent
                 }
@@ -475,14 +480,14 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
             let flag = lazy_flag(f);
             quote! {
                 #ident: match self.#ident {
-                    ::core::option::Option::Some(value) => value,
-                    ::core::option::Option::None => { #flag = true; #generated }
+                    #rt::Option::Some(value) => value,
+                    #rt::Option::None => { #flag = true; #generated }
                 }
             }
         } else if matches!(f.source, Source::TypeDefault) {
             quote_spanned!(ty.span()=> #ident: self.#ident.unwrap_or_default())
         } else {
-            quote!(#ident: self.#ident.unwrap_or_else(|| #generated))
+            quote!(#ident: match self.#ident { #rt::Some(value) => value, #rt::None => #generated })
         }
     });
     let sub_bindings = m.fields.iter().filter_map(|f| match &f.source {
@@ -536,14 +541,13 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
 
     }
 }
-/// `impl Factory`, and Diesel's `Insertable` for the attributes.
-fn factory_impl(m: &Model, n: &Names) -> TokenStream {
+
+/// `impl Factory`.
+fn factory_impl(n: &Names) -> TokenStream {
     let rt = rt();
-    let table = &m.table;
     let Names {
         model,
         factory,
-        attributes,
         table_name,
         ..
     } = n;
@@ -552,7 +556,6 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
         #[automatically_derived]
         impl #rt::Factory for #factory {
             type Model = #model;
-            type Attributes = #attributes;
 
             const NAME: &'static str = #factory_name;
             const TABLE_NAME: &'static str = #table_name;
@@ -562,23 +565,8 @@ fn factory_impl(m: &Model, n: &Names) -> TokenStream {
                 let transients = #rt::Record::transients(&self);
                 #rt::Record::build_with(self, &transients)
             }
-
-            #[inline]
-            fn attributes(self) -> #attributes {
-                let transients = #rt::Record::transients(&self);
-                #rt::Record::attributes_with(self, &transients)
-            }
         }
 
-        #[automatically_derived]
-        impl #rt::diesel::Insertable<#table::table> for #attributes {
-            type Values = <<#factory as #rt::Record>::Row as #rt::diesel::Insertable<#table::table>>::Values;
-
-            #[inline]
-            fn values(self) -> Self::Values {
-                #rt::diesel::Insertable::values(<#factory as #rt::Record>::row(self))
-            }
-        }
     }
 }
 
@@ -589,12 +577,10 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
     let Names {
         model,
         factory,
-        attributes,
         transients,
         ..
     } = n;
     let inserted: Vec<&Field> = m.fields.iter().filter(|f| f.is_inserted()).collect();
-    let inserted_idents: Vec<&Ident> = inserted.iter().map(|f| &f.ident).collect();
     let columns = inserted.len();
     let row_types = inserted.iter().map(|f| {
         let (column, ty) = (&f.column, &f.ty);
@@ -602,7 +588,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
     });
     let row_values = inserted.iter().map(|f| {
         let (ident, column) = (&f.ident, &f.column);
-        quote_spanned!(f.ty.span()=> #rt::diesel::ExpressionMethods::eq(#table::#column, attributes.#ident))
+        quote_spanned!(f.ty.span()=> #rt::diesel::ExpressionMethods::eq(#table::#column, model.#ident))
     });
 
     // The primary key, for foreign keys pointing here, for tracked cleanup and for backends
@@ -614,7 +600,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             .iter()
             .map(|f| {
                 let ident = &f.ident;
-                quote!(::core::clone::Clone::clone(&#from.#ident))
+                quote!(#rt::Clone::clone(&#from.#ident))
             })
             .collect();
         match parts.as_slice() {
@@ -641,21 +627,19 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         quote_spanned!(f.ty.span()=> #rt::key_text(&model.#ident))
     });
     // The defaults say "not known before the insert" and "not one database-assigned integer".
-    let key_fn =
+    let key_written =
         (key_fields.iter().all(|f| f.is_inserted()) && !key_fields.is_empty()).then(|| {
-            let key = clone_from(quote!(attributes));
-            quote! {
-                fn key(attributes: &#attributes) -> ::core::option::Option<Self::Key> {
-                    ::core::option::Option::Some(#key)
-                }
-            }
+            quote!(
+                const KEY_WRITTEN: bool = true;
+            )
         });
     let key_from_insert_id = match key_fields.as_slice() {
         [one] if !one.is_inserted() && is_integer(&one.ty) => {
             let ty = &one.ty;
             Some(quote! {
-                fn key_from_insert_id(id: u64) -> ::core::option::Option<Self::Key> {
-                    <#ty as ::core::convert::TryFrom<u64>>::try_from(id).ok()
+                #[inline]
+                fn key_from_insert_id(id: u64) -> #rt::Option<Self::Key> {
+                    <#ty as #rt::TryFrom<u64>>::try_from(id).ok()
                 }
             })
         }
@@ -663,7 +647,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
     };
     let related_types = m.related.iter().map(|r| {
         let child = &r.factory;
-        quote!(::std::vec::Vec<#child>)
+        quote!(#rt::Vec<#child>)
     });
     let related_take = m.related.iter().map(|r| {
         let (state, child) = (related_state(&r.name), &r.factory);
@@ -673,12 +657,13 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         };
         quote_spanned! {child.span()=>
             self.#state.take().unwrap_or_else(|| {
-                (0..#count).map(|_| <#child as ::core::default::Default>::default()).collect()
+                (0..#count).map(|_| <#child as #rt::Default>::default()).collect()
             })
         }
     });
     let take_related = (!m.related.is_empty()).then(|| {
         quote! {
+            #[inline]
             fn take_related(&mut self) -> Self::Related {
                 (#(#related_take,)*)
             }
@@ -709,18 +694,20 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             const ATOMIC: bool = #atomic;
 
             #[inline]
-            fn row(attributes: #attributes) -> Self::Row {
+            fn row(model: #model) -> Self::Row {
                 (#(#row_values,)*)
             }
 
+            #[inline]
             fn key_of(model: &#model) -> Self::Key {
                 #key_of_model
             }
 
-            #key_fn
+            #key_written
 
-            fn key_text(model: &#model) -> ::std::vec::Vec<::std::string::String> {
-                ::std::vec::Vec::from([#(#key_text,)*])
+            #[inline]
+            fn key_text(model: &#model) -> #rt::Vec<#rt::String> {
+                #rt::Vec::from([#(#key_text,)*])
             }
 
             #key_from_insert_id
@@ -728,11 +715,6 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             #transients_fn
             #build_with
 
-            #[inline]
-            fn attributes_with(self, transients: &#transients) -> #attributes {
-                let #model { #(#inserted_idents,)* .. } = #rt::Record::build_with(self, transients);
-                #attributes { #(#inserted_idents,)* }
-            }
         }
     }
 }
@@ -796,7 +778,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
             let child = &r.factory;
             quote_spanned!(child.span()=> #child: #create<__C>)
         }))
-        .chain(asynchronous.then(|| quote!(__C: ::core::marker::Send)));
+        .chain(asynchronous.then(|| quote!(__C: #rt::Send)));
     // Parents first: a sub-factory runs only when its key was not given.
     let parents = subs.iter().map(|(f, parent, name, nullable)| {
         let (key, state) = (&f.ident, sub_state(name));
@@ -810,7 +792,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
         quote_spanned! {parent.span()=>
             if self.#key.is_none() #needed {
                 let key = #module::parent_key::<#parent, __C>(self.#state.take(), conn) #awaited ?;
-                self.#key = ::core::option::Option::Some(::core::convert::Into::into(key));
+                self.#key = #rt::Option::Some(#rt::Into::into(key));
             }
         }
     });
@@ -823,7 +805,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
             #module::create_children::<Self, #child, __C>(#local, model, |child, key| child.#key(key), conn) #awaited ?;
         }
     });
-    let result = quote!(::core::result::Result<(), #rt::FactoryError>);
+    let result = quote!(#rt::Result<(), #rt::FactoryError>);
     let (parents_sig, related_sig) = if asynchronous {
         (
             quote!(fn #parents_fn<'__a>(&'__a mut self, conn: &'__a mut __C) -> #rt::asynchronous::BoxFuture<'__a, #result>),
@@ -839,7 +821,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
         asynchronous,
         quote! {
             #(#parents)*
-            ::core::result::Result::Ok(())
+            #rt::Result::Ok(())
         },
     );
     let related_body = wrap(
@@ -847,7 +829,7 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
         quote! {
             let (#(#locals,)*) = related;
             #(#children)*
-            ::core::result::Result::Ok(())
+            #rt::Result::Ok(())
         },
     );
     quote! {
@@ -870,8 +852,9 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
 
 /// `body` as a function body: itself, or a boxed `async move` block of it.
 fn wrap(asynchronous: bool, body: TokenStream) -> TokenStream {
+    let rt = rt();
     if asynchronous {
-        quote!(::std::boxed::Box::pin(async move { #body }))
+        quote!(#rt::Box::pin(async move { #body }))
     } else {
         body
     }
@@ -929,11 +912,7 @@ fn for_connections(
 /// `get_or_create(..)` columns: the values to pin and the condition to look a row up by.
 fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
     let rt = rt();
-    let Names {
-        factory,
-        attributes,
-        ..
-    } = n;
+    let Names { model, factory, .. } = n;
     if m.get_or_create.is_empty() {
         return TokenStream::new();
     }
@@ -942,7 +921,7 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
     let fields: Vec<&Field> = m.get_or_create.iter().map(|&i| &m.fields[i]).collect();
     let pins = fields.iter().map(|f| {
         let ident = &f.ident;
-        quote!(.#ident(::core::clone::Clone::clone(&probe.#ident)))
+        quote!(.#ident(#rt::Clone::clone(&probe.#ident)))
     });
     // `col = NULL` matches nothing: a `None` is looked up with `IS NULL`. Each condition is
     // boxed as a non-null boolean, so they combine with `AND` whatever the columns' types.
@@ -951,20 +930,20 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
         if is_option(&f.ty) {
             quote! {
                 match &probe.#ident {
-                    ::core::option::Option::Some(value) => ::std::boxed::Box::new(
+                    #rt::Option::Some(value) => #rt::Box::new(
                         #rt::diesel::NullableExpressionMethods::assume_not_null(
-                            #rt::diesel::ExpressionMethods::eq(#table::#column, ::core::clone::Clone::clone(value)),
+                            #rt::diesel::ExpressionMethods::eq(#table::#column, #rt::Clone::clone(value)),
                         ),
                     ),
-                    ::core::option::Option::None => ::std::boxed::Box::new(
+                    #rt::Option::None => #rt::Box::new(
                         #rt::diesel::ExpressionMethods::is_null(#table::#column),
                     ),
                 }
             }
         } else {
             quote! {
-                ::std::boxed::Box::new(
-                    #rt::diesel::ExpressionMethods::eq(#table::#column, ::core::clone::Clone::clone(&probe.#ident)),
+                #rt::Box::new(
+                    #rt::diesel::ExpressionMethods::eq(#table::#column, #rt::Clone::clone(&probe.#ident)),
                 )
             }
         }
@@ -974,7 +953,7 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
     let rest = conditions.map(|c| {
         quote! {
             let next: #rt::Condition<Self, $backend> = #c;
-            condition = ::std::boxed::Box::new(#rt::diesel::BoolExpressionMethods::and(condition, next));
+            condition = #rt::Box::new(#rt::diesel::BoolExpressionMethods::and(condition, next));
         }
     });
     let each = for_connections(
@@ -986,7 +965,8 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
     quote! {
         #[automatically_derived]
         impl #rt::Pin for #factory {
-            fn pin(self, probe: &#attributes) -> Self {
+            #[inline]
+            fn pin(self, probe: &#model) -> Self {
                 self #(#pins)*
             }
         }
@@ -995,7 +975,8 @@ fn lookup_impls(m: &Model, n: &Names) -> TokenStream {
             ($backend:ty) => {
                 #[automatically_derived]
                 impl #rt::Lookup<$backend> for #factory {
-                    fn condition(probe: &#attributes) -> #rt::Condition<Self, $backend> {
+                    #[inline]
+                    fn condition(probe: &#model) -> #rt::Condition<Self, $backend> {
                         #[allow(unused_mut)]
                         let mut condition: #rt::Condition<Self, $backend> = #first;
                         #(#rest)*
@@ -1031,7 +1012,7 @@ fn is_integer(ty: &syn::Type) -> bool {
 /// models' `sub` and `related` need, so the user sees the real error rather than a screen of
 /// follow-on ones. Nothing here runs: the crate does not compile.
 pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
-    let rt = rt();
+    let rt = rt_path();
     let (model, vis) = (&input.ident, &input.vis);
     let factory = format_ident!("{}Factory", model);
     let callback = format_ident!("__factory_fallback_impl_{}", factory);
@@ -1055,11 +1036,9 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
 
             impl #rt::Factory for #factory {
                 type Model = #model;
-                type Attributes = ();
                 const NAME: &'static str = #name;
                 const TABLE_NAME: &'static str = "";
                 fn build(self) -> #model { ::core::unreachable!() }
-                fn attributes(self) {}
             }
 
             impl #rt::Record for #factory {
@@ -1073,8 +1052,7 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 const ATOMIC: bool = false;
                 fn transients(&self) {}
                 fn build_with(self, _: &()) -> #model { ::core::unreachable!() }
-                fn attributes_with(self, _: &()) {}
-                fn row(_: ()) {}
+                fn row(_: #model) {}
                 fn key_of(_: &#model) -> i32 { ::core::unreachable!() }
                 fn key_text(_: &#model) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
             }

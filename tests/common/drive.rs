@@ -39,7 +39,7 @@ pub mod sync {
         fn build_list(self, n: usize) -> Vec<Self::Model> {
             Factory::build_list(self, n)
         }
-        fn attributes(self) -> Self::Attributes {
+        fn attributes(self) -> factory_core::Attributes<Self> {
             Factory::attributes(self)
         }
         #[track_caller]
@@ -161,7 +161,7 @@ pub mod asynchronous {
         fn build_list(self, n: usize) -> Vec<Self::Model> {
             Factory::build_list(self, n)
         }
-        fn attributes(self) -> Self::Attributes {
+        fn attributes(self) -> factory_core::Attributes<Self> {
             Factory::attributes(self)
         }
         #[track_caller]

@@ -100,14 +100,14 @@ pub trait InsertAsync<C>: Record {
     /// Inserts one row and returns it as stored.
     fn insert_one_async<'a>(
         conn: &'a mut C,
-        row: Self::Attributes,
+        row: Self::Model,
     ) -> BoxFuture<'a, diesel::QueryResult<Self::Model>>;
 
     /// Inserts `rows` in chunks under the backend's bind limit and returns them as stored, in
     /// order (inside the caller's transaction).
     fn insert_batch_async<'a>(
         conn: &'a mut C,
-        rows: Vec<Self::Attributes>,
+        rows: Vec<Self::Model>,
     ) -> BoxFuture<'a, diesel::QueryResult<Vec<Self::Model>>>;
 }
 
@@ -119,7 +119,7 @@ pub trait InsertAsync<C>: Record {
     note = "a model with a sync `after_create` hook needs an `after_create_async` hook to \
             create through async connections"
 )]
-pub trait PersistAsync<C: HasBackend>: GraphAsync<C> + InsertAsync<C> + Send {
+pub trait PersistAsync<C: HasBackend>: GraphAsync<C> + Send {
     /// The `after_create_async` hook: runs after the row and its related rows exist.
     fn after_create_async<'a>(
         model: &'a mut Self::Model,
@@ -228,12 +228,11 @@ async fn end<F: Factory, C: AsyncConn, T>(
 /// Creates one row: parents, the row, related rows, the hook.
 pub(crate) async fn create<F, C>(factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
 where
-    F: PersistAsync<C>,
+    F: PersistAsync<C> + InsertAsync<C>,
     C: AsyncConn,
     F::Model: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
-    F::Attributes: Send,
 {
     claim(conn).await;
     begin::<F, C>(F::ATOMIC, conn).await?;
@@ -243,17 +242,16 @@ where
 
 async fn create_one<F, C>(mut factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
 where
-    F: PersistAsync<C>,
+    F: PersistAsync<C> + InsertAsync<C>,
     C: AsyncConn,
     F::Model: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
-    F::Attributes: Send,
 {
     factory.create_parents_async(conn).await?;
     let (factory, transients, related) = factory.split();
-    let attributes = factory.attributes_with(&transients);
-    let mut model = F::insert_one_async(conn, attributes)
+    let built = factory.build_with(&transients);
+    let mut model = F::insert_one_async(conn, built)
         .await
         .map_err(crate::create::named::<F>)?;
     observe::inserted::<F>(std::slice::from_ref(&model));
@@ -270,12 +268,11 @@ pub(crate) async fn create_batch<F, C>(
     conn: &mut C,
 ) -> Result<Vec<F::Model>, FactoryError>
 where
-    F: PersistAsync<C>,
+    F: PersistAsync<C> + InsertAsync<C>,
     C: AsyncConn,
     F::Model: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
-    F::Attributes: Send,
 {
     claim(conn).await;
     // The chunks of one batch go in together or not at all.
@@ -291,12 +288,11 @@ async fn batch<F, C>(
     conn: &mut C,
 ) -> Result<Vec<F::Model>, FactoryError>
 where
-    F: PersistAsync<C>,
+    F: PersistAsync<C> + InsertAsync<C>,
     C: AsyncConn,
     F::Model: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
-    F::Attributes: Send,
 {
     let mut rows = Vec::with_capacity(n);
     let mut after = Vec::with_capacity(n);
@@ -304,7 +300,7 @@ where
         let mut item = customise(i, factory.clone());
         item.create_parents_async(conn).await?;
         let (item, transients, related) = item.split();
-        rows.push(item.attributes_with(&transients));
+        rows.push(item.build_with(&transients));
         after.push((transients, related));
     }
     let mut models = F::insert_batch_async(conn, rows)
@@ -322,17 +318,19 @@ where
 /// looked up; a concurrent insert of the same row is found on the retry.
 pub(crate) async fn get_or_create<F, C>(factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
 where
-    F: PersistAsync<C> + Lookup<<C as HasBackend>::Backend> + Find<<C as HasBackend>::Backend>,
+    F: PersistAsync<C>
+        + InsertAsync<C>
+        + Lookup<<C as HasBackend>::Backend>
+        + Find<<C as HasBackend>::Backend>,
     C: AsyncConn,
     <F as Find<<C as HasBackend>::Backend>>::Query:
         for<'q> diesel_async::methods::LoadQuery<'q, C, F::Model> + Send,
-    F::Model: Send + 'static,
+    F::Model: Send + Sync + 'static,
     F::Transients: Send + Sync,
     F::Related: Send,
-    F::Attributes: Send + Sync,
 {
     claim(conn).await;
-    let probe = factory.clone().attributes();
+    let probe = factory.clone().build();
     if let Some(found) = find::<F, C>(conn, F::condition(&probe)).await? {
         return Ok(found);
     }
@@ -374,11 +372,10 @@ macro_rules! create_async_on {
     ($conn:ty, $backend:ty) => {
         impl<F> CreateAsync<$conn> for F
         where
-            F: PersistAsync<$conn>,
+            F: PersistAsync<$conn> + InsertAsync<$conn>,
             F::Model: Send,
             F::Transients: Send + Sync,
             F::Related: Send,
-            F::Attributes: Send,
         {
             fn create_async_in<'a>(
                 self,
@@ -405,13 +402,12 @@ macro_rules! create_async_on {
 
         impl<F> GetOrCreateAsync<$conn> for F
         where
-            F: PersistAsync<$conn> + Lookup<$backend> + Find<$backend>,
+            F: PersistAsync<$conn> + InsertAsync<$conn> + Lookup<$backend> + Find<$backend>,
             <F as Find<$backend>>::Query:
                 for<'q> diesel_async::methods::LoadQuery<'q, $conn, F::Model> + Send,
-            F::Model: Send + 'static,
+            F::Model: Send + Sync + 'static,
             F::Transients: Send + Sync,
             F::Related: Send,
-            F::Attributes: Send + Sync,
         {
             fn get_or_create_async_in<'a>(
                 self,

@@ -9,7 +9,7 @@ use crate::error::FactoryError;
 use crate::factory::Factory;
 use crate::insert::Find;
 use crate::observe;
-use crate::persist::{Condition, HasBackend, Lookup, Persist, Record};
+use crate::persist::{Condition, HasBackend, Insert, Lookup, Persist, Record};
 use crate::sequence::ClaimToken;
 use diesel::Connection;
 
@@ -68,7 +68,7 @@ pub trait GetOrCreate<C>: Create<C> {
 /// `Create` on a plain connection: the algorithms below.
 macro_rules! create_on {
     ($conn:ty, $backend:ty) => {
-        impl<F: Persist<$conn>> Create<$conn> for F {
+        impl<F: Persist<$conn> + Insert<$conn>> Create<$conn> for F {
             fn create_in(self, conn: &mut $conn) -> Result<F::Model, FactoryError> {
                 create(self, conn)
             }
@@ -85,7 +85,7 @@ macro_rules! create_on {
 
         impl<F> GetOrCreate<$conn> for F
         where
-            F: Persist<$conn> + Lookup<$backend> + Find<$backend>,
+            F: Persist<$conn> + Insert<$conn> + Lookup<$backend> + Find<$backend>,
             for<'q> <F as Find<$backend>>::Query: diesel::query_dsl::LoadQuery<'q, $conn, F::Model>,
         {
             fn get_or_create_in(self, conn: &mut $conn) -> Result<F::Model, FactoryError> {
@@ -175,7 +175,7 @@ pub(crate) fn named<F: Factory>(error: diesel::result::Error) -> FactoryError {
 /// Creates one row: parents, the row, related rows, the hook.
 pub(crate) fn create<F, C>(factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
 where
-    F: Persist<C>,
+    F: Persist<C> + Insert<C>,
     C: Connection + ClaimToken + HasBackend,
 {
     in_transaction::<F, C, _>(F::ATOMIC, conn, |conn| create_one(factory, conn))
@@ -183,13 +183,13 @@ where
 
 fn create_one<F, C>(mut factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
 where
-    F: Persist<C>,
+    F: Persist<C> + Insert<C>,
     C: HasBackend,
 {
     factory.create_parents(conn)?;
     let (factory, transients, related) = factory.split();
-    let attributes = factory.attributes_with(&transients);
-    let mut model = F::insert_one(conn, attributes).map_err(named::<F>)?;
+    let built = factory.build_with(&transients);
+    let mut model = F::insert_one(conn, built).map_err(named::<F>)?;
     observe::inserted::<F>(std::slice::from_ref(&model));
     F::create_related(&model, related, conn)?;
     F::after_create(&mut model, &transients, conn)?;
@@ -204,7 +204,7 @@ pub(crate) fn create_batch<F, C>(
     conn: &mut C,
 ) -> Result<Vec<F::Model>, FactoryError>
 where
-    F: Persist<C>,
+    F: Persist<C> + Insert<C>,
     C: Connection + ClaimToken + HasBackend,
 {
     in_transaction::<F, C, _>(F::ATOMIC, conn, |conn| {
@@ -214,7 +214,7 @@ where
             let mut item = customise(i, factory.clone());
             item.create_parents(conn)?;
             let (item, transients, related) = item.split();
-            rows.push(item.attributes_with(&transients));
+            rows.push(item.build_with(&transients));
             after.push((transients, related));
         }
         let mut models = F::insert_batch(conn, rows).map_err(named::<F>)?;
@@ -238,11 +238,11 @@ pub(crate) fn get_or_create<F, C>(
     ) -> diesel::QueryResult<Option<F::Model>>,
 ) -> Result<F::Model, FactoryError>
 where
-    F: Persist<C> + Lookup<<C as HasBackend>::Backend>,
+    F: Persist<C> + Insert<C> + Lookup<<C as HasBackend>::Backend>,
     C: Connection + ClaimToken + HasBackend,
 {
     crate::sequence::claim(conn);
-    let probe = factory.clone().attributes();
+    let probe = factory.clone().build();
     let find = |conn: &mut C| find(conn, F::condition(&probe)).map_err(named::<F>);
     if let Some(found) = find(conn)? {
         return Ok(found);

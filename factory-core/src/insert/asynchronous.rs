@@ -8,7 +8,6 @@ macro_rules! returning_async {
         where
             F: $crate::persist::Record,
             F::Model: ::diesel::Selectable<$backend> + Send + 'static,
-            F::Attributes: Send + 'static,
             F::Row: ::diesel::Insertable<F::Table> + Send + 'static,
             ::std::vec::Vec<F::Row>: ::diesel::Insertable<F::Table>,
             <F::Row as ::diesel::Insertable<F::Table>>::Values: 'static,
@@ -35,7 +34,7 @@ macro_rules! returning_async {
         {
             fn insert_one_async<'a>(
                 conn: &'a mut $conn,
-                row: F::Attributes,
+                row: F::Model,
             ) -> $crate::create::asynchronous::BoxFuture<'a, ::diesel::QueryResult<F::Model>> {
                 use ::diesel::SelectableHelper;
                 use ::diesel_async::RunQueryDsl;
@@ -47,7 +46,7 @@ macro_rules! returning_async {
 
             fn insert_batch_async<'a>(
                 conn: &'a mut $conn,
-                rows: ::std::vec::Vec<F::Attributes>,
+                rows: ::std::vec::Vec<F::Model>,
             ) -> $crate::create::asynchronous::BoxFuture<
                 'a,
                 ::diesel::QueryResult<::std::vec::Vec<F::Model>>,
@@ -82,19 +81,18 @@ macro_rules! returning_async {
 impl<F> crate::create::asynchronous::InsertAsync<SqliteWrapper> for F
 where
     F: crate::persist::Insert<::diesel::sqlite::SqliteConnection>,
-    F::Attributes: Send + 'static,
     F::Model: Send + 'static,
 {
     fn insert_one_async<'a>(
         conn: &'a mut SqliteWrapper,
-        row: F::Attributes,
+        row: F::Model,
     ) -> crate::create::asynchronous::BoxFuture<'a, ::diesel::QueryResult<F::Model>> {
         conn.spawn_blocking(move |inner| F::insert_one(inner, row))
     }
 
     fn insert_batch_async<'a>(
         conn: &'a mut SqliteWrapper,
-        rows: Vec<F::Attributes>,
+        rows: Vec<F::Model>,
     ) -> crate::create::asynchronous::BoxFuture<'a, ::diesel::QueryResult<Vec<F::Model>>> {
         conn.spawn_blocking(move |inner| F::insert_batch(inner, rows))
     }
@@ -128,7 +126,6 @@ mod mysql {
     where
         F: Record + ReadBack,
         F::Key: Clone + Send + 'static,
-        F::Attributes: Send + 'static,
         F::Model: diesel::Selectable<Mysql> + Send + 'static,
         <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
         F::Row: Insertable<F::Table> + Send + 'static,
@@ -146,7 +143,7 @@ mod mysql {
     {
         fn insert_one_async<'a>(
             conn: &'a mut AsyncMysqlConnection,
-            row: F::Attributes,
+            row: F::Model,
         ) -> BoxFuture<'a, QueryResult<F::Model>> {
             Box::pin(async move {
                 // As on the sync connection: inside an open transaction the insert and its
@@ -173,10 +170,10 @@ mod mysql {
 
         fn insert_batch_async<'a>(
             conn: &'a mut AsyncMysqlConnection,
-            rows: Vec<F::Attributes>,
+            rows: Vec<F::Model>,
         ) -> BoxFuture<'a, QueryResult<Vec<F::Model>>> {
             let size = rows_per_statement(BIND_LIMIT, F::COLUMNS).min(MAX_ROWS);
-            let chunks: Vec<Vec<F::Attributes>> = chunks(rows, size).collect();
+            let chunks: Vec<Vec<F::Model>> = chunks(rows, size).collect();
             Box::pin(async move {
                 let mut stored = Vec::new();
                 for chunk in chunks {
@@ -222,7 +219,7 @@ mod mysql {
 
     async fn insert_and_read<F>(
         conn: &mut AsyncMysqlConnection,
-        row: F::Attributes,
+        row: F::Model,
     ) -> QueryResult<F::Model>
     where
         F: Record + ReadBack,

@@ -44,7 +44,7 @@ where
     for<'q> <F as ReadBack>::Keyed: LoadQuery<'q, MysqlConnection, F::Model>,
     for<'q> <F as ReadBack>::Ordered: LoadQuery<'q, MysqlConnection, F::Model>,
 {
-    fn insert_one(conn: &mut MysqlConnection, row: F::Attributes) -> QueryResult<F::Model> {
+    fn insert_one(conn: &mut MysqlConnection, row: F::Model) -> QueryResult<F::Model> {
         // The insert and its read-back belong together; inside an open transaction (a batch, a
         // row with parents) they already do, and a savepoint would only add round trips.
         let insert_and_read = |conn: &mut MysqlConnection| {
@@ -70,10 +70,7 @@ where
         }
     }
 
-    fn insert_batch(
-        conn: &mut MysqlConnection,
-        rows: Vec<F::Attributes>,
-    ) -> QueryResult<Vec<F::Model>> {
+    fn insert_batch(conn: &mut MysqlConnection, rows: Vec<F::Model>) -> QueryResult<Vec<F::Model>> {
         let size = rows_per_statement(BIND_LIMIT, F::COLUMNS).min(MAX_ROWS);
         conn.transaction(|conn| {
             let mut stored = Vec::with_capacity(rows.len());

@@ -30,7 +30,7 @@ macro_rules! returning_backend {
                 ::diesel::dsl::AsSelect<F::Model, $backend>,
             >: ::diesel::query_dsl::LoadQuery<'q, $conn, F::Model>,
         {
-            fn insert_one(conn: &mut $conn, row: F::Attributes) -> ::diesel::QueryResult<F::Model> {
+            fn insert_one(conn: &mut $conn, row: F::Model) -> ::diesel::QueryResult<F::Model> {
                 use ::diesel::{RunQueryDsl, SelectableHelper};
                 ::diesel::insert_into(F::Table::default())
                     .values(F::row(row))
@@ -40,7 +40,7 @@ macro_rules! returning_backend {
 
             fn insert_batch(
                 conn: &mut $conn,
-                rows: ::std::vec::Vec<F::Attributes>,
+                rows: ::std::vec::Vec<F::Model>,
             ) -> ::diesel::QueryResult<::std::vec::Vec<F::Model>> {
                 use ::diesel::{Connection, RunQueryDsl, SelectableHelper};
                 let size = $crate::insert::rows_per_statement($bind_limit, F::COLUMNS);
