@@ -149,6 +149,9 @@ where
     Ok(())
 }
 
+/// Nothing: naming it proves that Diesel reads model `M` back on backend `DB`.
+pub fn selectable<M: ::diesel::Selectable<DB>, DB: ::diesel::backend::Backend>() {}
+
 /// The table a factory names after its model failed to compile (the derive's fallback).
 pub mod fallback {
     diesel::table! {
@@ -302,9 +305,18 @@ macro_rules! __persist {
             "` in `check_for_backend` is not one of them"
         ));
     };
+    // `Selectable` is checked where the model is declared (a create reads the row back through
+    // it); the other insert bounds where a row is created.
     (@sync $conn:ty, $f:ty, {}) => {
         #[automatically_derived]
         impl $crate::__private_v1::Persist<$conn> for $f {}
+        $crate::__persist!(@selectable $conn, $f);
+    };
+    (@selectable $conn:ty, $f:ty) => {
+        const _: fn() = $crate::__private_v1::selectable::<
+            <$f as $crate::__private_v1::Factory>::Model,
+            <$conn as $crate::__private_v1::HasBackend>::Backend,
+        >;
     };
     (@sync $conn:ty, $f:ty, { |$m:ident, $t:ident, $c:ident| $body:expr }) => {
         #[automatically_derived]
@@ -319,6 +331,7 @@ macro_rules! __persist {
                 $body
             }
         }
+        $crate::__persist!(@selectable $conn, $f);
     };
     (@async $conn:ty, $f:ty, none) => {};
     (@async $conn:ty, $f:ty, {}) => {
