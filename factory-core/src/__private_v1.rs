@@ -9,15 +9,14 @@ pub use ::core::convert::{Into, TryFrom};
 pub use ::core::default::Default;
 pub use ::core::iter::IntoIterator;
 pub use ::core::marker::Send;
-pub use ::core::ops::{FnMut, FnOnce};
+pub use ::core::ops::FnOnce;
 pub use ::core::option::Option::{self, None, Some};
-pub use ::core::result::Result::{self, Ok};
+pub use ::core::result::Result;
 pub use ::diesel;
 #[cfg(feature = "async")]
 pub use ::diesel_async;
 pub use ::fake;
 pub use ::std::boxed::Box;
-pub use ::std::format;
 pub use ::std::string::String;
 pub use ::std::vec::Vec;
 

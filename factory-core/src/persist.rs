@@ -40,6 +40,8 @@ pub trait Record: Factory {
     /// Whether a row takes more than its own insert (parents, related rows, a hook), and so a
     /// transaction.
     const ATOMIC: bool;
+    /// Whether the insert writes the primary key (no key column is `db_generated`).
+    const KEY_WRITTEN: bool = false;
 
     /// The transient parameters: the values set, else their defaults.
     fn transients(&self) -> Self::Transients;
@@ -52,9 +54,6 @@ pub trait Record: Factory {
     /// The primary key of a stored row as SQL text, one string per key column: what tracked
     /// cleanup records to delete the row later.
     fn key_text(model: &Self::Model) -> Vec<String>;
-
-    /// Whether the insert writes the primary key (no key column is `db_generated`).
-    const KEY_WRITTEN: bool = false;
 
     /// The primary key a built row will have, when the insert writes it (`None` when the
     /// database assigns it).
