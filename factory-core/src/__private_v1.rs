@@ -354,3 +354,17 @@ macro_rules! __persist {
         }
     };
 }
+
+/// The largest of `depths` (0 for none): a row's required-parent depth from its parents'.
+#[inline]
+pub const fn deepest<const N: usize>(depths: [usize; N]) -> usize {
+    let mut i = 0;
+    let mut max = 0;
+    while i < N {
+        if depths[i] > max {
+            max = depths[i];
+        }
+        i += 1;
+    }
+    max
+}

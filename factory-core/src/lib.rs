@@ -129,6 +129,15 @@
 
 #![warn(missing_docs)]
 
+// Without a backend no model could be created anywhere; say so once, here, rather than as a
+// screen of unsatisfied bounds at every model.
+#[cfg(not(any(feature = "sqlite", feature = "postgres", feature = "mysql")))]
+compile_error!(
+    "factory-core needs a database backend: enable one or more of its features `sqlite`, \
+     `postgres`, `mysql` in Cargo.toml, e.g. \
+     `factory-core = { version = \"0.1\", features = [\"postgres\"] }`"
+);
+
 mod attributes;
 pub mod cleanup;
 pub mod create;

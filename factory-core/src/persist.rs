@@ -42,6 +42,11 @@ pub trait Record: Factory {
     const ATOMIC: bool;
     /// Whether the insert writes the primary key (no key column is `db_generated`).
     const KEY_WRITTEN: bool = false;
+    /// How many required (non-`Option`) `sub` parents deep a row's creation goes. The derive
+    /// computes it from the parents' own and evaluates it: parents that require each other in
+    /// a cycle (each row would need its parent created first, for ever) are a compile error,
+    /// "cycle detected when const-evaluating" this constant of the factories in the cycle.
+    const REQUIRED_PARENT_DEPTH: usize = 0;
 
     /// The transient parameters: the values set, else their defaults.
     fn transients(&self) -> Self::Transients;

@@ -73,7 +73,76 @@ pub struct FieldInput {
     pub lazy: Option<Verbatim>,
     #[darling(default)]
     pub db_generated: Marker,
-    pub sub: Option<Verbatim>,
+    /// `sub = UserFactory`, or several `sub(UserFactory, name = user, ..)` for a key that
+    /// points at one of several tables.
+    #[darling(multiple)]
+    pub sub: Vec<SubInput>,
+    /// The association's name for a single `sub = ..` (`name = krate`).
+    pub name: Option<Verbatim>,
+}
+
+/// One `sub` on a foreign key field: the parent's factory (as written), the association's name
+/// and, for one of several parents, the fields choosing it sets (`owner_kind = 1`).
+pub struct SubInput {
+    pub key: Span,
+    pub factory: Expr,
+    pub name: Option<Ident>,
+    pub sets: Vec<(Ident, Expr)>,
+}
+
+impl FromMeta for SubInput {
+    fn from_meta(item: &Meta) -> darling::Result<Self> {
+        match item {
+            Meta::NameValue(nv) => Ok(Self {
+                key: nv.path.span(),
+                factory: nv.value.clone(),
+                name: None,
+                sets: Vec::new(),
+            }),
+            Meta::List(list) => {
+                let key = list.path.span();
+                let parsed = list.parse_args_with(|input: ParseStream| {
+                    let factory: Path = input.parse()?;
+                    let mut name = None;
+                    let mut sets = Vec::new();
+                    while !input.is_empty() {
+                        input.parse::<Token![,]>()?;
+                        if input.is_empty() {
+                            break;
+                        }
+                        let field: Ident = syn::ext::IdentExt::parse_any(input)?;
+                        input.parse::<Token![=]>()?;
+                        if field == "name" {
+                            name = Some(syn::ext::IdentExt::parse_any(input)?);
+                        } else {
+                            sets.push((field, input.parse()?));
+                        }
+                    }
+                    Ok((factory, name, sets))
+                });
+                let (factory, name, sets) = parsed.map_err(|e| {
+                    darling::Error::custom(format!(
+                        "expected `sub(<ParentFactory>, name = <association>, <field> = <value>, ..)`: {e}"
+                    ))
+                    .with_span(&e.span())
+                })?;
+                Ok(Self {
+                    key,
+                    factory: Expr::Path(syn::ExprPath {
+                        attrs: Vec::new(),
+                        qself: None,
+                        path: factory,
+                    }),
+                    name,
+                    sets,
+                })
+            }
+            Meta::Path(path) => Err(darling::Error::custom(
+                "`sub` names the parent's factory: `sub = UserFactory`",
+            )
+            .with_span(path)),
+        }
+    }
 }
 
 /// `#[factory(..)]` on the struct.

@@ -6,7 +6,7 @@
 //! build of its models) does not compile its code; a test crate compiles what it calls. Code that involves a user's tokens carries their span, so a
 //! type error lands on the attribute that caused it.
 
-use crate::valid::{is_option, Callback, Field, Model, Source};
+use crate::valid::{is_integer, is_option, Callback, Field, Model, Parent, Source};
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, quote_spanned};
 use syn::spanned::Spanned;
@@ -50,6 +50,17 @@ impl Names {
                 .unwrap_or_default(),
         }
     }
+}
+
+/// Every `sub` parent, with its key field.
+fn parents(m: &Model) -> impl Iterator<Item = (&Field, &Parent)> {
+    m.fields.iter().flat_map(|f| {
+        let parents: &[Parent] = match &f.source {
+            Source::Sub { parents, .. } => parents,
+            _ => &[],
+        };
+        parents.iter().map(move |p| (f, p))
+    })
 }
 
 fn sub_state(name: &Ident) -> Ident {
@@ -197,12 +208,10 @@ fn declarations(m: &Model, n: &Names) -> TokenStream {
         let (ident, ty) = (&t.name, &t.ty);
         quote_spanned!(ty.span()=> #ident: ::core::option::Option<#ty>)
     });
-    let subs = m.fields.iter().filter_map(|f| match &f.source {
-        Source::Sub { factory, name, .. } => {
-            let state = sub_state(name);
-            Some(quote_spanned!(factory.span()=> #state: ::core::option::Option<#factory>))
-        }
-        _ => None,
+    // Boxed: a model may point at itself (`parent_id`), and models at each other.
+    let subs = parents(m).map(|(_, p)| {
+        let (state, factory) = (sub_state(&p.name), &p.factory);
+        quote_spanned!(factory.span()=> #state: ::core::option::Option<::std::boxed::Box<#factory>>)
     });
     let related = m.related.iter().map(|r| {
         let (state, child) = (related_state(&r.name), &r.factory);
@@ -257,10 +266,7 @@ fn state_idents(m: &Model) -> Vec<Ident> {
         .map(|f| f.ident.clone())
         .collect();
     out.extend(m.transients.iter().map(|t| t.name.clone()));
-    out.extend(m.fields.iter().filter_map(|f| match &f.source {
-        Source::Sub { name, .. } => Some(sub_state(name)),
-        _ => None,
-    }));
+    out.extend(parents(m).map(|(_, p)| sub_state(&p.name)));
     out.extend(m.related.iter().map(|r| related_state(&r.name)));
     out
 }
@@ -297,30 +303,43 @@ fn builder_methods(m: &Model) -> TokenStream {
             }
         }
     });
-    let subs = m.fields.iter().filter_map(|f| {
-        let Source::Sub { factory, name, .. } = &f.source else {
-            return None;
-        };
+    let subs = parents(m).map(|(f, p)| {
+        let Parent {
+            factory,
+            name,
+            sets,
+        } = p;
         let (key, state) = (&f.ident, sub_state(name));
         let with = format_ident!("{}_with", name);
+        // Choosing one of several parents forgets the others and sets what marks the choice.
+        let others = match &f.source {
+            Source::Sub { parents, .. } => parents
+                .iter()
+                .filter(|o| o.name != *name)
+                .map(|o| sub_state(&o.name))
+                .collect(),
+            _ => Vec::new(),
+        };
+        let sets: Vec<TokenStream> = sets.iter().map(|(k, v)| quote!(.#k(#v))).collect();
         let doc = format!("Points `{key}` at an existing row (no parent is created).");
         let with_doc = format!(
             "Customises the parent that creating this row creates for `{key}` (when `{key}` is not set)."
         );
-        Some(quote_spanned! {factory.span()=>
+        quote_spanned! {factory.span()=>
             #[doc = #doc]
             #[inline]
             pub fn #name(self, parent: &<#factory as #rt::Factory>::Model) -> Self {
-                self.#key(<#factory as #rt::Record>::key_of(parent))
+                self.#key(<#factory as #rt::Record>::key_of(parent)) #(#sets)*
             }
 
             #[doc = #with_doc]
             pub fn #with(mut self, customise: impl #rt::FnOnce(#factory) -> #factory) -> Self {
-                let parent = self.#state.take().unwrap_or_default();
-                self.#state = #rt::Option::Some(customise(parent));
-                self
+                let parent = *self.#state.take().unwrap_or_default();
+                self.#state = #rt::Option::Some(#rt::Box::new(customise(parent)));
+                #(self.#others = #rt::Option::None;)*
+                self #(#sets)*
             }
-        })
+        }
     });
     let related = m.related.iter().map(|r| {
         let (child, state) = (&r.factory, related_state(&r.name));
@@ -457,22 +476,25 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
                     quote_spanned!(at=> #rt::fake_value::<#ty_at, _>(&(#expr)))
                 }
             }
-            Source::Sub {
-                factory,
-                name,
-                nullable,
-            } => {
+            Source::Sub { parents, nullable } => {
                 // In memory the parent is built, never inserted; its key is a stub.
-                let state = sub_state(name);
-                let parent = quote_spanned! {factory.span()=>
-                    #rt::Into::into(<#factory as #rt::Record>::key_of(
-                        &<#factory as #rt::Factory>::build(#state.unwrap_or_default()),
-                    ))
+                let state = |p: &Parent| {
+                    let state = sub_state(&p.name);
+                    quote!(#state)
                 };
+                let key = choose_parent(parents, state, |p, chosen| {
+                    let factory = &p.factory;
+                    quote_spanned! {factory.span()=>
+                        #rt::Into::into(<#factory as #rt::Record>::key_of(
+                            &<#factory as #rt::Factory>::build(#chosen.unwrap_or_default()),
+                        ))
+                    }
+                });
                 if *nullable {
-                    quote!(if #state.is_some() { #parent } else { #rt::Option::None })
+                    let states = parents.iter().map(state);
+                    quote!(if false #(|| #states.is_some())* { #key } else { #rt::Option::None })
                 } else {
-                    parent
+                    key
                 }
             }
         };
@@ -490,12 +512,9 @@ fn build_methods(m: &Model, n: &Names) -> TokenStream {
             quote!(#ident: match self.#ident { #rt::Some(value) => value, #rt::None => #generated })
         }
     });
-    let sub_bindings = m.fields.iter().filter_map(|f| match &f.source {
-        Source::Sub { name, .. } => {
-            let state = sub_state(name);
-            Some(quote!(let #state = self.#state;))
-        }
-        _ => None,
+    let sub_bindings = parents(m).map(|(_, p)| {
+        let state = sub_state(&p.name);
+        quote!(let #state = self.#state;)
     });
     let lazy: Vec<(&Field, &Callback)> = m
         .fields
@@ -677,6 +696,23 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         || !m.related.is_empty()
         || m.after_create.is_some();
 
+    // Required parents' depths: a cycle of them cannot be created, and evaluating this
+    // constant (below) makes it a compile error naming the factories.
+    let required: Vec<&syn::Path> = parents(m)
+        .filter(|(f, _)| !is_option(&f.ty))
+        .map(|(_, p)| &p.factory)
+        .collect();
+    let (depth, depth_check) = if required.is_empty() {
+        (None, None)
+    } else {
+        (
+            Some(quote! {
+                const REQUIRED_PARENT_DEPTH: usize =
+                    1 + #rt::deepest([#(<#required as #rt::Record>::REQUIRED_PARENT_DEPTH,)*]);
+            }),
+            Some(quote!(const _: usize = <#factory as #rt::Record>::REQUIRED_PARENT_DEPTH;)),
+        )
+    };
     let build_with = build_methods(m, n);
     let transients_fn = transients_fn(m, n);
     quote! {
@@ -704,6 +740,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             }
 
             #key_written
+            #depth
 
             #[inline]
             fn key_text(model: &#model) -> #rt::Vec<#rt::String> {
@@ -716,6 +753,8 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             #build_with
 
         }
+
+        #depth_check
     }
 }
 
@@ -752,15 +791,11 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
             format_ident!("create_related"),
         )
     };
-    let subs: Vec<(&Field, &syn::Path, &Ident, bool)> = m
+    let subs: Vec<(&Field, &[Parent], bool)> = m
         .fields
         .iter()
         .filter_map(|f| match &f.source {
-            Source::Sub {
-                factory,
-                name,
-                nullable,
-            } => Some((f, factory, name, *nullable)),
+            Source::Sub { parents, nullable } => Some((f, parents.as_slice(), *nullable)),
             _ => None,
         })
         .collect();
@@ -771,28 +806,43 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
         };
     }
     let awaited = asynchronous.then(|| quote!(.await));
-    let bounds = subs
-        .iter()
-        .map(|(_, parent, _, _)| quote_spanned!(parent.span()=> #parent: #create<__C>))
+    let bounds = parents(m)
+        .map(|(_, p)| {
+            let parent = &p.factory;
+            quote_spanned!(parent.span()=> #parent: #create<__C>)
+        })
         .chain(m.related.iter().map(|r| {
             let child = &r.factory;
             quote_spanned!(child.span()=> #child: #create<__C>)
         }))
         .chain(asynchronous.then(|| quote!(__C: #rt::Send)));
     // Parents first: a sub-factory runs only when its key was not given.
-    let parents = subs.iter().map(|(f, parent, name, nullable)| {
-        let (key, state) = (&f.ident, sub_state(name));
+    let parents = subs.iter().map(|(f, parents, nullable)| {
+        let key = &f.ident;
+        let state = |p: &Parent| {
+            let state = sub_state(&p.name);
+            quote!(self.#state.take())
+        };
         let needed = if *nullable {
-            quote!(&& self.#state.is_some())
+            let states = parents.iter().map(|p| sub_state(&p.name));
+            quote!(&& (false #(|| self.#states.is_some())*))
         } else {
             quote!()
         };
-        // `key` carries the `sub` path's span, as in `build`: a key type that does not convert
-        // is one error there, not a second one at the derive.
-        quote_spanned! {parent.span()=>
+        // The key carries the `sub` path's span, as in `build`: a key type that does not
+        // convert is one error there, not a second one at the derive.
+        let value = choose_parent(parents, state, |p, chosen| {
+            let parent = &p.factory;
+            quote_spanned! {parent.span()=>
+                {
+                    let key = #module::parent_key::<#parent, __C>(#chosen, conn) #awaited ?;
+                    #rt::Into::into(key)
+                }
+            }
+        });
+        quote_spanned! {parents[0].factory.span()=>
             if self.#key.is_none() #needed {
-                let key = #module::parent_key::<#parent, __C>(self.#state.take(), conn) #awaited ?;
-                self.#key = #rt::Option::Some(#rt::Into::into(key));
+                self.#key = #rt::Option::Some(#value);
             }
         }
     });
@@ -848,6 +898,25 @@ fn graph(m: &Model, n: &Names, asynchronous: bool) -> TokenStream {
             }
         }
     }
+}
+
+/// The key of the parent chosen (the first of several whose state is set, else the first),
+/// `make` given the parent and its state as an `Option` of the factory.
+fn choose_parent(
+    parents: &[Parent],
+    state: impl Fn(&Parent) -> TokenStream,
+    make: impl Fn(&Parent, TokenStream) -> TokenStream,
+) -> TokenStream {
+    let rt = rt();
+    let (first, rest) = parents.split_first().expect("a sub has a parent");
+    let first_state = state(first);
+    let mut out = make(first, quote!(#first_state.map(|b| *b)));
+    for p in rest.iter().rev() {
+        let this = state(p);
+        let chosen = make(p, quote!(#rt::Some(*chosen)));
+        out = quote!(if let #rt::Some(chosen) = #this { #chosen } else { #out });
+    }
+    out
 }
 
 /// `body` as a function body: itself, or a boxed `async move` block of it.
@@ -1000,14 +1069,6 @@ fn names_a_faker(expr: &syn::Expr) -> bool {
     }
 }
 
-/// Integer key types, whose values MySQL's `LAST_INSERT_ID()` reports.
-fn is_integer(ty: &syn::Type) -> bool {
-    const INTEGERS: &[&str] = &["i16", "i32", "i64", "u16", "u32", "u64"];
-    matches!(ty, syn::Type::Path(p) if p.qself.is_none()
-        && p.path.segments.last().is_some_and(|s| INTEGERS.contains(&s.ident.to_string().as_str())))
-}
-
-/// After a compile error: the factory's name still resolves and implements the traits other
 /// After a compile error: the factory's name still resolves and implements the traits other
 /// models' `sub` and `related` need, so the user sees the real error rather than a screen of
 /// follow-on ones. Nothing here runs: the crate does not compile.

@@ -331,6 +331,8 @@ fn a_key_named_after_a_keyword_gets_raw_methods() {
     let out = derive(quote! {
         #[diesel(table_name = items)]
         pub struct Item {
+            #[factory(db_generated)]
+            pub id: i32,
             #[factory(sub = KindFactory)]
             pub type_id: i32,
         }

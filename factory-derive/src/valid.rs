@@ -76,12 +76,20 @@ pub enum Source {
     Faker(Expr),
     Lazy(Callback),
     DbGenerated,
-    /// `sub = UserFactory` on `user_id`: the parent's key; `name` is `user`.
+    /// `sub = UserFactory` on `user_id`: the parent's key. One parent, or several a
+    /// polymorphic key chooses between (the first is the default).
     Sub {
-        factory: Path,
-        name: Ident,
+        parents: Vec<Parent>,
         nullable: bool,
     },
+}
+
+/// A parent a `sub` key points at: its factory, the association's name (`user` gives
+/// `.user(&u)` and `.user_with(..)`), and the fields choosing it sets.
+pub struct Parent {
+    pub factory: Path,
+    pub name: Ident,
+    pub sets: Vec<(Ident, Expr)>,
 }
 
 /// A user closure (or, for hooks, a path) and whether it also takes the transients.
@@ -235,6 +243,7 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
             }
         }
     }
+    check_subs(&input.ident, &fields, &mut errors);
     check_method_names(&fields, &transients, &traits, &related, &mut errors);
     if field_count > 0 && fields.len() == field_count && fields.iter().all(|f| !f.is_inserted()) {
         errors.push(
@@ -246,19 +255,55 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         );
     }
 
-    let key_names: Vec<String> = match &diesel.primary_key {
-        Some(keys) => keys.iter().map(ToString::to_string).collect(),
-        None => vec!["id".to_owned()],
+    // Diesel's `primary_key(..)` names columns (a field's `column_name`, else its name);
+    // without it the key is the `id` column.
+    let key_names: Vec<(String, Span)> = match &diesel.primary_key {
+        Some(keys) => keys.iter().map(|k| (k.to_string(), k.span())).collect(),
+        None => vec![("id".to_owned(), input.ident.span())],
     };
-    let found: Vec<usize> = key_names
-        .iter()
-        .filter_map(|k| fields.iter().position(|f| f.ident == k))
-        .collect();
-    let primary_key = if found.len() == key_names.len() {
-        found
-    } else {
-        Vec::new()
-    };
+    let mut primary_key = Vec::new();
+    // A field that did not validate, or a model of the wrong shape, has been reported; do not
+    // also call its key missing.
+    if fields.len() == field_count && input.generics.params.is_empty() {
+        for (name, span) in &key_names {
+            match fields.iter().position(|f| f.column == name.as_str()) {
+                Some(i) => primary_key.push(i),
+                None => {
+                    let known: Vec<String> = fields.iter().map(|f| f.column.to_string()).collect();
+                    let message = if diesel.primary_key.is_some() {
+                        format!(
+                            "`primary_key` names the column `{name}`, which no field of `{}` maps (a field maps the column of its name, or of its `#[diesel(column_name = ..)]`)",
+                            input.ident
+                        )
+                    } else {
+                        format!(
+                            "`{}` has no `id` field, Diesel's default primary key: name the key columns with `#[diesel(primary_key(..))]`; a factory needs the key to point foreign keys at its rows and to find them again for cleanup",
+                            input.ident
+                        )
+                    };
+                    errors.push(
+                        darling::Error::custom(message)
+                            .with_span(span)
+                            .note_alternative(name, known.iter()),
+                    );
+                }
+            }
+        }
+    }
+    // A single integer key the factory writes with no value source: every row would get 0.
+    // (A part of a composite key may well be a constant, like a kind.)
+    if let [i] = primary_key[..] {
+        let f = &fields[i];
+        if matches!(f.source, Source::TypeDefault) && is_integer(&f.ty) {
+            errors.push(
+                darling::Error::custom(format!(
+                    "primary key `{}` has no value source, so every row would be inserted with key 0 (the second insert fails): mark it `#[factory(db_generated)]` when the database assigns it, or give it a `sequence`",
+                    f.ident
+                ))
+                .with_span(&f.ident),
+            );
+        }
+    }
 
     let mut backends = Vec::new();
     for path in diesel.backends.iter().flatten() {
@@ -363,10 +408,12 @@ fn check_method_names(
         }
     };
     for f in fields {
-        if let Source::Sub { name, .. } = &f.source {
-            let what = format!("`sub` on `{}`", f.ident);
-            claim(name.to_string(), name, what.clone());
-            claim(format!("{name}_with"), name, what);
+        if let Source::Sub { parents, .. } = &f.source {
+            for Parent { name, .. } in parents {
+                let what = format!("`sub` on `{}`", f.ident);
+                claim(name.to_string(), name, what.clone());
+                claim(format!("{name}_with"), name, what);
+            }
         }
     }
     let mut seen_related = HashSet::new();
@@ -384,6 +431,62 @@ fn check_method_names(
         .into_iter()
         .chain(clashes)
         .for_each(|e| errors.push(e));
+}
+
+/// The fields a parent's choice sets exist and are written; a required key does not point at
+/// the model's own factory (creating a row would create its parent, and that one its parent,
+/// for ever).
+fn check_subs(model: &Ident, fields: &[Field], errors: &mut darling::error::Accumulator) {
+    let own = format!("{model}Factory");
+    for f in fields {
+        let Source::Sub { parents, nullable } = &f.source else {
+            continue;
+        };
+        for parent in parents {
+            let last = parent.factory.segments.last().map(|s| s.ident.to_string());
+            if !nullable
+                && (last.as_deref() == Some(own.as_str()) || last.as_deref() == Some("Self"))
+            {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "`{}` points at `{model}` itself and cannot be NULL: every row would need a parent created first, and that one its own parent, for ever; make the field an `Option` (a root row has none) or give the key without `sub`",
+                        f.ident
+                    ))
+                    .with_span(&parent.factory),
+                );
+            }
+            for (key, _) in &parent.sets {
+                match fields.iter().find(|g| g.ident == *key) {
+                    Some(g) if g.ident == f.ident => errors.push(
+                        darling::Error::custom(format!(
+                            "`{key}` is the key this `sub` sets; list the other fields choosing `{}` sets",
+                            parent.name
+                        ))
+                        .with_span(key),
+                    ),
+                    Some(g) if g.is_inserted() => {}
+                    Some(_) => errors.push(
+                        darling::Error::custom(format!(
+                            "`sub` `{}` sets `{key}`, which is `db_generated`: the database assigns it",
+                            parent.name
+                        ))
+                        .with_span(key),
+                    ),
+                    None => {
+                        let known: Vec<String> = fields.iter().map(|g| g.ident.to_string()).collect();
+                        errors.push(
+                            darling::Error::custom(format!(
+                                "`sub` `{}` sets `{key}`, which is not a field of this model",
+                                parent.name
+                            ))
+                            .with_span(key)
+                            .note_alternative(&key.to_string(), known.iter()),
+                        );
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn reserved(ident: &Ident, what: &str) -> darling::Error {
@@ -421,8 +524,16 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
     if let Some(v) = &input.lazy {
         sources.push(("lazy", v.key));
     }
-    if let Some(v) = &input.sub {
+    if let Some(v) = input.sub.first() {
         sources.push(("sub", v.key));
+    }
+    if let (Some(name), true) = (&input.name, input.sub.is_empty()) {
+        errors.push(
+            darling::Error::custom(
+                "`name` names a `sub` association: `#[factory(sub = UserFactory, name = author)]`",
+            )
+            .with_span(&name.key),
+        );
     }
     if input.db_generated.is_present() {
         for (name, span) in &sources {
@@ -480,9 +591,9 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
             .handle(callback(v, "lazy", &["model"], &["model", "transients"]))
             .map(Source::Lazy)
             .unwrap_or(Source::TypeDefault)
-    } else if let Some(v) = input.sub {
+    } else if !input.sub.is_empty() {
         errors
-            .handle(sub(v, &ident, &input.ty))
+            .handle(sub(input.sub, input.name, &ident, &input.ty))
             .unwrap_or(Source::TypeDefault)
     } else {
         Source::TypeDefault
@@ -496,42 +607,153 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
     })
 }
 
-/// `sub = UserFactory` on a foreign key `user_id`: the association is `user`.
-fn sub(v: Verbatim, field: &Ident, ty: &Type) -> darling::Result<Source> {
-    let Expr::Path(path) = v.expr else {
-        return Err(darling::Error::custom(
-            "`sub` names the parent's factory: `sub = UserFactory`",
-        )
-        .with_span(&v.expr));
+/// `sub = UserFactory` on a foreign key `user_id`: the association is `user`, unless `name`
+/// says otherwise (`published_by` has no name of its own; `crate_id` cannot give `crate`).
+fn sub(
+    inputs: Vec<ast::SubInput>,
+    name: Option<Verbatim>,
+    field: &Ident,
+    ty: &Type,
+) -> darling::Result<Source> {
+    let mut errors = darling::Error::accumulator();
+    let several = inputs.len() > 1;
+    if let (Some(name), true) = (&name, several) {
+        errors.push(
+            darling::Error::custom(
+                "with several `sub`s, name each one inside it: `sub(UserFactory, name = user), sub(TeamFactory, name = team)`",
+            )
+            .with_span(&name.key),
+        );
+    }
+    let outer_name = match name {
+        Some(v) if !several => match &v.expr {
+            Expr::Path(p) if p.path.get_ident().is_some() => p.path.get_ident().cloned(),
+            other => {
+                errors.push(
+                    darling::Error::custom("`name` takes the association's name: `name = author`")
+                        .with_span(other),
+                );
+                None
+            }
+        },
+        _ => None,
     };
     let text = syn::ext::IdentExt::unraw(field).to_string();
-    let not_a_key = || {
-        darling::Error::custom(format!(
-            "`sub` goes on a foreign key field named after its parent, like `user_id`; `{field}` is not one"
-        ))
-        .with_span(&v.key)
-    };
-    let name = text
-        .strip_suffix("_id")
-        .filter(|n| !n.is_empty() && *n != "_")
-        .ok_or_else(not_a_key)?;
-    // `type_id` gives `.r#type(..)`; a name that cannot be a method at all is an error.
-    let name = match syn::parse_str::<Ident>(name) {
-        Ok(ident) => Ident::new(&ident.to_string(), field.span()),
-        Err(_) if ["self", "Self", "super", "crate"].contains(&name) => {
-            return Err(darling::Error::custom(format!(
-                "`sub` on `{field}` would name its methods `{name}` and `{name}_with`, and `{name}` cannot be a method name; rename the field and keep the column with `#[diesel(column_name = {field})]`"
-            ))
-            .with_span(&v.key));
-        }
-        Err(_) => Ident::new_raw(name, field.span()),
-    };
-    let nullable = is_option(ty);
-    Ok(Source::Sub {
-        factory: path.path,
-        name,
-        nullable,
+    let mut parents = Vec::with_capacity(inputs.len());
+    for input in inputs {
+        let Expr::Path(path) = input.factory else {
+            errors.push(
+                darling::Error::custom("`sub` names the parent's factory: `sub = UserFactory`")
+                    .with_span(&input.factory),
+            );
+            continue;
+        };
+        let given = input.name.or_else(|| outer_name.clone());
+        let name = match given {
+            Some(name) => {
+                let text = syn::ext::IdentExt::unraw(&name).to_string();
+                if ["self", "Self", "super", "crate"].contains(&text.as_str()) {
+                    errors.push(
+                        darling::Error::custom(format!(
+                            "`{text}` cannot be a method name; name the association otherwise, e.g. `name = {}`",
+                            another_name(&text)
+                        ))
+                        .with_span(&name),
+                    );
+                    continue;
+                }
+                name
+            }
+            None if several => {
+                errors.push(
+                    darling::Error::custom(format!(
+                        "`{field}` points at one of several parents: name each association, e.g. `sub({}, name = user)`",
+                        ast::path_text(&path.path)
+                    ))
+                    .with_span(&input.key),
+                );
+                continue;
+            }
+            None => {
+                let Some(stem) = text
+                    .strip_suffix("_id")
+                    .filter(|n| !n.is_empty() && *n != "_")
+                else {
+                    errors.push(
+                        darling::Error::custom(format!(
+                            "`{field}` is not named after its parent (`<parent>_id`): name the association, e.g. `#[factory(sub = {}, name = {})]`",
+                            ast::path_text(&path.path),
+                            association_name(&path.path)
+                        ))
+                        .with_span(&input.key),
+                    );
+                    continue;
+                };
+                // `type_id` gives `.r#type(..)`; a name that cannot be a method at all is an
+                // error that says how to name it.
+                match syn::parse_str::<Ident>(stem) {
+                    Ok(ident) => Ident::new(&ident.to_string(), field.span()),
+                    Err(_) if ["self", "Self", "super", "crate"].contains(&stem) => {
+                        errors.push(darling::Error::custom(format!(
+                            "`sub` on `{field}` would name its methods `{stem}` and `{stem}_with`, and `{stem}` cannot be a method name: name the association, e.g. `#[factory(sub = {}, name = {})]`",
+                            ast::path_text(&path.path),
+                            another_name(stem)
+                        ))
+                        .with_span(&input.key));
+                        continue;
+                    }
+                    Err(_) => Ident::new_raw(stem, field.span()),
+                }
+            }
+        };
+        parents.push(Parent {
+            factory: path.path,
+            name,
+            sets: input.sets,
+        });
+    }
+    errors.finish_with(Source::Sub {
+        parents,
+        nullable: is_option(ty),
     })
+}
+
+/// A name to suggest for an association: its factory's, in snake case (`UserFactory`: `user`).
+fn association_name(factory: &Path) -> String {
+    let last = factory
+        .segments
+        .last()
+        .map(|s| s.ident.to_string())
+        .unwrap_or_default();
+    let stem = last.strip_suffix("Factory").unwrap_or(&last);
+    let mut out = String::new();
+    for (i, c) in stem.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    match out.as_str() {
+        "" => "parent".to_owned(),
+        "crate" | "self" | "super" | "type" => another_name(&out).to_owned(),
+        _ => out,
+    }
+}
+
+/// A name to suggest for an association whose own name is a keyword.
+fn another_name(keyword: &str) -> &'static str {
+    if keyword == "crate" {
+        "krate"
+    } else {
+        "parent"
+    }
+}
+
+/// Integer types, written so.
+pub fn is_integer(ty: &Type) -> bool {
+    const INTEGERS: &[&str] = &["i8", "i16", "i32", "i64", "u8", "u16", "u32", "u64"];
+    matches!(ty, Type::Path(p) if p.qself.is_none()
+        && p.path.segments.last().is_some_and(|s| INTEGERS.contains(&s.ident.to_string().as_str())))
 }
 
 /// `Option<..>`, written so: the field maps a nullable column.
