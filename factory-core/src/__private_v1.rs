@@ -33,7 +33,7 @@ pub use crate::attributes::Attributes;
 pub use crate::create::{parent_key, Create};
 pub use crate::factory::Factory;
 pub use crate::fake::value as fake_value;
-pub use crate::persist::{Condition, Graph, HasBackend, Lookup, Persist, Pin, Record};
+pub use crate::persist::{Condition, Graph, HasBackend, Lookup, Pending, Persist, Pin, Record};
 pub use crate::sequence::Sequence;
 pub use crate::stub::Stub;
 pub use crate::FactoryError;
@@ -147,6 +147,8 @@ where
     }
     Ok(())
 }
+
+pub use crate::row::{set, set_or_default, writes, Set, SetOrDefault};
 
 /// Nothing: naming it proves that Diesel reads model `M` back on backend `DB`.
 pub fn selectable<M: ::diesel::Selectable<DB>, DB: ::diesel::backend::Backend>() {}

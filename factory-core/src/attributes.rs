@@ -1,6 +1,5 @@
 //! [`Attributes`]: the values of one row, as `attributes()` returns them.
 
-use crate::factory::Factory;
 use crate::persist::Record;
 // What Diesel's own `#[derive(Insertable)]` implements for a `Vec` of rows to insert.
 use diesel::internal::derives::insertable::UndecoratedInsertRecord;
@@ -48,49 +47,60 @@ use std::ops::{Deref, DerefMut};
 /// (Diesel's `Insertable` is implemented here, once for every factory, rather than by the derive
 /// for each model: the models' crate does not prove Diesel's insert bounds for every model;
 /// a crate that inserts the attributes does, for the models it inserts.)
-pub struct Attributes<F: Factory>(F::Model);
+pub struct Attributes<F: Record> {
+    model: F::Model,
+    /// Also what the insert writes beside the model: `insert_only` columns, and which
+    /// `db_default` fields were set.
+    transients: F::Transients,
+}
 
-impl<F: Factory> Attributes<F> {
-    /// Wraps a built model.
-    pub fn new(model: F::Model) -> Self {
-        Self(model)
+impl<F: Record> Attributes<F> {
+    /// Builds one row's values with the factory.
+    pub fn build(factory: F) -> Self {
+        let transients = factory.transients();
+        let model = factory.build_with(&transients);
+        Self { model, transients }
     }
 
     /// The built model.
     pub fn into_inner(self) -> F::Model {
-        self.0
+        self.model
     }
 }
 
-impl<F: Factory> Deref for Attributes<F> {
+impl<F: Record> Deref for Attributes<F> {
     type Target = F::Model;
 
     fn deref(&self) -> &F::Model {
-        &self.0
+        &self.model
     }
 }
 
-impl<F: Factory> DerefMut for Attributes<F> {
+impl<F: Record> DerefMut for Attributes<F> {
     fn deref_mut(&mut self) -> &mut F::Model {
-        &mut self.0
+        &mut self.model
     }
 }
 
-impl<F: Factory> Clone for Attributes<F>
+impl<F: Record> Clone for Attributes<F>
 where
     F::Model: Clone,
+    F::Transients: Clone,
 {
     fn clone(&self) -> Self {
-        Self(self.0.clone())
+        Self {
+            model: self.model.clone(),
+            transients: self.transients.clone(),
+        }
     }
 }
 
-impl<F: Factory> fmt::Debug for Attributes<F>
+impl<F: Record> fmt::Debug for Attributes<F>
 where
     F::Model: fmt::Debug,
 {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.0.fmt(f)
+        self.model.fmt(f)
     }
 }
 
@@ -102,7 +112,7 @@ where
     type Values = <F::Row as Insertable<T>>::Values;
 
     fn values(self) -> Self::Values {
-        F::row(self.0).values()
+        F::row(self.model, &self.transients).values()
     }
 }
 

@@ -62,8 +62,11 @@ pub trait Factory: Clone + Sized {
     /// built, not created): the built model, whose `db_generated` fields (stubs) an insert
     /// leaves out. Fields read and write as `attrs.email`; Diesel inserts them
     /// (`insert_into(users::table).values(attrs)`).
-    fn attributes(self) -> Attributes<Self> {
-        Attributes::new(self.build())
+    fn attributes(self) -> Attributes<Self>
+    where
+        Self: crate::persist::Record,
+    {
+        Attributes::build(self)
     }
 
     /// Builds `n` models in memory, each with its own sequence numbers and fake data.

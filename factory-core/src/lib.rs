@@ -147,6 +147,7 @@ pub mod fake;
 mod insert;
 mod observe;
 mod persist;
+mod row;
 pub mod sequence;
 pub mod stub;
 

@@ -52,8 +52,9 @@ pub trait Record: Factory {
     fn transients(&self) -> Self::Transients;
     /// The model, built with these transients (a row's hooks all see the same ones).
     fn build_with(self, transients: &Self::Transients) -> Self::Model;
-    /// The tuple Diesel inserts for a built model: its fields but the `db_generated` ones.
-    fn row(model: Self::Model) -> Self::Row;
+    /// The tuple Diesel inserts for a built model: its fields but the `db_generated` ones
+    /// (and the `db_default` ones not set), and the `insert_only` columns of the transients.
+    fn row(model: Self::Model, transients: &Self::Transients) -> Self::Row;
     /// The primary key of a model (a stub for a built one).
     fn key_of(model: &Self::Model) -> Self::Key;
     /// The primary key of a stored row as SQL text, one string per key column: what tracked
@@ -138,11 +139,32 @@ pub trait HasBackend {
 /// runtime, per backend, for every factory whose model Diesel can insert and select there.
 pub trait Insert<C: HasBackend>: Record {
     /// Inserts one row and returns it as stored (generated keys and defaults filled in).
-    fn insert_one(conn: &mut C, row: Self::Model) -> QueryResult<Self::Model>;
+    fn insert_one(conn: &mut C, row: Pending<Self>) -> QueryResult<Self::Model>;
 
     /// Inserts `rows` inside one transaction, in chunks that stay under the backend's bind
     /// parameter limit, and returns them as stored, in order.
-    fn insert_batch(conn: &mut C, rows: Vec<Self::Model>) -> QueryResult<Vec<Self::Model>>;
+    fn insert_batch(conn: &mut C, rows: Vec<Pending<Self>>) -> QueryResult<Vec<Self::Model>>;
+}
+
+/// A row to insert: the values, and its primary key when the insert writes it (what a backend
+/// without `RETURNING` reads it back by).
+pub struct Pending<F: Record> {
+    /// The values Diesel inserts.
+    pub row: F::Row,
+    /// [`Record::key`] of the built model.
+    pub key: Option<F::Key>,
+}
+
+impl<F: Record> Pending<F> {
+    /// A built model's row, with the transients it was built with.
+    #[inline]
+    pub fn new(model: F::Model, transients: &F::Transients) -> Self {
+        let key = F::key(&model);
+        Self {
+            row: F::row(model, transients),
+            key,
+        }
+    }
 }
 
 /// One boolean condition on a factory's table, boxed for backend `DB`.

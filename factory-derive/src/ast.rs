@@ -42,6 +42,10 @@ impl Marker {
     pub fn is_present(&self) -> bool {
         self.0.is_some()
     }
+
+    pub fn span(&self) -> Option<Span> {
+        self.0
+    }
 }
 
 impl FromMeta for Marker {
@@ -73,6 +77,9 @@ pub struct FieldInput {
     pub lazy: Option<Verbatim>,
     #[darling(default)]
     pub db_generated: Marker,
+    /// A column with a database default: left to it unless the test sets the field.
+    #[darling(default)]
+    pub db_default: Marker,
     /// `sub = UserFactory`, or several `sub(UserFactory, name = user, ..)` for a key that
     /// points at one of several tables.
     #[darling(multiple)]
@@ -161,6 +168,9 @@ pub struct ModelInput {
     pub after_create_async: Option<Verbatim>,
     pub related: Option<RelatedList>,
     pub get_or_create: Option<ColumnList>,
+    /// `insert_only(api_token: String = "..")`: columns the insert writes that the model does
+    /// not read, with their values (settable, like transients).
+    pub insert_only: Option<TransientList>,
 }
 
 /// `get_or_create(email, name)`: field names.
@@ -276,6 +286,8 @@ pub struct TransientDef {
     pub name: Ident,
     pub ty: Type,
     pub default: Option<Expr>,
+    /// Declared in `insert_only(..)`: also a column the insert writes.
+    pub column: bool,
 }
 
 fn parse_list<T: Parse>(item: &Meta) -> darling::Result<T> {
@@ -374,7 +386,12 @@ impl Parse for TransientDef {
         } else {
             None
         };
-        Ok(Self { name, ty, default })
+        Ok(Self {
+            name,
+            ty,
+            default,
+            column: false,
+        })
     }
 }
 
@@ -386,6 +403,11 @@ pub struct DieselAttrs {
     pub primary_key: Option<Vec<Ident>>,
     /// `check_for_backend(diesel::pg::Pg, ..)`: the only backends the model works with.
     pub backends: Option<Vec<Path>>,
+    /// `serialize_as = Type`: the field is converted into it to be written.
+    pub serialize_as: Option<Type>,
+    /// `skip_insertion`, `select_expression = ..` or `embed`: the field is not a column of the
+    /// table that an insert writes.
+    pub not_column: bool,
 }
 
 /// Reads `#[diesel(table_name = .., column_name = ..)]`, skipping every other Diesel option.
@@ -416,13 +438,31 @@ pub fn diesel_attrs(attrs: &[Attribute]) -> darling::Result<DieselAttrs> {
                 syn::parenthesized!(keys in meta.input);
                 let keys = Punctuated::<Ident, Token![,]>::parse_terminated(&keys)?;
                 out.primary_key = Some(keys.into_iter().collect());
+            } else if meta.path.is_ident("serialize_as") {
+                out.serialize_as = Some(meta.value()?.parse()?);
+            } else if meta.path.is_ident("skip_insertion") || meta.path.is_ident("embed") {
+                out.not_column = true;
+            } else if meta.path.is_ident("select_expression") {
+                meta.value()?.parse::<Expr>()?;
+                out.not_column = true;
             } else if meta.path.is_ident("check_for_backend") {
                 let backends;
                 syn::parenthesized!(backends in meta.input);
                 let backends = Punctuated::<Path, Token![,]>::parse_terminated(&backends)?;
                 out.backends = Some(backends.into_iter().collect());
             } else if meta.input.peek(Token![=]) {
-                meta.value()?.parse::<Expr>()?;
+                // Another option's value: a type (`select_expression_type = Concat<a, b>`,
+                // `deserialize_as = ..`) or an expression.
+                let value = meta.value()?;
+                let fork = value.fork();
+                let whole_type = !value.peek(syn::Lit)
+                    && fork.parse::<Type>().is_ok()
+                    && (fork.is_empty() || fork.peek(Token![,]));
+                if whole_type {
+                    value.parse::<Type>()?;
+                } else {
+                    value.parse::<Expr>()?;
+                }
             } else if meta.input.peek(syn::token::Paren) {
                 meta.input.parse::<proc_macro2::Group>()?;
             }

@@ -3,6 +3,7 @@
 
 use crate::ast::{self, FieldInput, ModelInput, RelatedDef, TraitDef, TransientDef, Verbatim};
 use proc_macro2::Span;
+use quote::format_ident;
 use std::collections::{BTreeMap, HashMap, HashSet};
 use syn::spanned::Spanned;
 use syn::{Expr, ExprClosure, Ident, LitStr, Path, Type};
@@ -63,6 +64,13 @@ pub struct Field {
     pub ty: Type,
     pub column: Ident,
     pub source: Source,
+    /// Diesel's `serialize_as`: the type the field is converted into to be written.
+    pub serialize_as: Option<Type>,
+    /// Diesel's `skip_insertion`, `select_expression` or `embed`: not a column an insert
+    /// writes (the factory still builds it).
+    pub not_column: bool,
+    /// The name of the field's setter: its own, or `set_<field>` when a trait has its name.
+    pub setter: Ident,
 }
 
 pub enum Source {
@@ -76,6 +84,8 @@ pub enum Source {
     Faker(Expr),
     Lazy(Callback),
     DbGenerated,
+    /// `db_default`: the database's default, unless the factory is given a value.
+    DbDefault,
     /// `sub = UserFactory` on `user_id`: the parent's key. One parent, or several a
     /// polymorphic key chooses between (the first is the default).
     Sub {
@@ -99,8 +109,14 @@ pub struct Callback {
 }
 
 impl Field {
+    /// Whether the factory can set the field (it is not assigned by the database).
     pub fn is_inserted(&self) -> bool {
         !matches!(self.source, Source::DbGenerated)
+    }
+
+    /// Whether the insert writes the field's column (always, or when set for `db_default`).
+    pub fn is_written(&self) -> bool {
+        self.is_inserted() && !self.not_column
     }
 }
 
@@ -118,18 +134,7 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
     }
 
     let parsed = errors.handle(ast::diesel_attrs(&input.attrs));
-    let diesel_ok = parsed.is_some();
     let diesel = parsed.unwrap_or_default();
-    // A `#[diesel(..)]` that did not parse has been reported; do not also call it missing.
-    if diesel_ok && diesel.table_name.is_none() {
-        errors.push(
-            darling::Error::custom(format!(
-                "#[derive(Factory)] needs the table to insert into: add `#[diesel(table_name = ...)]` to `{}`",
-                input.ident
-            ))
-            .with_span(&input.ident),
-        );
-    }
 
     let inputs = input
         .data
@@ -144,7 +149,15 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         }
     }
 
-    let transients = input.transient.map(|t| t.0).unwrap_or_default();
+    let mut transients = input.transient.map(|t| t.0).unwrap_or_default();
+    transients.extend(
+        input
+            .insert_only
+            .map(|t| t.0)
+            .unwrap_or_default()
+            .into_iter()
+            .map(|t| TransientDef { column: true, ..t }),
+    );
     let traits = input.traits.map(|t| t.0).unwrap_or_default();
     let field_names: HashMap<String, &Field> =
         fields.iter().map(|f| (f.ident.to_string(), f)).collect();
@@ -158,18 +171,25 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
                     .with_span(&t.name),
             );
         } else if field_names.contains_key(&name) {
-            errors.push(
-                darling::Error::custom(format!(
-                    "transient `{name}` has the name of a field; transients are values that are not columns"
-                ))
-                .with_span(&t.name),
-            );
+            let message = if t.column {
+                format!("insert_only column `{name}` has the name of a field, which the insert already writes")
+            } else {
+                format!("transient `{name}` has the name of a field; transients are values that are not columns")
+            };
+            errors.push(darling::Error::custom(message).with_span(&t.name));
         } else if RESERVED.contains(&name.as_str()) {
             errors.push(reserved(&t.name, "a transient"));
         }
     }
 
     check_traits(&traits, &field_names, &transients, &mut errors);
+    // A trait named like a field (`published`, as FactoryBot users name them) takes the name;
+    // the field's setter becomes `set_published`.
+    for f in &mut fields {
+        if traits.iter().any(|t| t.name == f.ident) {
+            f.setter = format_ident!("set_{}", syn::ext::IdentExt::unraw(&f.ident));
+        }
+    }
 
     let after_build = input.after_build.and_then(|hook| {
         errors.handle(callback(
@@ -223,11 +243,18 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
                 )
                 .with_span(path),
             ),
-            Some(i) if fields[i].is_inserted() => get_or_create.push(i),
-            Some(_) => errors.push(
-                darling::Error::custom(
-                    "`get_or_create` looks rows up by values the factory inserts; this field is `db_generated`",
-                )
+            Some(i) if fields[i].is_written() && !matches!(fields[i].source, Source::DbDefault) => {
+                get_or_create.push(i)
+            }
+            Some(i) => errors.push(
+                darling::Error::custom(format!(
+                    "`get_or_create` looks rows up by values the factory inserts; this field is {}",
+                    match fields[i].source {
+                        Source::DbGenerated => "`db_generated`",
+                        Source::DbDefault => "`db_default` (its value is the database's unless set)",
+                        _ => "not a column the insert writes",
+                    }
+                ))
                 .with_span(path),
             ),
             None => {
@@ -245,7 +272,11 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
     }
     check_subs(&input.ident, &fields, &mut errors);
     check_method_names(&fields, &transients, &traits, &related, &mut errors);
-    if field_count > 0 && fields.len() == field_count && fields.iter().all(|f| !f.is_inserted()) {
+    if field_count > 0
+        && fields.len() == field_count
+        && fields.iter().all(|f| !f.is_written())
+        && !transients.iter().any(|t| t.column)
+    {
         errors.push(
             darling::Error::custom(format!(
                 "every field of `{}` is `db_generated`: an insert would have no column to write",
@@ -321,14 +352,20 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         }
     }
 
+    // Without `table_name`, the table Diesel's derives infer: `OrderItem`, `order_items`.
+    let table = diesel.table_name.unwrap_or_else(|| {
+        Ident::new(
+            &infer_table_name(&input.ident.to_string()),
+            input.ident.span(),
+        )
+        .into()
+    });
     errors.finish_with(Model {
         primary_key,
         backends,
         ident: input.ident,
         vis: input.vis,
-        table: diesel
-            .table_name
-            .unwrap_or_else(|| syn::parse_quote!(missing)),
+        table,
         fields,
         traits,
         transients,
@@ -379,7 +416,7 @@ fn check_method_names(
         .collect();
     for f in fields.iter().filter(|f| f.is_inserted()) {
         methods.insert(
-            f.ident.to_string(),
+            f.setter.to_string(),
             format!("the setter of field `{}`", f.ident),
         );
     }
@@ -544,6 +581,23 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
                 .with_span(span),
             );
         }
+        if let Some(span) = input.db_default.span() {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`{ident}` is `db_generated`, which the database always assigns; `db_default` is for a column a test may also set: remove one of them"
+                ))
+                .with_span(&span),
+            );
+        }
+    } else if let Some(span) = input.db_default.span() {
+        for (name, _) in &sources {
+            errors.push(
+                darling::Error::custom(format!(
+                    "`{ident}` is `db_default`: unless a test sets it, the database's default applies, so `{name}` can never apply; remove one of them"
+                ))
+                .with_span(&span),
+            );
+        }
     } else if sources.len() > 1 {
         let (first, _) = sources[0];
         for (name, span) in &sources[1..] {
@@ -574,6 +628,8 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
 
     let source = if input.db_generated.is_present() {
         Source::DbGenerated
+    } else if input.db_default.is_present() {
+        Source::DbDefault
     } else if let Some(v) = input.default {
         Source::Default(v.expr)
     } else if let Some(v) = input.sequence {
@@ -601,9 +657,12 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
 
     errors.finish_with(Field {
         column: diesel.column_name.unwrap_or_else(|| ident.clone()),
+        setter: ident.clone(),
         ident,
         ty: input.ty,
         source,
+        serialize_as: diesel.serialize_as,
+        not_column: diesel.not_column,
     })
 }
 
@@ -716,6 +775,20 @@ fn sub(
         parents,
         nullable: is_option(ty),
     })
+}
+
+/// The table name Diesel infers for a model without `table_name`: the struct's name in snake
+/// case, with an `s`.
+fn infer_table_name(model: &str) -> String {
+    let mut out = String::with_capacity(model.len() + 4);
+    for (i, c) in model.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            out.push('_');
+        }
+        out.extend(c.to_lowercase());
+    }
+    out.push('s');
+    out
 }
 
 /// A name to suggest for an association: its factory's, in snake case (`UserFactory`: `user`).
@@ -865,15 +938,10 @@ fn check_traits(
             );
             continue;
         }
-        if fields.contains_key(&name) || transient_names.contains(&name) {
-            let what = if fields.contains_key(&name) {
-                "field"
-            } else {
-                "transient"
-            };
+        if transient_names.contains(&name) {
             errors.push(
                 darling::Error::custom(format!(
-                    "trait `{name}` has the name of a {what}, whose setter is already called `{name}`"
+                    "trait `{name}` has the name of a transient, whose setter is already called `{name}`"
                 ))
                 .with_span(&t.name),
             );

@@ -39,7 +39,10 @@ pub mod sync {
         fn build_list(self, n: usize) -> Vec<Self::Model> {
             Factory::build_list(self, n)
         }
-        fn attributes(self) -> factory_core::Attributes<Self> {
+        fn attributes(self) -> factory_core::Attributes<Self>
+        where
+            Self: factory_core::__private_v1::Record,
+        {
             Factory::attributes(self)
         }
         #[track_caller]
@@ -161,7 +164,10 @@ pub mod asynchronous {
         fn build_list(self, n: usize) -> Vec<Self::Model> {
             Factory::build_list(self, n)
         }
-        fn attributes(self) -> factory_core::Attributes<Self> {
+        fn attributes(self) -> factory_core::Attributes<Self>
+        where
+            Self: factory_core::__private_v1::Record,
+        {
             Factory::attributes(self)
         }
         #[track_caller]

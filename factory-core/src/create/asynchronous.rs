@@ -10,7 +10,7 @@ use crate::error::FactoryError;
 use crate::factory::Factory;
 use crate::insert::Find;
 use crate::observe;
-use crate::persist::{Condition, HasBackend, Lookup, Record};
+use crate::persist::{Condition, HasBackend, Lookup, Pending, Record};
 use diesel_async::{AsyncConnection, TransactionManager};
 use std::future::Future;
 use std::pin::Pin;
@@ -100,14 +100,14 @@ pub trait InsertAsync<C>: Record {
     /// Inserts one row and returns it as stored.
     fn insert_one_async<'a>(
         conn: &'a mut C,
-        row: Self::Model,
+        row: Pending<Self>,
     ) -> BoxFuture<'a, diesel::QueryResult<Self::Model>>;
 
     /// Inserts `rows` in chunks under the backend's bind limit and returns them as stored, in
     /// order (inside the caller's transaction).
     fn insert_batch_async<'a>(
         conn: &'a mut C,
-        rows: Vec<Self::Model>,
+        rows: Vec<Pending<Self>>,
     ) -> BoxFuture<'a, diesel::QueryResult<Vec<Self::Model>>>;
 }
 
@@ -231,6 +231,8 @@ where
     F: PersistAsync<C> + InsertAsync<C>,
     C: AsyncConn,
     F::Model: Send,
+    F::Row: Send,
+    F::Key: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
 {
@@ -245,13 +247,15 @@ where
     F: PersistAsync<C> + InsertAsync<C>,
     C: AsyncConn,
     F::Model: Send,
+    F::Row: Send,
+    F::Key: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
 {
     factory.create_parents_async(conn).await?;
     let (factory, transients, related) = factory.split();
     let built = factory.build_with(&transients);
-    let mut model = F::insert_one_async(conn, built)
+    let mut model = F::insert_one_async(conn, Pending::new(built, &transients))
         .await
         .map_err(crate::create::named::<F>)?;
     observe::inserted::<F>(std::slice::from_ref(&model));
@@ -271,6 +275,8 @@ where
     F: PersistAsync<C> + InsertAsync<C>,
     C: AsyncConn,
     F::Model: Send,
+    F::Row: Send,
+    F::Key: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
 {
@@ -291,6 +297,8 @@ where
     F: PersistAsync<C> + InsertAsync<C>,
     C: AsyncConn,
     F::Model: Send,
+    F::Row: Send,
+    F::Key: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
 {
@@ -300,7 +308,8 @@ where
         let mut item = customise(i, factory.clone());
         item.create_parents_async(conn).await?;
         let (item, transients, related) = item.split();
-        rows.push(item.build_with(&transients));
+        let built = item.build_with(&transients);
+        rows.push(Pending::new(built, &transients));
         after.push((transients, related));
     }
     let mut models = F::insert_batch_async(conn, rows)
@@ -326,6 +335,8 @@ where
     <F as Find<<C as HasBackend>::Backend>>::Query:
         for<'q> diesel_async::methods::LoadQuery<'q, C, F::Model> + Send,
     F::Model: Send + Sync + 'static,
+    F::Row: Send,
+    F::Key: Send,
     F::Transients: Send + Sync,
     F::Related: Send,
 {
@@ -357,6 +368,8 @@ where
     <F as Find<<C as HasBackend>::Backend>>::Query:
         for<'q> diesel_async::methods::LoadQuery<'q, C, F::Model> + Send,
     F::Model: Send + 'static,
+    F::Row: Send,
+    F::Key: Send,
 {
     use diesel::OptionalExtension;
     use diesel_async::RunQueryDsl;
@@ -374,6 +387,10 @@ macro_rules! create_async_on {
         where
             F: PersistAsync<$conn> + InsertAsync<$conn>,
             F::Model: Send,
+            F::Row: Send,
+            F::Key: Send,
+            F::Row: Send,
+            F::Key: Send,
             F::Transients: Send + Sync,
             F::Related: Send,
         {
@@ -406,6 +423,10 @@ macro_rules! create_async_on {
             <F as Find<$backend>>::Query:
                 for<'q> diesel_async::methods::LoadQuery<'q, $conn, F::Model> + Send,
             F::Model: Send + Sync + 'static,
+            F::Row: Send,
+            F::Key: Send,
+            F::Row: Send,
+            F::Key: Send,
             F::Transients: Send + Sync,
             F::Related: Send,
         {

@@ -9,7 +9,7 @@ use crate::error::FactoryError;
 use crate::factory::Factory;
 use crate::insert::Find;
 use crate::observe;
-use crate::persist::{Condition, HasBackend, Insert, Lookup, Persist, Record};
+use crate::persist::{Condition, HasBackend, Insert, Lookup, Pending, Persist, Record};
 use crate::sequence::ClaimToken;
 use diesel::Connection;
 
@@ -189,7 +189,7 @@ where
     factory.create_parents(conn)?;
     let (factory, transients, related) = factory.split();
     let built = factory.build_with(&transients);
-    let mut model = F::insert_one(conn, built).map_err(named::<F>)?;
+    let mut model = F::insert_one(conn, Pending::new(built, &transients)).map_err(named::<F>)?;
     observe::inserted::<F>(std::slice::from_ref(&model));
     F::create_related(&model, related, conn)?;
     F::after_create(&mut model, &transients, conn)?;
@@ -214,7 +214,8 @@ where
             let mut item = customise(i, factory.clone());
             item.create_parents(conn)?;
             let (item, transients, related) = item.split();
-            rows.push(item.build_with(&transients));
+            let built = item.build_with(&transients);
+            rows.push(Pending::new(built, &transients));
             after.push((transients, related));
         }
         let mut models = F::insert_batch(conn, rows).map_err(named::<F>)?;

@@ -34,19 +34,19 @@ macro_rules! returning_async {
         {
             fn insert_one_async<'a>(
                 conn: &'a mut $conn,
-                row: F::Model,
+                row: $crate::persist::Pending<F>,
             ) -> $crate::create::asynchronous::BoxFuture<'a, ::diesel::QueryResult<F::Model>> {
                 use ::diesel::SelectableHelper;
                 use ::diesel_async::RunQueryDsl;
                 let query = ::diesel::insert_into(F::Table::default())
-                    .values(F::row(row))
+                    .values(row.row)
                     .returning(F::Model::as_select());
                 Box::pin(async move { query.get_result(conn).await })
             }
 
             fn insert_batch_async<'a>(
                 conn: &'a mut $conn,
-                rows: ::std::vec::Vec<F::Model>,
+                rows: ::std::vec::Vec<$crate::persist::Pending<F>>,
             ) -> $crate::create::asynchronous::BoxFuture<
                 'a,
                 ::diesel::QueryResult<::std::vec::Vec<F::Model>>,
@@ -55,7 +55,7 @@ macro_rules! returning_async {
                 use ::diesel_async::RunQueryDsl;
                 let size = $crate::insert::rows_per_statement($bind_limit, F::COLUMNS);
                 let statements: ::std::vec::Vec<_> =
-                    $crate::insert::chunks(rows.into_iter().map(F::row), size)
+                    $crate::insert::chunks(rows.into_iter().map(|r| r.row), size)
                         .map(|chunk| {
                             ::diesel::insert_into(F::Table::default())
                                 .values(chunk)
@@ -80,19 +80,21 @@ macro_rules! returning_async {
 #[cfg(feature = "sqlite")]
 impl<F> crate::create::asynchronous::InsertAsync<SqliteWrapper> for F
 where
-    F: crate::persist::Insert<::diesel::sqlite::SqliteConnection>,
+    F: crate::persist::Insert<::diesel::sqlite::SqliteConnection> + 'static,
     F::Model: Send + 'static,
+    F::Row: Send + 'static,
+    F::Key: Send + 'static,
 {
     fn insert_one_async<'a>(
         conn: &'a mut SqliteWrapper,
-        row: F::Model,
+        row: crate::persist::Pending<F>,
     ) -> crate::create::asynchronous::BoxFuture<'a, ::diesel::QueryResult<F::Model>> {
         conn.spawn_blocking(move |inner| F::insert_one(inner, row))
     }
 
     fn insert_batch_async<'a>(
         conn: &'a mut SqliteWrapper,
-        rows: Vec<F::Model>,
+        rows: Vec<crate::persist::Pending<F>>,
     ) -> crate::create::asynchronous::BoxFuture<'a, ::diesel::QueryResult<Vec<F::Model>>> {
         conn.spawn_blocking(move |inner| F::insert_batch(inner, rows))
     }
@@ -113,7 +115,7 @@ mod mysql {
     };
     use super::super::{chunks, rows_per_statement};
     use crate::create::asynchronous::{BoxFuture, InsertAsync};
-    use crate::persist::Record;
+    use crate::persist::{Pending, Record};
     use diesel::dsl::{insert_into, AsSelect, Select, Values};
     use diesel::mysql::Mysql;
     use diesel::query_dsl::methods::{FindDsl, SelectDsl};
@@ -124,7 +126,7 @@ mod mysql {
 
     impl<F> InsertAsync<AsyncMysqlConnection> for F
     where
-        F: Record + ReadBack,
+        F: Record + ReadBack + 'static,
         F::Key: Clone + Send + 'static,
         F::Model: diesel::Selectable<Mysql> + Send + 'static,
         <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
@@ -143,7 +145,7 @@ mod mysql {
     {
         fn insert_one_async<'a>(
             conn: &'a mut AsyncMysqlConnection,
-            row: F::Model,
+            row: Pending<F>,
         ) -> BoxFuture<'a, QueryResult<F::Model>> {
             Box::pin(async move {
                 // As on the sync connection: inside an open transaction the insert and its
@@ -170,17 +172,19 @@ mod mysql {
 
         fn insert_batch_async<'a>(
             conn: &'a mut AsyncMysqlConnection,
-            rows: Vec<F::Model>,
+            rows: Vec<Pending<F>>,
         ) -> BoxFuture<'a, QueryResult<Vec<F::Model>>> {
             let size = rows_per_statement(BIND_LIMIT, F::COLUMNS).min(MAX_ROWS);
-            let chunks: Vec<Vec<F::Model>> = chunks(rows, size).collect();
+            let chunks: Vec<Vec<Pending<F>>> = chunks(rows, size).collect();
             Box::pin(async move {
                 let mut stored = Vec::new();
                 for chunk in chunks {
-                    let keys: Option<Vec<F::Key>> = chunk.iter().map(F::key).collect();
                     let count = chunk.len() as u64;
+                    let (values, keys): (Vec<F::Row>, Vec<Option<F::Key>>) =
+                        chunk.into_iter().map(|r| (r.row, r.key)).unzip();
+                    let keys: Option<Vec<F::Key>> = keys.into_iter().collect();
                     diesel::insert_into(F::Table::default())
-                        .values(chunk.into_iter().map(F::row).collect::<Vec<_>>())
+                        .values(values)
                         .execute(conn)
                         .await?;
                     match keys {
@@ -219,7 +223,7 @@ mod mysql {
 
     async fn insert_and_read<F>(
         conn: &mut AsyncMysqlConnection,
-        row: F::Model,
+        row: Pending<F>,
     ) -> QueryResult<F::Model>
     where
         F: Record + ReadBack,
@@ -235,9 +239,9 @@ mod mysql {
         F::Row: Insertable<F::Table>,
         F::Table: diesel::Table,
     {
-        let key = F::key(&row);
+        let Pending { row, key } = row;
         diesel::insert_into(F::Table::default())
-            .values(F::row(row))
+            .values(row)
             .execute(conn)
             .await?;
         match key {

@@ -7,7 +7,7 @@
 //! `auto_increment_increment` of 1).
 
 use super::{chunks, rows_per_statement};
-use crate::persist::{Insert, Record};
+use crate::persist::{Insert, Pending, Record};
 use diesel::connection::{AnsiTransactionManager, TransactionManager};
 use diesel::dsl::{insert_into, AsSelect, Filter, Order, Select, Values};
 use diesel::expression::SqlLiteral;
@@ -44,13 +44,13 @@ where
     for<'q> <F as ReadBack>::Keyed: LoadQuery<'q, MysqlConnection, F::Model>,
     for<'q> <F as ReadBack>::Ordered: LoadQuery<'q, MysqlConnection, F::Model>,
 {
-    fn insert_one(conn: &mut MysqlConnection, row: F::Model) -> QueryResult<F::Model> {
+    fn insert_one(conn: &mut MysqlConnection, row: Pending<F>) -> QueryResult<F::Model> {
         // The insert and its read-back belong together; inside an open transaction (a batch, a
         // row with parents) they already do, and a savepoint would only add round trips.
         let insert_and_read = |conn: &mut MysqlConnection| {
-            let key = F::key(&row);
+            let Pending { row, key } = row;
             diesel::insert_into(F::Table::default())
-                .values(F::row(row))
+                .values(row)
                 .execute(conn)?;
             match key {
                 Some(key) => F::Table::default()
@@ -70,15 +70,20 @@ where
         }
     }
 
-    fn insert_batch(conn: &mut MysqlConnection, rows: Vec<F::Model>) -> QueryResult<Vec<F::Model>> {
+    fn insert_batch(
+        conn: &mut MysqlConnection,
+        rows: Vec<Pending<F>>,
+    ) -> QueryResult<Vec<F::Model>> {
         let size = rows_per_statement(BIND_LIMIT, F::COLUMNS).min(MAX_ROWS);
         conn.transaction(|conn| {
             let mut stored = Vec::with_capacity(rows.len());
             for chunk in chunks(rows, size) {
-                let keys: Option<Vec<F::Key>> = chunk.iter().map(F::key).collect();
                 let count = chunk.len() as u64;
+                let (values, keys): (Vec<F::Row>, Vec<Option<F::Key>>) =
+                    chunk.into_iter().map(|r| (r.row, r.key)).unzip();
+                let keys: Option<Vec<F::Key>> = keys.into_iter().collect();
                 diesel::insert_into(F::Table::default())
-                    .values(chunk.into_iter().map(F::row).collect::<Vec<_>>())
+                    .values(values)
                     .execute(conn)?;
                 match keys {
                     // Keys the factory made: one lookup each.

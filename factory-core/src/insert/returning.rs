@@ -30,23 +30,26 @@ macro_rules! returning_backend {
                 ::diesel::dsl::AsSelect<F::Model, $backend>,
             >: ::diesel::query_dsl::LoadQuery<'q, $conn, F::Model>,
         {
-            fn insert_one(conn: &mut $conn, row: F::Model) -> ::diesel::QueryResult<F::Model> {
+            fn insert_one(
+                conn: &mut $conn,
+                row: $crate::persist::Pending<F>,
+            ) -> ::diesel::QueryResult<F::Model> {
                 use ::diesel::{RunQueryDsl, SelectableHelper};
                 ::diesel::insert_into(F::Table::default())
-                    .values(F::row(row))
+                    .values(row.row)
                     .returning(F::Model::as_select())
                     .get_result(conn)
             }
 
             fn insert_batch(
                 conn: &mut $conn,
-                rows: ::std::vec::Vec<F::Model>,
+                rows: ::std::vec::Vec<$crate::persist::Pending<F>>,
             ) -> ::diesel::QueryResult<::std::vec::Vec<F::Model>> {
                 use ::diesel::{Connection, RunQueryDsl, SelectableHelper};
                 let size = $crate::insert::rows_per_statement($bind_limit, F::COLUMNS);
                 conn.transaction(|conn| {
                     let mut stored = ::std::vec::Vec::with_capacity(rows.len());
-                    for chunk in $crate::insert::chunks(rows.into_iter().map(F::row), size) {
+                    for chunk in $crate::insert::chunks(rows.into_iter().map(|r| r.row), size) {
                         stored.extend(
                             ::diesel::insert_into(F::Table::default())
                                 .values(chunk)
