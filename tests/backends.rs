@@ -354,6 +354,24 @@ macro_rules! suite {
         }
 
         #[tokio::test]
+        async fn a_test_goes_on_after_a_try_create_it_expected_to_fail() {
+            // Inside the test transaction: on PostgreSQL a failed statement would abort it,
+            // and every later statement would fail with "current transaction is aborted".
+            let mut conn = $connect;
+            let conn = &mut conn;
+            let before = count!(products::table, conn);
+            let err = Product::factory().price_cents(0).try_create(conn).await.unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Check));
+            let taken = User::factory().create(conn).await;
+            let err = User::factory().email(taken.email.as_str()).try_create(conn).await.unwrap_err();
+            assert_eq!(err.constraint_kind(), Some(ConstraintKind::Unique));
+            let product = Product::factory().create(conn).await;
+            assert_eq!(count!(products::table, conn), before + 1);
+            let stored: Product = products::table.find(product.id).first(conn).await.unwrap();
+            assert_eq!(stored, product);
+        }
+
+        #[tokio::test]
         async fn common_column_types_round_trip() {
             use shop::schema::ledger_entries;
             use shop::{EntryKind, LedgerEntry};

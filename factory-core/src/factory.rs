@@ -103,7 +103,7 @@ pub trait Factory: Clone + Sized {
     where
         Self: Create<C>,
     {
-        Create::create_in(self, conn)
+        Create::try_create_in(self, conn)
     }
 
     /// Inserts `n` rows in one transaction, as multi-row `INSERT`s.
@@ -205,7 +205,7 @@ pub trait Factory: Clone + Sized {
     where
         Self: CreateAsync<C> + 'a,
     {
-        CreateAsync::create_async_in(self, conn)
+        CreateAsync::try_create_async_in(self, conn)
     }
 
     /// [`create_batch`](Self::create_batch) on an async connection.

@@ -82,6 +82,16 @@ macro_rules! async_test_connection {
                 db.with_tracking_async(|conn| F::create_async_in(self, conn))
             }
 
+            fn try_create_async_in<'a>(
+                self,
+                db: &'a mut TestDb<$conn>,
+            ) -> BoxFuture<'a, Result<F::Model, FactoryError>>
+            where
+                Self: 'a,
+            {
+                db.with_tracking_async(|conn| F::try_create_async_in(self, conn))
+            }
+
             fn create_batch_async_in<'a>(
                 self,
                 n: usize,

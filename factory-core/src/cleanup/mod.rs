@@ -1103,6 +1103,10 @@ macro_rules! create_through_test_db {
                 db.with_tracking(|conn| F::create_in(self, conn))
             }
 
+            fn try_create_in(self, db: &mut TestDb<$conn>) -> Result<Self::Model, FactoryError> {
+                db.with_tracking(|conn| F::try_create_in(self, conn))
+            }
+
             fn create_batch_in(
                 self,
                 n: usize,

@@ -40,6 +40,19 @@ pub trait CreateAsync<C>: Factory + Send {
     where
         Self: 'a;
 
+    /// [`create_async_in`](Self::create_async_in) for a caller that goes on after a failure
+    /// (`try_create_async`): on PostgreSQL, inside an open transaction, the row goes in under a
+    /// savepoint, so that the caller's transaction survives its failure.
+    fn try_create_async_in<'a>(
+        self,
+        conn: &'a mut C,
+    ) -> BoxFuture<'a, Result<Self::Model, FactoryError>>
+    where
+        Self: 'a,
+    {
+        self.create_async_in(conn)
+    }
+
     /// `n` rows, the `i`th from `customise(i, factory)`, as multi-row `INSERT`s in one
     /// transaction; on error none of them remain.
     fn create_batch_async_in<'a>(
@@ -242,6 +255,34 @@ where
     end::<F, C, _>(F::ATOMIC, conn, result).await
 }
 
+/// [`create`] for `try_create_async`: a savepoint around a row that would have no transaction
+/// of its own, when `aborts` (PostgreSQL) and a transaction is open (see the sync
+/// `try_create`).
+pub(crate) async fn try_create<F, C>(
+    factory: F,
+    conn: &mut C,
+    aborts: bool,
+) -> Result<F::Model, FactoryError>
+where
+    F: PersistAsync<C> + InsertAsync<C>,
+    C: AsyncConn,
+    F::Model: Send,
+    F::Row: Send,
+    F::Key: Send,
+    F::Transients: Send + Sync,
+    F::Related: Send,
+{
+    claim(conn).await;
+    let open = matches!(
+        C::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    );
+    let atomic = F::ATOMIC || (aborts && open);
+    begin::<F, C>(atomic, conn).await?;
+    let result = create_one(factory, conn).await;
+    end::<F, C, _>(atomic, conn, result).await
+}
+
 async fn create_one<F, C>(mut factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
 where
     F: PersistAsync<C> + InsertAsync<C>,
@@ -382,13 +423,11 @@ where
 
 /// `CreateAsync` and `GetOrCreateAsync` on a plain async connection: the algorithms above.
 macro_rules! create_async_on {
-    ($conn:ty, $backend:ty) => {
+    ($conn:ty, $backend:ty, $aborts:expr) => {
         impl<F> CreateAsync<$conn> for F
         where
             F: PersistAsync<$conn> + InsertAsync<$conn>,
             F::Model: Send,
-            F::Row: Send,
-            F::Key: Send,
             F::Row: Send,
             F::Key: Send,
             F::Transients: Send + Sync,
@@ -402,6 +441,16 @@ macro_rules! create_async_on {
                 Self: 'a,
             {
                 Box::pin(create(self, conn))
+            }
+
+            fn try_create_async_in<'a>(
+                self,
+                conn: &'a mut $conn,
+            ) -> BoxFuture<'a, Result<F::Model, FactoryError>>
+            where
+                Self: 'a,
+            {
+                Box::pin(try_create(self, conn, $aborts))
             }
 
             fn create_batch_async_in<'a>(
@@ -423,8 +472,6 @@ macro_rules! create_async_on {
             <F as Find<$backend>>::Query:
                 for<'q> diesel_async::methods::LoadQuery<'q, $conn, F::Model> + Send,
             F::Model: Send + Sync + 'static,
-            F::Row: Send,
-            F::Key: Send,
             F::Row: Send,
             F::Key: Send,
             F::Transients: Send + Sync,
@@ -450,12 +497,17 @@ macro_rules! create_async_on {
 #[cfg(feature = "sqlite")]
 create_async_on!(
     diesel_async::sync_connection_wrapper::SyncConnectionWrapper<diesel::sqlite::SqliteConnection>,
-    diesel::sqlite::Sqlite
+    diesel::sqlite::Sqlite,
+    false
 );
 #[cfg(feature = "postgres")]
-create_async_on!(diesel_async::AsyncPgConnection, diesel::pg::Pg);
+create_async_on!(diesel_async::AsyncPgConnection, diesel::pg::Pg, true);
 #[cfg(feature = "mysql")]
-create_async_on!(diesel_async::AsyncMysqlConnection, diesel::mysql::Mysql);
+create_async_on!(
+    diesel_async::AsyncMysqlConnection,
+    diesel::mysql::Mysql,
+    false
+);
 
 #[cfg(feature = "sqlite")]
 impl AsyncConn
@@ -540,6 +592,16 @@ macro_rules! create_async_through_pool {
                 Self: 'a,
             {
                 F::create_async_in(self, &mut **conn)
+            }
+
+            fn try_create_async_in<'a>(
+                self,
+                conn: &'a mut $pooled,
+            ) -> BoxFuture<'a, Result<F::Model, FactoryError>>
+            where
+                Self: 'a,
+            {
+                F::try_create_async_in(self, &mut **conn)
             }
 
             fn create_batch_async_in<'a>(

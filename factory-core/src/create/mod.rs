@@ -40,6 +40,13 @@ pub trait Create<C>: Factory {
     /// then creates its related rows and runs its after-create hook; all in one transaction.
     fn create_in(self, conn: &mut C) -> Result<Self::Model, FactoryError>;
 
+    /// [`create_in`](Self::create_in) for a caller that goes on after a failure
+    /// (`try_create`): where a failed statement aborts the open transaction (PostgreSQL), the
+    /// row goes in under a savepoint, so that the caller's transaction (a test's) survives.
+    fn try_create_in(self, conn: &mut C) -> Result<Self::Model, FactoryError> {
+        self.create_in(conn)
+    }
+
     /// [`create_in`](Self::create_in) for `n` rows, the `i`th from `customise(i, factory)`;
     /// the rows go in as multi-row `INSERT`s, and on error none of them remain.
     fn create_batch_in(
@@ -67,10 +74,14 @@ pub trait GetOrCreate<C>: Create<C> {
 
 /// `Create` on a plain connection: the algorithms below.
 macro_rules! create_on {
-    ($conn:ty, $backend:ty) => {
+    ($conn:ty, $backend:ty, $aborts:expr) => {
         impl<F: Persist<$conn> + Insert<$conn>> Create<$conn> for F {
             fn create_in(self, conn: &mut $conn) -> Result<F::Model, FactoryError> {
                 create(self, conn)
+            }
+
+            fn try_create_in(self, conn: &mut $conn) -> Result<F::Model, FactoryError> {
+                try_create(self, conn, $aborts)
             }
 
             fn create_batch_in(
@@ -105,11 +116,15 @@ macro_rules! create_on {
 }
 
 #[cfg(feature = "sqlite")]
-create_on!(diesel::sqlite::SqliteConnection, diesel::sqlite::Sqlite);
+create_on!(
+    diesel::sqlite::SqliteConnection,
+    diesel::sqlite::Sqlite,
+    false
+);
 #[cfg(feature = "postgres")]
-create_on!(diesel::pg::PgConnection, diesel::pg::Pg);
+create_on!(diesel::pg::PgConnection, diesel::pg::Pg, true);
 #[cfg(feature = "mysql")]
-create_on!(diesel::mysql::MysqlConnection, diesel::mysql::Mysql);
+create_on!(diesel::mysql::MysqlConnection, diesel::mysql::Mysql, false);
 
 /// Pooled connections (`r2d2` feature): a factory creates through the connection the pool lent.
 ///
@@ -133,6 +148,13 @@ where
         conn: &mut diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<C>>,
     ) -> Result<Self::Model, FactoryError> {
         F::create_in(self, &mut **conn)
+    }
+
+    fn try_create_in(
+        self,
+        conn: &mut diesel::r2d2::PooledConnection<diesel::r2d2::ConnectionManager<C>>,
+    ) -> Result<Self::Model, FactoryError> {
+        F::try_create_in(self, &mut **conn)
     }
 
     fn create_batch_in(
@@ -179,6 +201,35 @@ where
     C: Connection + ClaimToken + HasBackend,
 {
     in_transaction::<F, C, _>(F::ATOMIC, conn, |conn| create_one(factory, conn))
+}
+
+/// [`create`] for `try_create`: on a backend where a failed statement aborts the open
+/// transaction (`aborts`: PostgreSQL's "current transaction is aborted"), a row that would go in
+/// without a transaction of its own goes in under a savepoint when a transaction is open, so
+/// that its failure leaves the caller's transaction usable. (A savepoint and its release are
+/// two more round trips; `create`, which panics on failure, does without.)
+pub(crate) fn try_create<F, C>(
+    factory: F,
+    conn: &mut C,
+    aborts: bool,
+) -> Result<F::Model, FactoryError>
+where
+    F: Persist<C> + Insert<C>,
+    C: Connection + ClaimToken + HasBackend,
+{
+    let savepoint = aborts && !F::ATOMIC && transaction_open(conn);
+    in_transaction::<F, C, _>(F::ATOMIC || savepoint, conn, |conn| {
+        create_one(factory, conn)
+    })
+}
+
+/// Whether `conn` is inside a transaction.
+fn transaction_open<C: Connection>(conn: &mut C) -> bool {
+    use diesel::connection::TransactionManager;
+    matches!(
+        C::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+        Ok(Some(_))
+    )
 }
 
 fn create_one<F, C>(mut factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
