@@ -268,6 +268,21 @@ macro_rules! suite {
             });
         }
 
+        /// A factory given the handle's connection itself (`&mut *db`, as Diesel queries are
+        /// written) records its rows as one given the handle does.
+        #[test]
+        fn tracked_records_rows_created_through_the_handles_connection() {
+            leaves_nothing(Cleanup::Tracked, async |db| {
+                let conn: &mut $conn = &mut *db;
+                let order = Order::factory().with_items(1).create(conn).await;
+                let tags = Tag::factory().create_batch(2, &mut **db).await;
+                Tag::factory().get_or_create(&mut **db).await;
+                assert_eq!(tags.len(), 2);
+                // The order, its user, one item and its product, two tags and one more.
+                assert_eq!(db.tracked_rows(), 7, "{order:?}");
+            });
+        }
+
         /// Tracked cleanup deletes what the test inserted and nothing else: a row that
         /// `get_or_create` found stays.
         #[test]

@@ -50,6 +50,13 @@ pub(crate) fn inserted<F: Record>(models: &[F::Model]) {
     });
 }
 
+/// Whether an observer hears of rows inserted on this thread now.
+pub(crate) fn active() -> bool {
+    OBSERVERS
+        .try_with(|observers| !observers.borrow().is_empty())
+        .unwrap_or(false)
+}
+
 /// Runs `f` with `observer` hearing of every row inserted on this thread meanwhile; gives the
 /// observer back afterwards (also when `f` panics, when it is dropped instead).
 pub(crate) fn observing<T>(observer: Observer, f: impl FnOnce() -> T) -> (T, Observer) {

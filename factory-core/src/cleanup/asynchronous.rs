@@ -270,9 +270,12 @@ impl<C: AsyncTestConnection> TestDb<C> {
         &'a mut self,
         f: impl FnOnce(&'a mut C) -> BoxFuture<'a, Result<T, FactoryError>>,
     ) -> BoxFuture<'a, Result<T, FactoryError>> {
-        let conn = self.conn.as_mut().expect("the connection lives until drop");
+        let conn = self
+            .conn
+            .as_deref_mut()
+            .expect("the connection lives until drop");
         if self.cleanup == Cleanup::Tracked {
-            Box::pin(self.tracked.recording_async(f(conn)))
+            Box::pin(track::recording_async(&self.tracked, f(conn)))
         } else {
             f(conn)
         }
@@ -285,7 +288,7 @@ impl<C: AsyncTestConnection> TestDb<C> {
             return Ok(());
         }
         let cleanup = self.cleanup;
-        drop(self.conn.take());
+        drop(self.take_conn());
         let private = C::Admin::is_private(&self.url);
         if let Some(session) = self.session.take() {
             let mut admin = checkout::<C::Admin>(&self.url)?;
@@ -297,13 +300,13 @@ impl<C: AsyncTestConnection> TestDb<C> {
             Cleanup::Transaction => {}
             Cleanup::Tracked if private => {}
             Cleanup::Tracked => {
-                let rows = self.tracked.take();
+                let rows = track::lock(&self.tracked).take();
                 if !rows.is_empty() {
                     let mut own = checkout::<C::Admin>(&self.url)?;
                     track::delete::<C::Admin>(&mut own, &self.url, rows, self.lock_timeout)?;
                     checkin(&self.url, own);
                 }
-                self.tracked.check_keyless()?;
+                track::lock(&self.tracked).check_keyless()?;
             }
             Cleanup::Truncate if private => {}
             Cleanup::Truncate => {

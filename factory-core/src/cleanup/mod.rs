@@ -48,7 +48,7 @@ mod migrations;
 mod pool;
 mod residue;
 mod runner;
-mod track;
+pub(crate) mod track;
 
 #[cfg(feature = "mysql")]
 mod mysql;
@@ -351,11 +351,13 @@ pub const DEFAULT_DATABASE_PREFIX: &str = "factory";
 /// # }
 /// ```
 pub struct TestDb<C: TestConnection> {
-    conn: Option<C>,
+    /// Boxed: under `Cleanup::Tracked` its address identifies it to the create paths, so that
+    /// a factory given `&mut *db` is recorded too.
+    conn: Option<Box<C>>,
     cleanup: Cleanup,
     /// The URL of the database the handle is connected to (the per-test one, if any).
     url: String,
-    tracked: track::Tracked,
+    tracked: track::Shared,
     baseline: Option<residue::Counts>,
     lease: Option<<C::Admin as TestBackend>::Lease>,
     lock_timeout: Duration,
@@ -377,7 +379,7 @@ impl<C: TestConnection> fmt::Debug for TestDb<C> {
         f.debug_struct("TestDb")
             .field("cleanup", &self.cleanup)
             .field("url", &local::redact(&self.url))
-            .field("tracked_rows", &self.tracked.len())
+            .field("tracked_rows", &track::lock(&self.tracked).len())
             .finish_non_exhaustive()
     }
 }
@@ -744,11 +746,16 @@ impl<C: TestConnection> TestDb<C> {
         session: Option<i64>,
     ) -> Self {
         let cleanup = options.cleanup;
+        let conn = Box::new(conn);
+        let tracked = track::Shared::default();
+        if cleanup == Cleanup::Tracked {
+            track::register(track::address(&*conn), &tracked);
+        }
         TestDb {
             conn: Some(conn),
             cleanup,
             url,
-            tracked: track::Tracked::default(),
+            tracked,
             baseline,
             lease,
             lock_timeout: options.lock_timeout,
@@ -848,12 +855,14 @@ impl<C: TestConnection> TestDb<C> {
 
     /// The handle's connection (also reachable as `&mut *db`).
     pub fn conn(&mut self) -> &mut C {
-        self.conn.as_mut().expect("the connection lives until drop")
+        self.conn
+            .as_deref_mut()
+            .expect("the connection lives until drop")
     }
 
     /// How many rows tracked cleanup has recorded so far.
     pub fn tracked_rows(&self) -> usize {
-        self.tracked.len()
+        track::lock(&self.tracked).len()
     }
 
     /// Cleans up now and reports what went wrong, instead of panicking in `drop`.
@@ -942,7 +951,7 @@ impl<C: TestBackend> TestDb<C> {
             return Ok(());
         }
         let cleanup = self.cleanup;
-        let conn = self.conn.take();
+        let conn = self.take_conn();
         let result = match cleanup {
             Cleanup::Transaction => {
                 if let Some(mut conn) = conn {
@@ -959,7 +968,7 @@ impl<C: TestBackend> TestDb<C> {
                 Ok(())
             }
             Cleanup::Tracked => {
-                let rows = self.tracked.take();
+                let rows = track::lock(&self.tracked).take();
                 // The handle's connection may hold locks of a transaction the test left open:
                 // delete on a connection of their own, and close the handle's unless it is
                 // clean. (A private in-memory database exists only on the handle's connection.)
@@ -989,7 +998,7 @@ impl<C: TestBackend> TestDb<C> {
                     }
                     deleted
                 };
-                deleted.and_then(|()| self.tracked.check_keyless())
+                deleted.and_then(|()| track::lock(&self.tracked).check_keyless())
             }
             Cleanup::Truncate => {
                 let mut conn = reusable(conn).map_or_else(|| checkout::<C>(&self.url), Ok)?;
@@ -1054,16 +1063,30 @@ impl<C: TestConnection> Drop for TestDb<C> {
     }
 }
 
+impl<C: TestConnection> TestDb<C> {
+    /// The connection, out of the handle (and out of tracking: rows created on it from now
+    /// on are not this handle's).
+    pub(crate) fn take_conn(&mut self) -> Option<C> {
+        let conn = self.conn.take()?;
+        track::deregister(track::address(&*conn));
+        Some(*conn)
+    }
+}
+
 impl<C: TestConnection> Deref for TestDb<C> {
     type Target = C;
     fn deref(&self) -> &C {
-        self.conn.as_ref().expect("the connection lives until drop")
+        self.conn
+            .as_deref()
+            .expect("the connection lives until drop")
     }
 }
 
 impl<C: TestConnection> DerefMut for TestDb<C> {
     fn deref_mut(&mut self) -> &mut C {
-        self.conn.as_mut().expect("the connection lives until drop")
+        self.conn
+            .as_deref_mut()
+            .expect("the connection lives until drop")
     }
 }
 
@@ -1144,9 +1167,12 @@ impl<C: TestBackend> TestDb<C> {
         &mut self,
         f: impl FnOnce(&mut C) -> Result<T, FactoryError>,
     ) -> Result<T, FactoryError> {
-        let conn = self.conn.as_mut().expect("the connection lives until drop");
+        let conn = self
+            .conn
+            .as_deref_mut()
+            .expect("the connection lives until drop");
         if self.cleanup == Cleanup::Tracked {
-            self.tracked.recording(|| f(conn))
+            track::recording(&self.tracked, || f(conn))
         } else {
             f(conn)
         }

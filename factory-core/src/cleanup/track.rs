@@ -4,7 +4,8 @@
 use super::backend::{is_lock_timeout, is_retryable, ForeignKey, TestBackend};
 use super::{Cleanup, CleanupError};
 use crate::observe::{self, Inserted};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// One inserted row: its table and primary key.
@@ -75,29 +76,6 @@ impl Tracked {
         )))
     }
 
-    /// Runs `f` observing the rows it inserts, and keeps them when `f` succeeds. A factory
-    /// that fails or panics rolled its rows back (every factory call with more than one insert
-    /// is a transaction): keeping their keys could later delete a row someone else inserted
-    /// under a reused key.
-    pub(crate) fn recording<T, E>(&mut self, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
-        let (observer, recording) = recorder();
-        let (result, _) = observe::observing(observer, f);
-        self.keep(&result, &recording);
-        result
-    }
-
-    /// [`recording`](Self::recording) for a future: rows inserted on whatever thread polls it.
-    #[cfg(feature = "async")]
-    pub(crate) async fn recording_async<T, E>(
-        &mut self,
-        f: impl std::future::Future<Output = Result<T, E>>,
-    ) -> Result<T, E> {
-        let (observer, recording) = recorder();
-        let (result, _) = observe::Observed::new(f, observer).await;
-        self.keep(&result, &recording);
-        result
-    }
-
     fn keep<T, E>(&mut self, result: &Result<T, E>, recording: &Arc<Mutex<Recording>>) {
         let recorded = std::mem::take(&mut *recording.lock().unwrap_or_else(|e| e.into_inner()));
         if result.is_ok() {
@@ -108,6 +86,101 @@ impl Tracked {
                 }
             }
         }
+    }
+}
+
+/// A handle's recorded rows, shared with the registry of tracked connections.
+pub(crate) type Shared = Arc<Mutex<Tracked>>;
+
+/// The recorded rows (a panic elsewhere while they were locked does not lose them).
+pub(crate) fn lock(tracked: &Mutex<Tracked>) -> std::sync::MutexGuard<'_, Tracked> {
+    tracked.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Runs `f` observing the rows it inserts, and keeps them in `tracked` when `f` succeeds. A
+/// factory that fails or panics rolled its rows back (every factory call with more than one
+/// insert is a transaction): keeping their keys could later delete a row someone else
+/// inserted under a reused key.
+pub(crate) fn recording<T, E>(
+    tracked: &Mutex<Tracked>,
+    f: impl FnOnce() -> Result<T, E>,
+) -> Result<T, E> {
+    let (observer, recording) = recorder();
+    let (result, _) = observe::observing(observer, f);
+    lock(tracked).keep(&result, &recording);
+    result
+}
+
+/// [`recording`] for a future: rows inserted on whatever thread polls it.
+#[cfg(feature = "async")]
+pub(crate) async fn recording_async<T, E>(
+    tracked: &Mutex<Tracked>,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    let (observer, recording) = recorder();
+    let (result, _) = observe::Observed::new(f, observer).await;
+    lock(tracked).keep(&result, &recording);
+    result
+}
+
+/// The connections of live `Cleanup::Tracked` handles, by address, with their recordings: a
+/// factory given the handle's connection itself (`&mut *db`, the habit Diesel queries teach)
+/// records its rows there too.
+static CONNECTIONS: Mutex<Vec<(usize, Weak<Mutex<Tracked>>)>> = Mutex::new(Vec::new());
+/// How many connections are registered: the create paths look nothing up while it is 0.
+static REGISTERED: AtomicUsize = AtomicUsize::new(0);
+
+/// A connection's identity while it lives: its address.
+pub(crate) fn address<C>(conn: &C) -> usize {
+    conn as *const C as usize
+}
+
+/// Records the rows factories create on the connection at `conn` into `tracked`.
+pub(crate) fn register(conn: usize, tracked: &Shared) {
+    let mut connections = CONNECTIONS.lock().unwrap_or_else(|e| e.into_inner());
+    connections.retain(|(c, _)| *c != conn);
+    connections.push((conn, Arc::downgrade(tracked)));
+    REGISTERED.store(connections.len(), Ordering::Release);
+}
+
+/// Stops recording for the connection at `conn`.
+pub(crate) fn deregister(conn: usize) {
+    let mut connections = CONNECTIONS.lock().unwrap_or_else(|e| e.into_inner());
+    connections.retain(|(c, _)| *c != conn);
+    REGISTERED.store(connections.len(), Ordering::Release);
+}
+
+/// The recording of a tracked handle's connection at `conn`, when the call is not already
+/// observed (a call through the handle is, and a parent created inside another factory's call).
+fn tracking(conn: usize) -> Option<Shared> {
+    if REGISTERED.load(Ordering::Acquire) == 0 || observe::active() {
+        return None;
+    }
+    let connections = CONNECTIONS.lock().unwrap_or_else(|e| e.into_inner());
+    connections
+        .iter()
+        .find(|(c, _)| *c == conn)
+        .and_then(|(_, tracked)| tracked.upgrade())
+}
+
+/// Runs a factory call on the connection at `conn`, recording its rows when the connection
+/// is a tracked handle's.
+pub(crate) fn through<T, E>(conn: usize, f: impl FnOnce() -> Result<T, E>) -> Result<T, E> {
+    match tracking(conn) {
+        Some(tracked) => recording(&tracked, f),
+        None => f(),
+    }
+}
+
+/// [`through`] for an async factory call.
+#[cfg(feature = "async")]
+pub(crate) async fn through_async<T, E>(
+    conn: usize,
+    f: impl std::future::Future<Output = Result<T, E>>,
+) -> Result<T, E> {
+    match tracking(conn) {
+        Some(tracked) => recording_async(&tracked, f).await,
+        None => f.await,
     }
 }
 

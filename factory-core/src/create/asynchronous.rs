@@ -6,6 +6,7 @@
 //! the matching backend features), their bb8 (`bb8` feature) and deadpool (`deadpool` feature)
 //! pooled connections, and [`TestDb`](crate::cleanup::TestDb)s of them.
 
+use crate::cleanup::track;
 use crate::error::FactoryError;
 use crate::factory::Factory;
 use crate::insert::Find;
@@ -249,10 +250,14 @@ where
     F::Transients: Send + Sync,
     F::Related: Send,
 {
-    claim(conn).await;
-    begin::<F, C>(F::ATOMIC, conn).await?;
-    let result = create_one(factory, conn).await;
-    end::<F, C, _>(F::ATOMIC, conn, result).await
+    let at = track::address(conn);
+    track::through_async(at, async move {
+        claim(conn).await;
+        begin::<F, C>(F::ATOMIC, conn).await?;
+        let result = create_one(factory, conn).await;
+        end::<F, C, _>(F::ATOMIC, conn, result).await
+    })
+    .await
 }
 
 /// [`create`] for `try_create_async`: a savepoint around a row that would have no transaction
@@ -272,15 +277,19 @@ where
     F::Transients: Send + Sync,
     F::Related: Send,
 {
-    claim(conn).await;
-    let open = matches!(
-        C::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
-        Ok(Some(_))
-    );
-    let atomic = F::ATOMIC || (aborts && open);
-    begin::<F, C>(atomic, conn).await?;
-    let result = create_one(factory, conn).await;
-    end::<F, C, _>(atomic, conn, result).await
+    let at = track::address(conn);
+    track::through_async(at, async move {
+        claim(conn).await;
+        let open = matches!(
+            C::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
+            Ok(Some(_))
+        );
+        let atomic = F::ATOMIC || (aborts && open);
+        begin::<F, C>(atomic, conn).await?;
+        let result = create_one(factory, conn).await;
+        end::<F, C, _>(atomic, conn, result).await
+    })
+    .await
 }
 
 async fn create_one<F, C>(mut factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
@@ -321,11 +330,15 @@ where
     F::Transients: Send + Sync,
     F::Related: Send,
 {
-    claim(conn).await;
-    // The chunks of one batch go in together or not at all.
-    begin::<F, C>(true, conn).await?;
-    let result = batch(factory, n, customise, &mut *conn).await;
-    end::<F, C, _>(true, conn, result).await
+    let at = track::address(conn);
+    track::through_async(at, async move {
+        claim(conn).await;
+        // The chunks of one batch go in together or not at all.
+        begin::<F, C>(true, conn).await?;
+        let result = batch(factory, n, customise, &mut *conn).await;
+        end::<F, C, _>(true, conn, result).await
+    })
+    .await
 }
 
 async fn batch<F, C>(
@@ -381,22 +394,26 @@ where
     F::Transients: Send + Sync,
     F::Related: Send,
 {
-    claim(conn).await;
-    let probe = factory.clone().build();
-    if let Some(found) = find::<F, C>(conn, F::condition(&probe)).await? {
-        return Ok(found);
-    }
-    let pinned = factory.pin(&probe);
-    // A savepoint, so that on PostgreSQL the failed insert does not abort the surrounding
-    // transaction before the retry can look again.
-    begin::<F, C>(true, conn).await?;
-    let created = create_one(pinned, conn).await;
-    match end::<F, C, _>(true, conn, created).await {
-        Err(error) if error.constraint_kind() == Some(crate::ConstraintKind::Unique) => {
-            find::<F, C>(conn, F::condition(&probe)).await?.ok_or(error)
+    let at = track::address(conn);
+    track::through_async(at, async move {
+        claim(conn).await;
+        let probe = factory.clone().build();
+        if let Some(found) = find::<F, C>(conn, F::condition(&probe)).await? {
+            return Ok(found);
         }
-        other => other,
-    }
+        let pinned = factory.pin(&probe);
+        // A savepoint, so that on PostgreSQL the failed insert does not abort the surrounding
+        // transaction before the retry can look again.
+        begin::<F, C>(true, conn).await?;
+        let created = create_one(pinned, conn).await;
+        match end::<F, C, _>(true, conn, created).await {
+            Err(error) if error.constraint_kind() == Some(crate::ConstraintKind::Unique) => {
+                find::<F, C>(conn, F::condition(&probe)).await?.ok_or(error)
+            }
+            other => other,
+        }
+    })
+    .await
 }
 
 async fn find<F, C>(

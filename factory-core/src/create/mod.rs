@@ -325,13 +325,16 @@ where
     F: Factory,
     C: Connection + ClaimToken,
 {
-    crate::sequence::claim(conn);
-    if !atomic {
-        return f(conn);
-    }
-    conn.transaction(f).map_err(|e| match e {
-        FactoryError::Transaction { source } => named::<F>(source),
-        other => other,
+    // A tracked handle's connection given directly (`&mut *db`) records its rows too.
+    crate::cleanup::track::through(crate::cleanup::track::address(conn), || {
+        crate::sequence::claim(conn);
+        if !atomic {
+            return f(conn);
+        }
+        conn.transaction(f).map_err(|e| match e {
+            FactoryError::Transaction { source } => named::<F>(source),
+            other => other,
+        })
     })
 }
 
