@@ -87,11 +87,7 @@ pub fn after_create_with<M, P, C>(
     Ok(())
 }
 
-/// One primary key column's value as text, for tracked cleanup.
-#[inline]
-pub fn key_text<T: ::core::fmt::Display + ?Sized>(value: &T) -> String {
-    value.to_string()
-}
+pub use crate::cleanup::key::binds_key;
 
 /// Calls a `sequence = |n| ..` closure.
 #[inline(always)]
@@ -316,6 +312,11 @@ macro_rules! __persist {
     (@selectable $conn:ty, $f:ty) => {
         const _: fn() = $crate::__private_v1::selectable::<
             <$f as $crate::__private_v1::Factory>::Model,
+            <$conn as $crate::__private_v1::HasBackend>::Backend,
+        >;
+        // Tracked cleanup binds the key with its columns' SQL types.
+        const _: fn() = $crate::__private_v1::binds_key::<
+            $f,
             <$conn as $crate::__private_v1::HasBackend>::Backend,
         >;
     };

@@ -18,8 +18,8 @@ pub(crate) struct Inserted<'a> {
     pub table: &'static str,
     /// The table's primary key columns (empty when the model has no key).
     pub key_columns: &'static [&'static str],
-    /// Each row's key as SQL text, one string per key column.
-    pub keys: &'a [Vec<String>],
+    /// Each row's key, bound with its SQL types.
+    pub keys: &'a [crate::cleanup::key::Recorded],
 }
 
 /// What hears of inserted rows.
@@ -31,14 +31,17 @@ thread_local! {
 
 /// Reports that factory `F` just stored `models`. Costs one thread-local lookup when nobody
 /// observes.
-pub(crate) fn inserted<F: Record>(models: &[F::Model]) {
+pub(crate) fn inserted<F: Record>(
+    models: &[F::Model],
+    record_key: fn(&F::Model) -> crate::cleanup::key::Recorded,
+) {
     let _ = OBSERVERS.try_with(|observers| {
         let mut observers = observers.borrow_mut();
         if let Some(innermost) = observers.last_mut() {
-            let keys: Vec<Vec<String>> = if F::KEY_COLUMNS.is_empty() {
+            let keys: Vec<crate::cleanup::key::Recorded> = if F::KEY_COLUMNS.is_empty() {
                 Vec::new()
             } else {
-                models.iter().map(F::key_text).collect()
+                models.iter().map(record_key).collect()
             };
             innermost(&Inserted {
                 factory: F::NAME,

@@ -28,6 +28,9 @@ pub trait Record: Factory {
     type Row;
     /// The primary key's value (a tuple for a composite key).
     type Key;
+    /// The primary key's columns, a tuple of Diesel columns: the SQL types tracked cleanup
+    /// binds the key with.
+    type KeyColumns;
     /// The transient parameters, resolved.
     type Transients;
     /// The factories of the rows created after this one (`related(..)`), one `Vec` each.
@@ -57,9 +60,6 @@ pub trait Record: Factory {
     fn row(model: Self::Model, transients: &Self::Transients) -> Self::Row;
     /// The primary key of a model (a stub for a built one).
     fn key_of(model: &Self::Model) -> Self::Key;
-    /// The primary key of a stored row as SQL text, one string per key column: what tracked
-    /// cleanup records to delete the row later.
-    fn key_text(model: &Self::Model) -> Vec<String>;
 
     /// The primary key a built row will have, when the insert writes it (`None` when the
     /// database assigns it).
@@ -144,6 +144,9 @@ pub trait Insert<C: HasBackend>: Record {
     /// Inserts `rows` inside one transaction, in chunks that stay under the backend's bind
     /// parameter limit, and returns them as stored, in order.
     fn insert_batch(conn: &mut C, rows: Vec<Pending<Self>>) -> QueryResult<Vec<Self::Model>>;
+
+    /// A stored row's key, bound with its SQL types: what tracked cleanup deletes it by.
+    fn record_key(model: &Self::Model) -> crate::cleanup::key::Recorded;
 }
 
 /// A row to insert: the values, and its primary key when the insert writes it (what a backend

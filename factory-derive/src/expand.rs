@@ -740,11 +740,9 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         let column = &f.column;
         quote!(<#table::#column as #rt::diesel::Column>::NAME)
     });
-    // `Display` is the bound a key type must meet to be recorded for tracked cleanup; spanned
-    // at the field so an error names it.
-    let key_text = key_fields.iter().map(|f| {
-        let ident = &f.ident;
-        quote_spanned!(f.ty.span()=> #rt::key_text(&model.#ident))
+    let key_column_types = key_fields.iter().map(|f| {
+        let column = &f.column;
+        quote_spanned!(f.ty.span()=> #table::#column)
     });
     // The defaults say "not known before the insert" and "not one database-assigned integer".
     let key_written = (key_fields
@@ -826,6 +824,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             type Table = #table::table;
             type Row = (#(#row_types,)*);
             type Key = #key_type;
+            type KeyColumns = (#(#key_column_types,)*);
             type Transients = #transients;
             type Related = (#(#related_types,)*);
 
@@ -846,10 +845,6 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             #key_written
             #depth
 
-            #[inline]
-            fn key_text(model: &#model) -> #rt::Vec<#rt::String> {
-                #rt::Vec::from([#(#key_text,)*])
-            }
 
             #key_from_insert_id
             #take_related
@@ -1211,6 +1206,7 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 type Table = #rt::fallback::unused::table;
                 type Row = ();
                 type Key = i32;
+                type KeyColumns = ();
                 type Transients = ();
                 type Related = ();
                 const COLUMNS: usize = 0;
@@ -1220,7 +1216,6 @@ pub fn fallback(input: &syn::DeriveInput) -> TokenStream {
                 fn build_with(self, _: &()) -> #model { ::core::unreachable!() }
                 fn row(_: #model, _: &()) {}
                 fn key_of(_: &#model) -> i32 { ::core::unreachable!() }
-                fn key_text(_: &#model) -> ::std::vec::Vec<::std::string::String> { ::std::vec::Vec::new() }
             }
 
             macro_rules! #callback {

@@ -40,6 +40,18 @@ pub trait TestBackend:
     /// `name` quoted as an identifier.
     fn quote_ident(name: &str) -> String;
 
+    /// Runs a statement whose binds are set.
+    fn execute_bound(
+        conn: &mut Self,
+        statement: super::key::Statement<Self::Backend>,
+    ) -> Result<(), DieselError>;
+
+    /// The `n`th bind parameter of a statement (from 1): `?`, or PostgreSQL's `$n`.
+    fn placeholder(n: usize) -> String {
+        let _ = n;
+        "?".to_owned()
+    }
+
     /// `value` quoted as a string literal (the database converts it to the column's type).
     fn quote_literal(value: &str) -> String {
         format!("'{}'", value.replace('\'', "''"))

@@ -43,6 +43,7 @@
 #[cfg(feature = "async")]
 mod asynchronous;
 mod backend;
+pub(crate) mod key;
 mod local;
 mod migrations;
 mod pool;

@@ -315,6 +315,13 @@ impl TestBackend for MysqlConnection {
         )
     }
 
+    fn execute_bound(
+        conn: &mut Self,
+        statement: super::key::Statement<Self::Backend>,
+    ) -> Result<(), diesel::result::Error> {
+        diesel::RunQueryDsl::execute(statement, conn).map(drop)
+    }
+
     fn quote_ident(name: &str) -> String {
         format!("`{}`", name.replace('`', "``"))
     }

@@ -428,6 +428,17 @@ impl TestBackend for PgConnection {
         )
     }
 
+    fn placeholder(n: usize) -> String {
+        format!("${n}")
+    }
+
+    fn execute_bound(
+        conn: &mut Self,
+        statement: super::key::Statement<Self::Backend>,
+    ) -> Result<(), diesel::result::Error> {
+        diesel::RunQueryDsl::execute(statement, conn).map(drop)
+    }
+
     fn quote_ident(name: &str) -> String {
         format!("\"{}\"", name.replace('"', "\"\""))
     }

@@ -2,6 +2,7 @@
 //! (after whatever references them) when the handle drops.
 
 use super::backend::{is_lock_timeout, is_retryable, ForeignKey, TestBackend};
+use super::key::{binder, Recorded, Statement};
 use super::{Cleanup, CleanupError};
 use crate::observe::{self, Inserted};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,11 +10,11 @@ use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 /// One inserted row: its table and primary key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub(crate) struct Row {
     table: &'static str,
     columns: &'static [&'static str],
-    key: Vec<String>,
+    key: Recorded,
 }
 
 /// What one factory call through a handle inserted.
@@ -37,7 +38,7 @@ impl Recording {
         self.rows.extend(inserted.keys.iter().map(|key| Row {
             table: inserted.table,
             columns: inserted.key_columns,
-            key: key.clone(),
+            key: Arc::clone(key),
         }));
     }
 }
@@ -278,17 +279,37 @@ fn run_bounded<C: TestBackend>(
     wait: Duration,
 ) -> Result<(), diesel::result::Error> {
     let (bound, unbound) = C::bound_lock_waits(wait);
-    let batch = std::iter::once(bound)
-        .chain(statements.iter().map(|d| d.sql.clone()))
-        .collect::<Vec<_>>()
-        .join(";\n");
-    let result = conn.transaction(|conn| C::execute(conn, &batch));
+    let result = conn.transaction(|conn| {
+        C::execute(conn, &bound)?;
+        for delete in statements {
+            execute(conn, &delete.sql, &delete.keys)?;
+        }
+        Ok(())
+    });
     if let Some(unbound) = unbound {
         // A connection that cannot reset it is closed by the caller's pool check, not reused
         // with a short timeout: `in_transaction` is false either way, so reset best-effort.
         let _ = C::execute(conn, &unbound);
     }
     result
+}
+
+/// Runs `sql` with each of `keys` bound, in order, into its placeholders.
+fn execute<C: TestBackend>(
+    conn: &mut C,
+    sql: &str,
+    keys: &[Recorded],
+) -> Result<(), diesel::result::Error> {
+    let mut statement: Statement<C::Backend> = diesel::sql_query(sql).into_boxed();
+    for key in keys {
+        let bind = binder::<C::Backend>(key).ok_or_else(|| {
+            diesel::result::Error::QueryBuilderError(
+                "a key recorded on another backend cannot be deleted here".into(),
+            )
+        })?;
+        statement = bind(statement);
+    }
+    C::execute_bound(conn, statement)
 }
 
 /// Which table's rows another connection keeps locked: each table's rows are locked again,
@@ -312,7 +333,7 @@ fn blocked_table<C: TestBackend>(conn: &mut C, statements: &[Delete]) -> Option<
                 C::quote_ident(&delete.table),
                 delete.filter
             );
-            match C::execute(conn, &lock) {
+            match execute(conn, &lock, &delete.keys) {
                 Ok(()) => {}
                 Err(e) if is_lock_timeout(&e) => {
                     blocked = Some(delete.table.clone());
@@ -330,14 +351,18 @@ fn blocked_table<C: TestBackend>(conn: &mut C, statements: &[Delete]) -> Option<
 }
 
 /// One `DELETE` of a cleanup: its table, its filter, how many foreign keys away from the
-/// created rows it is, and its SQL.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// created rows it is, its SQL, and the keys bound into the filter's placeholders.
+#[derive(Debug, Clone)]
 pub(crate) struct Delete {
     table: String,
     filter: String,
     depth: usize,
     sql: String,
+    keys: Vec<Recorded>,
 }
+
+/// Keys per statement at most: under every backend's bind limit with room for composite keys.
+const KEYS_PER_STATEMENT: usize = 1_000;
 
 /// The `DELETE` statements for `rows`, newest first; runs of rows of one table become one
 /// statement.
@@ -347,22 +372,32 @@ pub(crate) fn plan<C: TestBackend>(rows: &[Row], keys: &[ForeignKey]) -> Vec<Del
     while let Some(first) = newest_first.next() {
         let mut run = vec![first];
         while let Some(next) = newest_first.peek() {
-            if next.table != first.table || next.columns != first.columns {
+            if next.table != first.table
+                || next.columns != first.columns
+                || run.len() == KEYS_PER_STATEMENT
+            {
                 break;
             }
             run.push(newest_first.next().expect("peeked"));
         }
         let columns: Vec<String> = first.columns.iter().map(|c| c.to_string()).collect();
+        let mut n = 0;
         let values: Vec<String> = run
             .iter()
-            .map(|row| tuple(row.key.iter().map(|v| C::quote_literal(v))))
+            .map(|_| {
+                tuple(columns.iter().map(|_| {
+                    n += 1;
+                    C::placeholder(n)
+                }))
+            })
             .collect();
         let filter = format!(
             "{} IN ({})",
             tuple(columns.iter().map(|c| C::quote_ident(c))),
             values.join(", ")
         );
-        delete_tree::<C>(first.table, &filter, keys, 0, &mut statements);
+        let bound: Vec<Recorded> = run.iter().map(|row| Arc::clone(&row.key)).collect();
+        delete_tree::<C>(first.table, &filter, &bound, keys, 0, &mut statements);
     }
     statements
 }
@@ -372,6 +407,7 @@ pub(crate) fn plan<C: TestBackend>(rows: &[Row], keys: &[ForeignKey]) -> Vec<Del
 fn delete_tree<C: TestBackend>(
     table: &str,
     filter: &str,
+    bound: &[Recorded],
     keys: &[ForeignKey],
     depth: usize,
     out: &mut Vec<Delete>,
@@ -392,7 +428,7 @@ fn delete_tree<C: TestBackend>(
                 tuple(key.child_columns.iter().map(|c| C::quote_ident(c))),
                 C::deletable_subquery(select)
             );
-            delete_tree::<C>(&key.child, &child_filter, keys, depth + 1, out);
+            delete_tree::<C>(&key.child, &child_filter, bound, keys, depth + 1, out);
         }
     }
     out.push(Delete {
@@ -400,6 +436,7 @@ fn delete_tree<C: TestBackend>(
         filter: filter.to_owned(),
         depth,
         sql: format!("DELETE FROM {} WHERE {filter}", C::quote_ident(table)),
+        keys: bound.to_vec(),
     });
 }
 

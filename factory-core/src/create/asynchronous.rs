@@ -123,6 +123,9 @@ pub trait InsertAsync<C>: Record {
         conn: &'a mut C,
         rows: Vec<Pending<Self>>,
     ) -> BoxFuture<'a, diesel::QueryResult<Vec<Self::Model>>>;
+
+    /// A stored row's key, bound with its SQL types: what tracked cleanup deletes it by.
+    fn record_key(model: &Self::Model) -> crate::cleanup::key::Recorded;
 }
 
 /// A factory's rows on one concrete async connection type; the derive implements it for each
@@ -308,7 +311,7 @@ where
     let mut model = F::insert_one_async(conn, Pending::new(built, &transients))
         .await
         .map_err(crate::create::named::<F>)?;
-    observe::inserted::<F>(std::slice::from_ref(&model));
+    observe::inserted::<F>(std::slice::from_ref(&model), F::record_key);
     F::create_related_async(&model, related, conn).await?;
     F::after_create_async(&mut model, &transients, conn).await?;
     Ok(model)
@@ -369,7 +372,7 @@ where
     let mut models = F::insert_batch_async(conn, rows)
         .await
         .map_err(crate::create::named::<F>)?;
-    observe::inserted::<F>(&models);
+    observe::inserted::<F>(&models, F::record_key);
     for (model, (transients, related)) in models.iter_mut().zip(after) {
         F::create_related_async(model, related, conn).await?;
         F::after_create_async(model, &transients, conn).await?;

@@ -241,7 +241,7 @@ where
     let (factory, transients, related) = factory.split();
     let built = factory.build_with(&transients);
     let mut model = F::insert_one(conn, Pending::new(built, &transients)).map_err(named::<F>)?;
-    observe::inserted::<F>(std::slice::from_ref(&model));
+    observe::inserted::<F>(std::slice::from_ref(&model), F::record_key);
     F::create_related(&model, related, conn)?;
     F::after_create(&mut model, &transients, conn)?;
     Ok(model)
@@ -270,7 +270,7 @@ where
             after.push((transients, related));
         }
         let mut models = F::insert_batch(conn, rows).map_err(named::<F>)?;
-        observe::inserted::<F>(&models);
+        observe::inserted::<F>(&models, F::record_key);
         for (model, (transients, related)) in models.iter_mut().zip(after) {
             F::create_related(model, related, conn)?;
             F::after_create(model, &transients, conn)?;

@@ -13,6 +13,8 @@ macro_rules! returning_async {
             <F::Row as ::diesel::Insertable<F::Table>>::Values: 'static,
             <::std::vec::Vec<F::Row> as ::diesel::Insertable<F::Table>>::Values: 'static,
             F::Table: ::diesel::Table + ::diesel::query_builder::QueryId + Send + 'static,
+            F::Key: ::std::clone::Clone + Send + Sync + 'static,
+            F::KeyColumns: $crate::cleanup::key::KeyColumns<$backend, F::Key>,
             <F::Model as ::diesel::Selectable<$backend>>::SelectExpression:
                 ::diesel::query_builder::QueryId
                     + ::diesel::expression::SelectableExpression<F::Table>
@@ -42,6 +44,10 @@ macro_rules! returning_async {
                     .values(row.row)
                     .returning(F::Model::as_select());
                 Box::pin(async move { query.get_result(conn).await })
+            }
+
+            fn record_key(model: &F::Model) -> $crate::cleanup::key::Recorded {
+                $crate::cleanup::key::record::<F, $backend>(model)
             }
 
             fn insert_batch_async<'a>(
@@ -92,6 +98,10 @@ where
         conn.spawn_blocking(move |inner| F::insert_one(inner, row))
     }
 
+    fn record_key(model: &F::Model) -> crate::cleanup::key::Recorded {
+        <F as crate::persist::Insert<::diesel::sqlite::SqliteConnection>>::record_key(model)
+    }
+
     fn insert_batch_async<'a>(
         conn: &'a mut SqliteWrapper,
         rows: Vec<crate::persist::Pending<F>>,
@@ -127,7 +137,8 @@ mod mysql {
     impl<F> InsertAsync<AsyncMysqlConnection> for F
     where
         F: Record + ReadBack + 'static,
-        F::Key: Clone + Send + 'static,
+        F::Key: Clone + Send + Sync + 'static,
+        F::KeyColumns: crate::cleanup::key::KeyColumns<Mysql, F::Key>,
         F::Model: diesel::Selectable<Mysql> + Send + 'static,
         <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
         F::Row: Insertable<F::Table> + Send + 'static,
@@ -168,6 +179,10 @@ mod mysql {
                 }
                 result
             })
+        }
+
+        fn record_key(model: &F::Model) -> crate::cleanup::key::Recorded {
+            crate::cleanup::key::record::<F, Mysql>(model)
         }
 
         fn insert_batch_async<'a>(

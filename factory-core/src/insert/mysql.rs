@@ -29,7 +29,8 @@ pub(crate) const MAX_ROWS: usize = 1_000;
 impl<F> Insert<MysqlConnection> for F
 where
     F: Record,
-    F::Key: Clone,
+    F::Key: Clone + Send + Sync + 'static,
+    F::KeyColumns: crate::cleanup::key::KeyColumns<Mysql, F::Key>,
     F::Model: diesel::Selectable<Mysql>,
     <F::Model as diesel::Selectable<Mysql>>::SelectExpression: diesel::query_builder::QueryId,
     F::Row: Insertable<F::Table>,
@@ -68,6 +69,10 @@ where
         } else {
             conn.transaction(insert_and_read)
         }
+    }
+
+    fn record_key(model: &F::Model) -> crate::cleanup::key::Recorded {
+        crate::cleanup::key::record::<F, Mysql>(model)
     }
 
     fn insert_batch(

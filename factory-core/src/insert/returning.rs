@@ -11,6 +11,8 @@ macro_rules! returning_backend {
             F::Row: ::diesel::Insertable<F::Table>,
             ::std::vec::Vec<F::Row>: ::diesel::Insertable<F::Table>,
             F::Table: ::diesel::Table + ::diesel::query_builder::QueryId + 'static,
+            F::Key: ::std::clone::Clone + ::std::marker::Send + ::std::marker::Sync + 'static,
+            F::KeyColumns: $crate::cleanup::key::KeyColumns<$backend, F::Key>,
             <F::Model as ::diesel::Selectable<$backend>>::SelectExpression:
                 ::diesel::query_builder::QueryId
                     + ::diesel::expression::SelectableExpression<F::Table>
@@ -39,6 +41,10 @@ macro_rules! returning_backend {
                     .values(row.row)
                     .returning(F::Model::as_select())
                     .get_result(conn)
+            }
+
+            fn record_key(model: &F::Model) -> $crate::cleanup::key::Recorded {
+                $crate::cleanup::key::record::<F, $backend>(model)
             }
 
             fn insert_batch(
