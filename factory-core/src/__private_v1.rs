@@ -146,6 +146,20 @@ where
 
 pub use crate::row::{set, set_or_default, writes, Set, SetOrDefault};
 
+/// The model a `sub` factory builds is the one Diesel's `belongs_to(..)` says its key
+/// references.
+#[diagnostic::on_unimplemented(
+    message = "the `sub` factory builds `{Self}`, but the model's `belongs_to` says this key references `{P}`",
+    label = "a factory of another table than the key references",
+    note = "name the factory of the parent the foreign key points at, or correct `belongs_to`"
+)]
+pub trait References<P> {}
+
+impl<T> References<T> for T {}
+
+/// Nothing: naming it proves that model `M` is `P` (see [`References`]).
+pub fn references<M: References<P>, P>() {}
+
 /// Nothing: naming it proves that Diesel reads model `M` back on backend `DB`.
 pub fn selectable<M: ::diesel::Selectable<DB>, DB: ::diesel::backend::Backend>() {}
 

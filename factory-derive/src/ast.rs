@@ -408,6 +408,9 @@ pub struct DieselAttrs {
     /// `skip_insertion`, `select_expression = ..` or `embed`: the field is not a column of the
     /// table that an insert writes.
     pub not_column: bool,
+    /// `belongs_to(Parent, foreign_key = field)`: the parent model a foreign key references
+    /// (`None` for Diesel's default, `<parent>_id`).
+    pub belongs_to: Vec<(Path, Option<Ident>)>,
 }
 
 /// Reads `#[diesel(table_name = .., column_name = ..)]`, skipping every other Diesel option.
@@ -445,6 +448,25 @@ pub fn diesel_attrs(attrs: &[Attribute]) -> darling::Result<DieselAttrs> {
             } else if meta.path.is_ident("select_expression") {
                 meta.value()?.parse::<Expr>()?;
                 out.not_column = true;
+            } else if meta.path.is_ident("belongs_to") {
+                let content;
+                syn::parenthesized!(content in meta.input);
+                let parent: Path = content.parse()?;
+                let mut foreign_key = None;
+                while content.peek(Token![,]) {
+                    content.parse::<Token![,]>()?;
+                    if content.is_empty() {
+                        break;
+                    }
+                    let key: Ident = content.parse()?;
+                    content.parse::<Token![=]>()?;
+                    if key == "foreign_key" {
+                        foreign_key = Some(content.call(syn::ext::IdentExt::parse_any)?);
+                    } else {
+                        content.parse::<Expr>()?;
+                    }
+                }
+                out.belongs_to.push((parent, foreign_key));
             } else if meta.path.is_ident("check_for_backend") {
                 let backends;
                 syn::parenthesized!(backends in meta.input);

@@ -804,6 +804,23 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         .filter(|(f, _)| !is_option(&f.ty))
         .map(|(_, p)| &p.factory)
         .collect();
+    // `sub` against Diesel's `belongs_to(..)`: the factory builds the model the key references.
+    let parent_checks = parents(m).filter_map(|(f, p)| {
+        let Source::Sub { parents, .. } = &f.source else {
+            return None;
+        };
+        if parents.len() != 1 {
+            return None;
+        }
+        let (declared, _) = m
+            .belongs_to
+            .iter()
+            .find(|(_, key)| *key == f.ident || *key == f.column)?;
+        let factory = &p.factory;
+        Some(quote_spanned! {factory.span()=>
+            const _: fn() = #rt::references::<<#factory as #rt::Factory>::Model, #declared>;
+        })
+    });
     let (depth, depth_check) = if required.is_empty() {
         (None, None)
     } else {
@@ -855,6 +872,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
 
         #depth_check
         #(#write_checks)*
+        #(#parent_checks)*
     }
 }
 

@@ -39,6 +39,8 @@ pub struct Model {
     /// The backends of Diesel's `check_for_backend(..)`, by their type's name (`Pg`); empty
     /// for every backend.
     pub backends: Vec<Ident>,
+    /// Diesel's `belongs_to(..)`: each parent model with the field of its foreign key.
+    pub belongs_to: Vec<(Path, Ident)>,
     pub traits: Vec<TraitDef>,
     pub transients: Vec<TransientDef>,
     pub after_build: Option<Callback>,
@@ -360,7 +362,20 @@ pub fn validate(input: ModelInput) -> darling::Result<Model> {
         )
         .into()
     });
+    // Diesel's default foreign key of `belongs_to(User)` is `user_id`.
+    let belongs_to = diesel
+        .belongs_to
+        .into_iter()
+        .map(|(parent, key)| {
+            let key = key.unwrap_or_else(|| {
+                let name = parent.segments.last().map(|s| s.ident.to_string());
+                format_ident!("{}_id", snake_case(&name.unwrap_or_default()))
+            });
+            (parent, key)
+        })
+        .collect();
     errors.finish_with(Model {
+        belongs_to,
         primary_key,
         backends,
         ident: input.ident,
@@ -780,14 +795,18 @@ fn sub(
 /// The table name Diesel infers for a model without `table_name`: the struct's name in snake
 /// case, with an `s`.
 fn infer_table_name(model: &str) -> String {
-    let mut out = String::with_capacity(model.len() + 4);
-    for (i, c) in model.chars().enumerate() {
+    snake_case(model) + "s"
+}
+
+/// `OrderItem`: `order_item`.
+fn snake_case(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 4);
+    for (i, c) in name.chars().enumerate() {
         if c.is_uppercase() && i > 0 {
             out.push('_');
         }
         out.extend(c.to_lowercase());
     }
-    out.push('s');
     out
 }
 
@@ -798,14 +817,7 @@ fn association_name(factory: &Path) -> String {
         .last()
         .map(|s| s.ident.to_string())
         .unwrap_or_default();
-    let stem = last.strip_suffix("Factory").unwrap_or(&last);
-    let mut out = String::new();
-    for (i, c) in stem.chars().enumerate() {
-        if c.is_uppercase() && i > 0 {
-            out.push('_');
-        }
-        out.extend(c.to_lowercase());
-    }
+    let out = snake_case(last.strip_suffix("Factory").unwrap_or(&last));
     match out.as_str() {
         "" => "parent".to_owned(),
         "crate" | "self" | "super" | "type" => another_name(&out).to_owned(),

@@ -116,8 +116,9 @@ pub struct Team {
     pub title: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Associations, Factory)]
 #[diesel(table_name = crates, primary_key(crate_pk))]
+#[diesel(belongs_to(Account, foreign_key = published_by))]
 pub struct Krate {
     #[factory(db_generated)]
     #[diesel(column_name = crate_pk)]
@@ -128,8 +129,8 @@ pub struct Krate {
     pub published_by: i32,
 }
 
-#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Factory)]
-#[diesel(table_name = versions)]
+#[derive(Debug, Clone, PartialEq, Queryable, Selectable, Identifiable, Associations, Factory)]
+#[diesel(table_name = versions, belongs_to(Krate, foreign_key = crate_id))]
 #[factory(traits(yanked(yanked = true)))]
 pub struct Version {
     #[factory(db_generated)]
