@@ -7,7 +7,7 @@ use diesel::Insertable;
 use std::fmt;
 use std::ops::{Deref, DerefMut};
 
-/// The values one row of factory `F` would insert: what [`Factory::attributes`] returns.
+/// The values one row of factory `F` would insert: what [`Factory::attributes`](crate::Factory::attributes) returns.
 ///
 /// A built model (`attrs.email` reads and writes its fields, through `Deref`;
 /// [`into_inner`](Self::into_inner) gives the model) that Diesel inserts as the factory does,

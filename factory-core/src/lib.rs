@@ -69,6 +69,9 @@
 //! | `lazy = \|m\| <expr>` or `\|m, t\| <expr>` | computed from the model's other fields (and the transients `t`); the type needs `Default`, its placeholder until then |
 //! | `db_generated` | left out of inserts (the database assigns it); `build()` gives a stub ([`Stub`]): distinct for integer, string and UUID keys, now for timestamps |
 //! | `sub = UserFactory` on `user_id` | the key of a parent: `create` creates one (customise it with `.user_with(\|u\| ..)`) unless `.user(&u)` or `.user_id(id)` gave it; `build()` builds it in memory; an `Option` key stays `None` unless asked |
+//! | `sub = AccountFactory, name = publisher` on `published_by` | the same, for a key not named `<parent>_id` (or whose parent's name is a keyword: `crate_id`, `name = krate`): `.publisher(&a)`, `.publisher_with(..)` |
+//! | `sub(AccountFactory, name = account, owner_kind = 0), sub(TeamFactory, name = team, owner_kind = 1)` | a key pointing at one of several parents: `.team(&t)` / `.team_with(..)` set the key and the listed fields; the first parent is the default |
+//! | `db_default` | the database's default (`DEFAULT` in the insert) unless the test sets the field; `build()` gives a stub |
 //!
 //! On the struct:
 //!
@@ -86,8 +89,15 @@
 //! - `get_or_create(email, ...)`: `.get_or_create(conn)` returns the row with the same values
 //!   in these columns, creating it only if there is none.
 //!
-//! Diesel's `#[diesel(primary_key(..))]` gives the key that `sub` and `related` use (else `id`),
-//! and `#[diesel(check_for_backend(..))]` limits `create` to those backends.
+//! - `insert_only(api_token: String = "..", ..)`: columns the insert writes that the model
+//!   does not read, with their values; set like transients (`.api_token("x")`).
+//!
+//! Diesel's `#[diesel(primary_key(..))]` names the key columns that `sub`, `related` and
+//! tracked cleanup use (else the `id` column); `column_name`, `serialize_as`,
+//! `skip_insertion`, `select_expression` and `check_for_backend(..)` (which limits `create` to
+//! those backends) mean what they mean to Diesel, and without `table_name` the table is the one
+//! Diesel infers. A trait named like a field takes the name; the field's setter becomes
+//! `set_<field>`.
 //!
 //! # Creating rows
 //!

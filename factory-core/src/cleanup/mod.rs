@@ -475,9 +475,9 @@ impl<C> TestDbBuilder<C> {
     /// database the test owns, or in a test group that runs alone. Under
     /// [`Cleanup::DatabasePerTest`] it is moot (the database is the test's own) and skipped.
     ///
-    /// Only rows created through factories given the handle (`create(&mut db)`) are tracked:
-    /// creating through `&mut *db`, `db.conn()` or inside `db.transaction(..)` bypasses the
-    /// record, and this check is what reports such rows.
+    /// Rows factories create through the handle or its connection (`create(&mut db)`,
+    /// `create(&mut *db)`, `db.conn()`) are tracked; rows plain Diesel queries insert are not
+    /// (unless they reference a tracked row), and this check is what reports them.
     pub fn check_residue(mut self, check: bool) -> Self {
         self.options.check_residue = check;
         self
