@@ -604,13 +604,13 @@ fn validate_field(input: FieldInput) -> darling::Result<Field> {
                 .with_span(&span),
             );
         }
-    } else if let Some(span) = input.db_default.span() {
-        for (name, _) in &sources {
+    } else if input.db_default.is_present() {
+        for (name, span) in &sources {
             errors.push(
                 darling::Error::custom(format!(
                     "`{ident}` is `db_default`: unless a test sets it, the database's default applies, so `{name}` can never apply; remove one of them"
                 ))
-                .with_span(&span),
+                .with_span(span),
             );
         }
     } else if sources.len() > 1 {
