@@ -242,34 +242,13 @@ async fn end<F: Factory, C: AsyncConn, T>(
     }
 }
 
-/// Creates one row: parents, the row, related rows, the hook.
-pub(crate) async fn create<F, C>(factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
-where
-    F: PersistAsync<C> + InsertAsync<C>,
-    C: AsyncConn,
-    F::Model: Send,
-    F::Row: Send,
-    F::Key: Send,
-    F::Transients: Send + Sync,
-    F::Related: Send,
-{
-    let at = track::address(conn);
-    track::through_async(at, async move {
-        claim(conn).await;
-        begin::<F, C>(F::ATOMIC, conn).await?;
-        let result = create_one(factory, conn).await;
-        end::<F, C, _>(F::ATOMIC, conn, result).await
-    })
-    .await
-}
-
-/// [`create`] for `try_create_async`: a savepoint around a row that would have no transaction
-/// of its own, when `aborts` (PostgreSQL) and a transaction is open (see the sync
-/// `try_create`).
-pub(crate) async fn try_create<F, C>(
+/// Creates one row: parents, the row, related rows, the hook. With `recover` (`try_create_async`
+/// on PostgreSQL), a row that would have no transaction of its own gets a savepoint when a
+/// transaction is open (see the sync `create`).
+pub(crate) async fn create<F, C>(
     factory: F,
     conn: &mut C,
-    aborts: bool,
+    recover: bool,
 ) -> Result<F::Model, FactoryError>
 where
     F: PersistAsync<C> + InsertAsync<C>,
@@ -287,7 +266,7 @@ where
             C::TransactionManager::transaction_manager_status_mut(conn).transaction_depth(),
             Ok(Some(_))
         );
-        let atomic = F::ATOMIC || (aborts && open);
+        let atomic = F::ATOMIC || (recover && open);
         begin::<F, C>(atomic, conn).await?;
         let result = create_one(factory, conn).await;
         end::<F, C, _>(atomic, conn, result).await
@@ -460,7 +439,7 @@ macro_rules! create_async_on {
             where
                 Self: 'a,
             {
-                Box::pin(create(self, conn))
+                Box::pin(create(self, conn, false))
             }
 
             fn try_create_async_in<'a>(
@@ -470,7 +449,7 @@ macro_rules! create_async_on {
             where
                 Self: 'a,
             {
-                Box::pin(try_create(self, conn, $aborts))
+                Box::pin(create(self, conn, $aborts))
             }
 
             fn create_batch_async_in<'a>(

@@ -77,11 +77,11 @@ macro_rules! create_on {
     ($conn:ty, $backend:ty, $aborts:expr) => {
         impl<F: Persist<$conn> + Insert<$conn>> Create<$conn> for F {
             fn create_in(self, conn: &mut $conn) -> Result<F::Model, FactoryError> {
-                create(self, conn)
+                create(self, conn, false)
             }
 
             fn try_create_in(self, conn: &mut $conn) -> Result<F::Model, FactoryError> {
-                try_create(self, conn, $aborts)
+                create(self, conn, $aborts)
             }
 
             fn create_batch_in(
@@ -194,30 +194,22 @@ pub(crate) fn named<F: Factory>(error: diesel::result::Error) -> FactoryError {
     FactoryError::from_diesel(F::NAME, F::TABLE_NAME, error)
 }
 
-/// Creates one row: parents, the row, related rows, the hook.
-pub(crate) fn create<F, C>(factory: F, conn: &mut C) -> Result<F::Model, FactoryError>
-where
-    F: Persist<C> + Insert<C>,
-    C: Connection + ClaimToken + HasBackend,
-{
-    in_transaction::<F, C, _>(F::ATOMIC, conn, |conn| create_one(factory, conn))
-}
-
-/// [`create`] for `try_create`: on a backend where a failed statement aborts the open
-/// transaction (`aborts`: PostgreSQL's "current transaction is aborted"), a row that would go in
-/// without a transaction of its own goes in under a savepoint when a transaction is open, so
-/// that its failure leaves the caller's transaction usable. (A savepoint and its release are
-/// two more round trips; `create`, which panics on failure, does without.)
-pub(crate) fn try_create<F, C>(
+/// Creates one row: parents, the row, related rows, the hook. With `recover` (`try_create` on a
+/// backend where a failed statement aborts the open transaction: PostgreSQL's "current
+/// transaction is aborted"), a row that would go in without a transaction of its own goes in
+/// under a savepoint when a transaction is open, so that its failure leaves the caller's
+/// transaction usable. (A savepoint and its release are two more round trips; `create`, which
+/// panics on failure, does without.)
+pub(crate) fn create<F, C>(
     factory: F,
     conn: &mut C,
-    aborts: bool,
+    recover: bool,
 ) -> Result<F::Model, FactoryError>
 where
     F: Persist<C> + Insert<C>,
     C: Connection + ClaimToken + HasBackend,
 {
-    let savepoint = aborts && !F::ATOMIC && transaction_open(conn);
+    let savepoint = recover && !F::ATOMIC && transaction_open(conn);
     in_transaction::<F, C, _>(F::ATOMIC || savepoint, conn, |conn| {
         create_one(factory, conn)
     })
