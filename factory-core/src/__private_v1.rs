@@ -323,16 +323,18 @@ macro_rules! __persist {
         impl $crate::__private_v1::Persist<$conn> for $f {}
         $crate::__persist!(@selectable $conn, $f);
     };
+    // Also that tracked cleanup binds the key with its columns' SQL types.
     (@selectable $conn:ty, $f:ty) => {
-        const _: fn() = $crate::__private_v1::selectable::<
-            <$f as $crate::__private_v1::Factory>::Model,
-            <$conn as $crate::__private_v1::HasBackend>::Backend,
-        >;
-        // Tracked cleanup binds the key with its columns' SQL types.
-        const _: fn() = $crate::__private_v1::binds_key::<
-            $f,
-            <$conn as $crate::__private_v1::HasBackend>::Backend,
-        >;
+        const _: [fn(); 2] = [
+            $crate::__private_v1::selectable::<
+                <$f as $crate::__private_v1::Factory>::Model,
+                <$conn as $crate::__private_v1::HasBackend>::Backend,
+            >,
+            $crate::__private_v1::binds_key::<
+                $f,
+                <$conn as $crate::__private_v1::HasBackend>::Backend,
+            >,
+        ];
     };
     (@sync $conn:ty, $f:ty, { |$m:ident, $t:ident, $c:ident| $body:expr }) => {
         #[automatically_derived]

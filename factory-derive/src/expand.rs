@@ -672,9 +672,8 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         .iter()
         .map(|f| (&f.column, f.serialize_as.as_ref().unwrap_or(&f.ty)))
         .chain(insert_only.iter().map(|t| (&t.name, &t.ty)))
-        .map(|(column, ty)| {
-            quote_spanned!(ty.span()=> const _: fn() = #rt::writes::<#table::#column, #ty>;)
-        });
+        .map(|(column, ty)| quote_spanned!(ty.span()=> #rt::writes::<#table::#column, #ty>,));
+
     let row_types = written
         .iter()
         .map(|f| {
@@ -818,9 +817,13 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
             .find(|(_, key)| *key == f.ident || *key == f.column)?;
         let factory = &p.factory;
         Some(quote_spanned! {factory.span()=>
-            const _: fn() = #rt::references::<<#factory as #rt::Factory>::Model, #declared>;
+            #rt::references::<<#factory as #rt::Factory>::Model, #declared>,
         })
     });
+    // The checks in one item: an item each costs more to compile than the check itself.
+    let checks: Vec<TokenStream> = write_checks.chain(parent_checks).collect();
+    let check_count = checks.len();
+    let checks = quote!(const _: [fn(); #check_count] = [#(#checks)*];);
     let (depth, depth_check) = if required.is_empty() {
         (None, None)
     } else {
@@ -871,8 +874,7 @@ fn record_impl(m: &Model, n: &Names) -> TokenStream {
         }
 
         #depth_check
-        #(#write_checks)*
-        #(#parent_checks)*
+        #checks
     }
 }
 
