@@ -157,11 +157,11 @@ pub trait References<P> {}
 
 impl<T> References<T> for T {}
 
-/// Nothing: naming it proves that model `M` is `P` (see [`References`]).
-pub fn references<M: References<P>, P>() {}
+/// Nothing: calling it (in a `const`) proves that model `M` is `P` (see [`References`]).
+pub const fn references<M: References<P>, P>() {}
 
-/// Nothing: naming it proves that Diesel reads model `M` back on backend `DB`.
-pub fn selectable<M: ::diesel::Selectable<DB>, DB: ::diesel::backend::Backend>() {}
+/// Nothing: calling it (in a `const`) proves that Diesel reads model `M` back on backend `DB`.
+pub const fn selectable<M: ::diesel::Selectable<DB>, DB: ::diesel::backend::Backend>() {}
 
 /// The table a factory names after its model failed to compile (the derive's fallback).
 pub mod fallback {
@@ -325,16 +325,16 @@ macro_rules! __persist {
     };
     // Also that tracked cleanup binds the key with its columns' SQL types.
     (@selectable $conn:ty, $f:ty) => {
-        const _: [fn(); 2] = [
+        const _: () = {
             $crate::__private_v1::selectable::<
                 <$f as $crate::__private_v1::Factory>::Model,
                 <$conn as $crate::__private_v1::HasBackend>::Backend,
-            >,
+            >();
             $crate::__private_v1::binds_key::<
                 $f,
                 <$conn as $crate::__private_v1::HasBackend>::Backend,
-            >,
-        ];
+            >();
+        };
     };
     (@sync $conn:ty, $f:ty, { |$m:ident, $t:ident, $c:ident| $body:expr }) => {
         #[automatically_derived]

@@ -25,8 +25,8 @@ pub fn set<C, T>(value: T) -> Set<C, T> {
     }
 }
 
-/// Nothing: naming it proves that a `T` writes column `C` (the derive names it at each field).
-pub fn writes<C, T>()
+/// Nothing: calling it (in a `const`) proves that a `T` writes column `C` (the derive calls it for each field).
+pub const fn writes<C, T>()
 where
     C: Column,
     C::SqlType: SqlType + TypedExpressionType,

@@ -86,9 +86,9 @@ pub(crate) fn binder<DB: Backend + 'static>(key: &Recorded) -> Option<&Binder<DB
     key.downcast_ref::<Binder<DB>>()
 }
 
-/// Nothing: naming it proves that factory `F`'s key binds for tracked cleanup on `DB` (the
-/// derive names it at the model's key, per backend).
-pub fn binds_key<F, DB>()
+/// Nothing: calling it (in a `const`) proves that factory `F`'s key binds for tracked cleanup on `DB` (the
+/// derive calls it at the model, per backend).
+pub const fn binds_key<F, DB>()
 where
     F: crate::persist::Record,
     F::Key: Clone + Send + Sync + 'static,
